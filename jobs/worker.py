@@ -1,0 +1,50 @@
+"""arq WorkerSettings and job functions. Each job opens one transaction and calls the same
+service function a route would (rule 5); all state checks live in the service."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from arq.connections import RedisSettings
+
+from server import uploads
+from server.config import Settings
+from server.db import Database
+from server.media import MediaStore
+
+
+async def process_image(ctx: dict[str, Any], image_id: int) -> str:
+    db: Database = ctx["db"]
+    async with db.transaction() as session:
+        return await uploads.process_image(session, ctx["media"], image_id)
+
+
+FUNCTIONS = [process_image]
+
+
+async def startup(ctx: dict[str, Any]) -> None:
+    """For a standalone `arq jobs.worker.WorkerSettings` process (the Procfile's worker)."""
+    from server.app import build_services  # composition root wires bus + queue
+
+    settings = Settings.from_env()
+    ctx["services"] = services = await build_services(settings, redis_pool=ctx["redis"])
+    ctx["db"], ctx["media"] = services.db, services.media
+
+
+async def shutdown(ctx: dict[str, Any]) -> None:
+    services = ctx.get("services")
+    if services is not None:
+        await services.close()
+
+
+class WorkerSettings:
+    functions = FUNCTIONS
+    on_startup = startup
+    on_shutdown = shutdown
+    # Read at import: the standalone worker is configured by REDIS_URL like the web process.
+    redis_settings = RedisSettings.from_dsn(os.environ["REDIS_URL"]) if os.environ.get(
+        "REDIS_URL"
+    ) else None
+    max_tries = 5
+    job_timeout = 300

@@ -1,0 +1,1 @@
+"""Realtime delivery: the Redis bus and the WebSocket hub. Imports from server/, never the reverse."""

@@ -1,0 +1,19 @@
+"""The bus: JSON messages over Redis pub/sub, one channel per photographer.
+
+Publishing happens only from a flushed outbox (after COMMIT). Subscribing is the hub's job:
+one subscriber per web process.
+"""
+
+from __future__ import annotations
+
+import json
+
+from redis.asyncio import Redis
+
+
+class RedisBus:
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+
+    async def publish(self, channel: str, message: dict) -> None:
+        await self.redis.publish(channel, json.dumps(message, separators=(",", ":")))

@@ -1,0 +1,1 @@
+"""Proofroom: self-hosted client galleries for professional photographers."""

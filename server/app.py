@@ -1,0 +1,150 @@
+"""The composition root: builds the services, wires the outbox to Redis and arq, mounts routes.
+
+The only module of server/ that imports realtime/ and jobs/.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+from arq.connections import ArqRedis, RedisSettings, create_pool
+from arq.worker import Worker
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+
+from jobs.worker import FUNCTIONS
+from realtime.bus import RedisBus
+
+from .config import Settings
+from .db import Database
+from .embedded_redis import EmbeddedRedis
+from .errors import DomainError
+from .media import MediaStore
+from .outbox import Dispatcher, Job
+from .routes import accounts, gallery, panel
+from .routes.common import render
+from .templating import WEB_DIR, make_templates
+
+log = logging.getLogger("proofroom")
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    media: MediaStore
+    redis: ArqRedis
+    bus: RedisBus
+    templates: Jinja2Templates
+    embedded_redis: EmbeddedRedis | None = None
+    tasks: list[asyncio.Task] = field(default_factory=list)
+    worker: Worker | None = None
+
+    async def close(self) -> None:
+        if self.worker is not None:
+            self.worker.handle_sig(15)  # ask the loop to stop, then wait for running jobs
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.worker.close(), 10)
+        for task in self.tasks:
+            task.cancel()
+        for task in self.tasks:
+            with contextlib.suppress(BaseException):
+                await task
+        await self.db.dispose()
+        with contextlib.suppress(Exception):
+            await self.redis.aclose()
+        if self.embedded_redis is not None:
+            self.embedded_redis.stop()
+
+
+async def build_services(settings: Settings, redis_pool: ArqRedis | None = None) -> Services:
+    embedded = None
+    redis_url = settings.redis_url
+    if redis_pool is None and not redis_url:
+        embedded = EmbeddedRedis(settings.var_dir)
+        redis_url = await asyncio.to_thread(embedded.start)
+    if redis_pool is None:
+        redis_pool = await create_pool(RedisSettings.from_dsn(redis_url))
+    bus = RedisBus(redis_pool)
+
+    async def enqueue(job: Job) -> None:
+        await redis_pool.enqueue_job(job.name, *job.args, _job_id=job.job_id,
+                                     _defer_until=job.defer_until)
+
+    db = Database(settings.database_url, Dispatcher(publish=bus.publish, enqueue=enqueue))
+    settings.media_root.mkdir(parents=True, exist_ok=True)
+    return Services(settings=settings, db=db, media=MediaStore(settings.media_root),
+                    redis=redis_pool, bus=bus, templates=make_templates(),
+                    embedded_redis=embedded)
+
+
+def start_inprocess_worker(services: Services) -> None:
+    worker = Worker(
+        functions=FUNCTIONS,
+        redis_pool=services.redis,
+        handle_signals=False,
+        ctx={"db": services.db, "media": services.media, "services": None},
+        max_jobs=4,
+        poll_delay=0.1,
+        keep_result=60,
+    )
+    services.worker = worker
+    services.tasks.append(asyncio.create_task(worker.main(), name="arq-worker"))
+
+
+async def domain_error(request: Request, exc: DomainError) -> Response:
+    if _wants_json(request):
+        return JSONResponse({"error": exc.message, "field": exc.field},
+                            status_code=exc.status_code)
+    return render(request, "error.html", {"message": exc.message, "status": exc.status_code},
+                  status_code=exc.status_code)
+
+
+async def http_error(request: Request, exc: HTTPException) -> Response:
+    message = "Page not found." if exc.status_code == 404 else (exc.detail or "Error")
+    if _wants_json(request):
+        return JSONResponse({"error": message}, status_code=exc.status_code)
+    return render(request, "error.html", {"message": message, "status": exc.status_code},
+                  status_code=exc.status_code)
+
+
+def _wants_json(request: Request) -> bool:
+    accept = request.headers.get("accept", "")
+    return "application/json" in accept or request.headers.get("content-type", "").startswith(
+        "application/json"
+    )
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or Settings.from_env()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[dict]:
+        services = await build_services(settings)
+        if settings.run_worker:
+            start_inprocess_worker(services)
+        try:
+            yield {"services": services}
+        finally:
+            await services.close()
+
+    routes = [
+        *accounts.routes,
+        *panel.routes,
+        *gallery.routes,
+        Mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static"),
+    ]
+    return Starlette(
+        routes=routes,
+        exception_handlers={DomainError: domain_error, HTTPException: http_error},
+        lifespan=lifespan,
+    )

@@ -1,0 +1,128 @@
+"""`proofroom serve | worker | migrate | demo | createuser`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import os
+import sys
+
+from .config import Settings
+
+
+def _settings(port: int | None = None) -> Settings:
+    if port is not None:
+        os.environ.setdefault("BASE_URL", f"http://127.0.0.1:{port}")
+    return Settings.from_env()
+
+
+def cmd_migrate(args: argparse.Namespace) -> None:
+    from .migrate import upgrade
+
+    settings = _settings()
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.database_url)
+    print("Database is up to date.")
+
+
+async def _demo(settings: Settings) -> tuple[str, str, bool]:
+    from .db import Database
+    from .demo import seed
+    from .media import MediaStore
+
+    db = Database(settings.database_url)
+    try:
+        return await seed(db, MediaStore(settings.media_root), settings.max_image_pixels)
+    finally:
+        await db.dispose()
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    cmd_migrate(args)
+    settings = _settings()
+    print("Creating demo galleries (about 130 generated photos)…", flush=True)
+    email, password, created = asyncio.run(_demo(settings))
+    print(("Demo data created." if created else "Demo data already present."), flush=True)
+    _print_login(settings, email, password)
+
+
+def _print_login(settings: Settings, email: str, password: str) -> None:
+    print(f"\n  Proofroom demo login: {email} / {password}\n", flush=True)
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from .app import create_app
+    from .migrate import upgrade
+
+    port = args.port or int(os.environ.get("PORT", "8000"))
+    settings = _settings(port)
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.database_url)
+    if args.demo:
+        print("Preparing demo galleries (first run takes a little while)…", flush=True)
+        email, password, _ = asyncio.run(_demo(settings))
+        _print_login(settings, email, password)
+    print(f"  Open {settings.base_url}/ in your browser.\n", flush=True)
+    uvicorn.run(
+        create_app(settings), host=args.host, port=port, log_level="info",
+        ws_max_size=64 * 1024, ws_per_message_deflate=False, ws_ping_interval=30,
+        proxy_headers=True,
+    )
+
+
+def cmd_worker(args: argparse.Namespace) -> None:
+    from arq.worker import run_worker
+
+    from jobs.worker import WorkerSettings
+
+    run_worker(WorkerSettings)
+
+
+def cmd_createuser(args: argparse.Namespace) -> None:
+    from .auth import sign_up
+    from .db import Database
+
+    cmd_migrate(args)
+    password = args.password or getpass.getpass("Password: ")
+
+    async def create() -> None:
+        db = Database(_settings().database_url)
+        try:
+            async with db.transaction() as session:
+                await sign_up(session, email=args.email, name=args.name, password=password)
+        finally:
+            await db.dispose()
+
+    asyncio.run(create())
+    print(f"Created {args.email}.")
+
+
+def main(argv: list[str] | None = None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    parser = argparse.ArgumentParser(prog="proofroom", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the web app (embedded default unless configured)")
+    serve.add_argument("--demo", action="store_true", help="create demo data first")
+    serve.add_argument("--port", type=int, default=None)
+    serve.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+    serve.set_defaults(func=cmd_serve)
+    sub.add_parser("worker", help="run an arq worker (needs REDIS_URL)").set_defaults(
+        func=cmd_worker)
+    sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
+    sub.add_parser("demo", help="create the demo photographer and galleries").set_defaults(
+        func=cmd_demo)
+    create = sub.add_parser("createuser", help="create a photographer account")
+    create.add_argument("email")
+    create.add_argument("name")
+    create.add_argument("--password")
+    create.set_defaults(func=cmd_createuser)
+    args = parser.parse_args(argv)
+    args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,147 @@
+"""Downloads: one image, or a streaming ZIP of the gallery or of the client's favorites.
+
+Each honours the event's download settings (single / bulk on or off, original or web size,
+optional 4-digit PIN) and is recorded as a Download row plus an ActivityEvent before the
+first byte leaves.
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from zipstream import ZipStream
+
+from . import activity
+from .errors import Forbidden, Invalid, NotFound
+from .media import MediaStore
+from .models import Download, Event, Favorite, Image
+from .public import Guest, gallery_image
+
+
+@dataclass
+class FileDownload:
+    path: Path
+    filename: str
+    size: int
+
+
+def check_pin(event: Event, pin: str | None) -> bool:
+    if not event.download_pin:
+        return True
+    return hmac.compare_digest(event.download_pin, (pin or "").strip())
+
+
+def _require(event: Event, kind: str, pin_ok: bool) -> None:
+    allowed = event.download_single if kind == "single" else event.download_bulk
+    if not allowed:
+        what = "Single-image" if kind == "single" else "Full-gallery"
+        raise Forbidden(f"{what} downloads are not available for this gallery.")
+    if not pin_ok:
+        raise Forbidden("Enter the download PIN your photographer gave you.")
+
+
+def _served_file(media: MediaStore, event: Event, image: Image) -> tuple[Path, str]:
+    if event.download_size == "web":
+        stem = image.filename.rsplit(".", 1)[0]
+        return media.variant_path("preview", image.storage_key), f"{stem}.jpg"
+    return media.variant_path("original", image.storage_key), image.filename
+
+
+def safe_name(name: str) -> str:
+    return re.sub(r"[\\/\x00-\x1f]", "_", name).lstrip(".") or "image"
+
+
+async def single(
+    session: AsyncSession, media: MediaStore, event: Event, guest: Guest, image_id: int,
+    *, pin_ok: bool,
+) -> FileDownload:
+    _require(event, "single", pin_ok)
+    image = await gallery_image(session, event, image_id)
+    path, name = _served_file(media, event, image)
+    if not path.is_file():
+        raise NotFound("The file is missing on the server.")
+    size = path.stat().st_size
+    session.add(
+        Download(
+            photographer_id=guest.photographer_id, event_id=event.id, contact_id=guest.contact_id,
+            image_id=image.id, kind="single", scope="image", size=event.download_size,
+            bytes=size, file_count=1,
+        )
+    )
+    await activity.record(
+        session, guest.photographer_id, "download_single", event_id=event.id,
+        contact_id=guest.contact_id,
+        payload={"image_id": image.id, "filename": image.filename, "size": event.download_size},
+    )
+    return FileDownload(path, safe_name(name), size)
+
+
+async def images_for_scope(session: AsyncSession, event: Event, guest: Guest | None,
+                           scope: str) -> list[Image]:
+    query = select(Image).where(Image.event_id == event.id, Image.state == "ready")
+    if scope == "favorites":
+        if guest is None:
+            raise Invalid("Favorites need your email first.")
+        query = query.join(Favorite, Favorite.image_id == Image.id).where(
+            Favorite.contact_id == guest.contact_id
+        )
+    elif scope != "all":
+        raise Invalid("Unknown download scope.")
+    return list(await session.scalars(query.order_by(Image.position, Image.id)))
+
+
+def build_zip(media: MediaStore, event: Event, images: list[Image]) -> ZipStream:
+    """A stored (uncompressed: JPEGs don't shrink) ZIP whose size is known up front."""
+    stream = ZipStream(sized=True)
+    used: set[str] = set()
+    for image in images:
+        path, name = _served_file(media, event, image)
+        name = safe_name(name)
+        base, dot, ext = name.rpartition(".")
+        n = 2
+        while name.lower() in used:
+            name = f"{base} ({n}).{ext}" if dot else f"{ext} ({n})"
+            n += 1
+        used.add(name.lower())
+        stream.add_path(str(path), name)
+    return stream
+
+
+async def bulk(
+    session: AsyncSession, media: MediaStore, event: Event, guest: Guest, scope: str,
+    *, pin_ok: bool,
+) -> tuple[ZipStream, str]:
+    _require(event, "bulk", pin_ok)
+    images = await images_for_scope(session, event, guest, scope)
+    if not images:
+        raise Invalid("There is nothing to download yet." if scope == "all"
+                      else "You have no favorites to download yet.")
+    stream = build_zip(media, event, images)
+    session.add(
+        Download(
+            photographer_id=guest.photographer_id, event_id=event.id, contact_id=guest.contact_id,
+            kind="bulk", scope=scope, size=event.download_size, bytes=len(stream),
+            file_count=len(images),
+        )
+    )
+    await activity.record(
+        session, guest.photographer_id, "download_bulk", event_id=event.id,
+        contact_id=guest.contact_id,
+        payload={"scope": scope, "files": len(images), "bytes": len(stream)},
+    )
+    title = safe_name(re.sub(r"[^\w\- ]+", "", event.title)).strip() or "gallery"
+    suffix = " - favorites" if scope == "favorites" else ""
+    return stream, f"{title}{suffix}.zip"
+
+
+def content_disposition(filename: str) -> str:
+    """RFC 6266: an ASCII fallback plus the exact UTF-8 name."""
+    from urllib.parse import quote
+
+    fallback = filename.encode("ascii", "replace").decode().replace('"', "")
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename)}"

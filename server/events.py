@@ -1,0 +1,37 @@
+"""The push protocol: channel names and the envelope every pushed message uses.
+
+An envelope is what a WebSocket client receives for an ActivityEvent; replay from the
+database and live delivery from Redis produce the very same dict.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .models import ActivityEvent
+
+#: Kinds of ActivityEvent, documented here (a test checks every kind written is listed).
+KINDS: dict[str, str] = {
+    "visit": "A named visitor opened a gallery (first access, or back after a break).",
+    "favorite_added": "The client marked an image as a favorite.",
+    "favorite_removed": "The client removed an image from their favorites.",
+    "comment_added": "The client commented on an image.",
+    "download_single": "The client downloaded one image.",
+    "download_bulk": "The client downloaded a ZIP of the gallery or of their favorites.",
+}
+
+
+def tenant_channel(photographer_id: int) -> str:
+    return f"proofroom:tenant:{photographer_id}"
+
+
+def envelope(activity: ActivityEvent) -> dict[str, Any]:
+    return {
+        "type": "activity",
+        "seq": activity.seq,
+        "kind": activity.kind,
+        "event_id": activity.event_id,
+        "contact_id": activity.contact_id,
+        "payload": activity.payload,
+        "at": activity.at.isoformat(),
+    }

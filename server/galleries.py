@@ -1,0 +1,254 @@
+"""Events (client galleries) and gallery types: the photographer's side of a gallery.
+
+Every function takes the photographer's id and filters on it: an id that belongs to
+someone else is simply not found.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import unicodedata
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from . import validation
+from .errors import Invalid, NotFound
+from .models import Event, GalleryType, Image, utcnow
+from .passwords import hash_password
+
+DEFAULT_GALLERY_TYPES = ("Wedding", "Portrait", "School")
+DOWNLOAD_SIZES = {"original": "Original files", "web": "Web size (2048 px)"}
+
+
+async def create_default_gallery_types(session: AsyncSession, photographer_id: int) -> None:
+    for name in DEFAULT_GALLERY_TYPES:
+        session.add(GalleryType(photographer_id=photographer_id, name=name))
+    await session.flush()
+
+
+async def gallery_types(session: AsyncSession, photographer_id: int) -> list[GalleryType]:
+    rows = await session.scalars(
+        select(GalleryType)
+        .where(GalleryType.photographer_id == photographer_id)
+        .order_by(GalleryType.name)
+    )
+    return list(rows)
+
+
+async def add_gallery_type(session: AsyncSession, photographer_id: int, name: str) -> GalleryType:
+    name = validation.text(name, "Gallery type", max_len=60)
+    exists = await session.scalar(
+        select(GalleryType.id).where(
+            GalleryType.photographer_id == photographer_id,
+            func.lower(GalleryType.name) == name.lower(),
+        )
+    )
+    if exists:
+        raise Invalid(f"You already have a gallery type called {name}.")
+    row = GalleryType(photographer_id=photographer_id, name=name)
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def delete_gallery_type(session: AsyncSession, photographer_id: int, type_id: int) -> None:
+    result = await session.execute(
+        delete(GalleryType).where(
+            GalleryType.id == type_id, GalleryType.photographer_id == photographer_id
+        )
+    )
+    if result.rowcount == 0:
+        raise NotFound()
+
+
+@dataclass
+class EventForm:
+    """What the event editor submits, already as strings from the form."""
+
+    title: str = ""
+    gallery_type_id: str = ""
+    event_date: str = ""
+    expires_on: str = ""
+    password: str = ""
+    clear_password: bool = False
+    download_single: bool = False
+    download_bulk: bool = False
+    download_size: str = "original"
+    download_pin: str = ""
+
+
+def slugify(title: str) -> str:
+    ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
+    base = re.sub(r"[^a-z0-9]+", "-", ascii_title.lower()).strip("-")[:50] or "gallery"
+    return f"{base}-{secrets.token_hex(3)}"
+
+
+def _parse_day(value: str, label: str) -> datetime | None:
+    value = (value or "").strip()
+    if not value:
+        return None
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        raise Invalid(f"{label} must be a date like 2026-06-30.") from None
+    return datetime.combine(day, time(23, 59, 59), tzinfo=UTC)
+
+
+async def _apply_form(session: AsyncSession, event: Event, form: EventForm) -> None:
+    event.title = validation.text(form.title, "Title", max_len=200)
+    type_id = None
+    if form.gallery_type_id:
+        try:
+            type_id = int(form.gallery_type_id)
+        except ValueError:
+            raise Invalid("Pick a gallery type from the list.") from None
+        owned = await session.scalar(
+            select(GalleryType.id).where(
+                GalleryType.id == type_id, GalleryType.photographer_id == event.photographer_id
+            )
+        )
+        if not owned:
+            raise Invalid("Pick a gallery type from the list.")
+    event.gallery_type_id = type_id
+    event.event_date = _parse_day(form.event_date, "Event date")
+    event.expires_at = _parse_day(form.expires_on, "Expiry date")
+    if form.password:
+        event.password_hash = hash_password(
+            validation.text(form.password, "Gallery password", max_len=100)
+        )
+    elif form.clear_password:
+        event.password_hash = None
+    event.download_single = form.download_single
+    event.download_bulk = form.download_bulk
+    if form.download_size not in DOWNLOAD_SIZES:
+        raise Invalid("Download size must be original or web.")
+    event.download_size = form.download_size
+    pin = (form.download_pin or "").strip()
+    if pin and not re.fullmatch(r"\d{4}", pin):
+        raise Invalid("The download PIN must be exactly 4 digits.", field="download_pin")
+    event.download_pin = pin or None
+
+
+async def create_event(session: AsyncSession, photographer_id: int, form: EventForm) -> Event:
+    event = Event(photographer_id=photographer_id, status="draft")
+    await _apply_form(session, event, form)
+    event.slug = slugify(event.title)
+    session.add(event)
+    await session.flush()
+    return event
+
+
+async def update_event(
+    session: AsyncSession, photographer_id: int, event_id: int, form: EventForm
+) -> Event:
+    event = await get_event(session, photographer_id, event_id)
+    await _apply_form(session, event, form)
+    event.updated_at = utcnow()
+    await session.flush()
+    return event
+
+
+async def get_event(session: AsyncSession, photographer_id: int, event_id: int) -> Event:
+    event = await session.scalar(
+        select(Event).where(Event.id == event_id, Event.photographer_id == photographer_id)
+    )
+    if event is None:
+        raise NotFound("No such gallery.")
+    return event
+
+
+async def list_events(session: AsyncSession, photographer_id: int) -> list[dict]:
+    """Events with image counts and cover keys, newest first, in two queries."""
+    events = list(
+        await session.scalars(
+            select(Event)
+            .where(Event.photographer_id == photographer_id)
+            .order_by(Event.created_at.desc(), Event.id.desc())
+        )
+    )
+    counts = dict(
+        (
+            await session.execute(
+                select(Image.event_id, func.count())
+                .where(Image.photographer_id == photographer_id)
+                .group_by(Image.event_id)
+            )
+        ).all()
+    )
+    covers = await cover_keys(session, photographer_id, events)
+    return [
+        {"event": e, "image_count": counts.get(e.id, 0), "cover_key": covers.get(e.id)}
+        for e in events
+    ]
+
+
+async def cover_keys(
+    session: AsyncSession, photographer_id: int, events: list[Event]
+) -> dict[int, str]:
+    """Storage key of each event's cover: the chosen one, else its first ready image."""
+    if not events:
+        return {}
+    ids = [e.id for e in events]
+    first = (
+        select(Image.event_id, func.min(Image.position).label("pos"))
+        .where(Image.event_id.in_(ids), Image.state == "ready")
+        .group_by(Image.event_id)
+        .subquery()
+    )
+    rows = await session.execute(
+        select(Image.event_id, Image.storage_key).join(
+            first, (first.c.event_id == Image.event_id) & (first.c.pos == Image.position)
+        )
+    )
+    keys = {event_id: key for event_id, key in rows}
+    chosen = [e.cover_image_id for e in events if e.cover_image_id]
+    if chosen:
+        rows = await session.execute(
+            select(Image.event_id, Image.storage_key).where(
+                Image.id.in_(chosen),
+                Image.photographer_id == photographer_id,
+                Image.state == "ready",
+            )
+        )
+        keys.update(dict(rows.all()))
+    return keys
+
+
+async def delete_event(session: AsyncSession, photographer_id: int, event_id: int) -> list[str]:
+    """Delete the event and its rows; returns the image storage keys for file clean-up."""
+    event = await get_event(session, photographer_id, event_id)
+    keys = list(await session.scalars(select(Image.storage_key).where(Image.event_id == event.id)))
+    await session.delete(event)
+    await session.flush()
+    return keys
+
+
+async def set_status(
+    session: AsyncSession, photographer_id: int, event_id: int, status: str
+) -> Event:
+    event = await get_event(session, photographer_id, event_id)
+    if status not in ("draft", "released"):
+        raise Invalid("Unknown status.")
+    if status == "released" and event.status != "released":
+        event.released_at = utcnow()
+    event.status = status
+    await session.flush()
+    return event
+
+
+async def set_cover(
+    session: AsyncSession, photographer_id: int, event_id: int, image_id: int
+) -> Event:
+    event = await get_event(session, photographer_id, event_id)
+    owned = await session.scalar(
+        select(Image.id).where(Image.id == image_id, Image.event_id == event.id)
+    )
+    if not owned:
+        raise NotFound("No such image in this gallery.")
+    event.cover_image_id = image_id
+    await session.flush()
+    return event

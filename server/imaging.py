@@ -1,0 +1,78 @@
+"""Pillow work: validate an upload, make thumbnails and previews.
+
+Pillow is restricted to the formats we accept, a decompression bomb is an error (not a
+warning), and a truncated file fails the check instead of rendering half a picture.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+
+from .errors import Invalid
+
+ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP", "TIFF")
+EXTENSIONS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "TIFF": "tif"}
+ImageFile.LOAD_TRUNCATED_IMAGES = False
+
+
+@dataclass
+class Checked:
+    format: str
+    width: int
+    height: int
+
+    @property
+    def extension(self) -> str:
+        return EXTENSIONS[self.format]
+
+
+def check_upload(data: bytes, max_pixels: int) -> Checked:
+    """Raise Invalid with a message a photographer understands, or describe the image."""
+    if not data:
+        raise Invalid("The file is empty (0 bytes).")
+    Image.MAX_IMAGE_PIXELS = max_pixels
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            with Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS) as img:
+                fmt, (width, height) = img.format, img.size
+                # Decode at reduced scale: a truncated stream still fails, at a fraction
+                # of the cost of a full decode.
+                img.draft("RGB", (THUMB_PROBE, THUMB_PROBE))
+                img.load()
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise Invalid(
+                f"The image is too large to process safely (over {max_pixels:,} pixels)."
+            ) from None
+        except UnidentifiedImageError:
+            raise Invalid("Not an image we can read (JPEG, PNG, WebP or TIFF).") from None
+        except (OSError, SyntaxError, ValueError):
+            raise Invalid("The image file is damaged or incomplete (truncated).") from None
+    return Checked(fmt, width, height)
+
+
+THUMB_PROBE = 256
+
+
+def render_variant(data: bytes, max_side: int) -> tuple[bytes, int, int]:
+    """A JPEG no larger than max_side on its long edge, EXIF orientation applied."""
+    with Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS) as img:
+        img.draft("RGB", (max_side, max_side))
+        img = ImageOps.exif_transpose(img)
+        if img.mode not in ("RGB", "L"):
+            img = img.convert("RGB")
+        img.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+        out = io.BytesIO()
+        img.save(out, "JPEG", quality=85, optimize=True, progressive=True)
+        return out.getvalue(), img.width, img.height
+
+
+def oriented_size(data: bytes) -> tuple[int, int]:
+    with Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS) as img:
+        orientation = img.getexif().get(0x0112, 1)
+        w, h = img.size
+        return (h, w) if orientation in (5, 6, 7, 8) else (w, h)

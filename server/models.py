@@ -1,0 +1,222 @@
+"""ORM models. Every tenant-owned row carries `photographer_id`; services always filter on it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """Stores naive UTC, returns aware UTC: identical behaviour on SQLite and PostgreSQL."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON()}
+
+
+def tenant_fk() -> Mapped[int]:
+    return mapped_column(ForeignKey("photographers.id", ondelete="CASCADE"), index=True)
+
+
+class Photographer(Base):
+    __tablename__ = "photographers"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    business_name: Mapped[str] = mapped_column(String(120), default="")
+    password_hash: Mapped[str] = mapped_column(String(200))
+    last_event_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AuthSession(Base):
+    """Server-side session row behind the signed cookie: logout can end it for real."""
+
+    __tablename__ = "auth_sessions"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    photographer_id: Mapped[int] = tenant_fk()
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+
+
+class LoginFailure(Base):
+    """Failed password attempts, for throttling (per account email or per gallery)."""
+
+    __tablename__ = "login_failures"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(300), index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class GalleryType(Base):
+    __tablename__ = "gallery_types"
+    __table_args__ = (UniqueConstraint("photographer_id", "name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    photographer_id: Mapped[int] = tenant_fk()
+    name: Mapped[str] = mapped_column(String(60))
+
+
+class Contact(Base):
+    __tablename__ = "contacts"
+    __table_args__ = (UniqueConstraint("photographer_id", "email"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    photographer_id: Mapped[int] = tenant_fk()
+    email: Mapped[str] = mapped_column(String(254))
+    name: Mapped[str] = mapped_column(String(120), default="")
+    source: Mapped[str] = mapped_column(String(20), default="gate")  # gate | manual
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Event(Base):
+    """A client gallery."""
+
+    __tablename__ = "events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    photographer_id: Mapped[int] = tenant_fk()
+    title: Mapped[str] = mapped_column(String(200))
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    gallery_type_id: Mapped[int | None] = mapped_column(
+        ForeignKey("gallery_types.id", ondelete="SET NULL")
+    )
+    status: Mapped[str] = mapped_column(String(20), default="draft")  # draft | released
+    event_date: Mapped[datetime | None]
+    released_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    download_single: Mapped[bool] = mapped_column(Boolean, default=True)
+    download_bulk: Mapped[bool] = mapped_column(Boolean, default=True)
+    download_size: Mapped[str] = mapped_column(String(20), default="original")  # original | web
+    download_pin: Mapped[str | None] = mapped_column(String(4))
+    cover_image_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    def is_expired(self, now: datetime | None = None) -> bool:
+        return self.expires_at is not None and self.expires_at <= (now or utcnow())
+
+    def state(self, now: datetime | None = None) -> str:
+        if self.status != "released":
+            return "draft"
+        return "expired" if self.is_expired(now) else "released"
+
+
+class Image(Base):
+    __tablename__ = "images"
+    __table_args__ = (Index("ix_images_event_position", "event_id", "position"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    photographer_id: Mapped[int] = tenant_fk()
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    filename: Mapped[str] = mapped_column(String(255))  # exactly as uploaded
+    storage_key: Mapped[str] = mapped_column(String(255), unique=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    width: Mapped[int] = mapped_column(Integer, default=0)
+    height: Mapped[int] = mapped_column(Integer, default=0)
+    bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    state: Mapped[str] = mapped_column(String(20), default="processing")  # processing|ready|failed
+    error: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Visit(Base):
+    __tablename__ = "visits"
+    __table_args__ = (UniqueConstraint("event_id", "contact_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    photographer_id: Mapped[int] = tenant_fk()
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    first_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_at: Mapped[datetime] = mapped_column(default=utcnow)
+    count: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class Favorite(Base):
+    __tablename__ = "favorites"
+    __table_args__ = (UniqueConstraint("image_id", "contact_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    photographer_id: Mapped[int] = tenant_fk()
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"))
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    note: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Comment(Base):
+    __tablename__ = "comments"
+    __table_args__ = (Index("ix_comments_thread", "image_id", "contact_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    photographer_id: Mapped[int] = tenant_fk()
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"))
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    author: Mapped[str] = mapped_column(String(20), default="client")  # client | photographer
+    body: Mapped[str] = mapped_column(Text)
+    read_by_photographer: Mapped[bool] = mapped_column(Boolean, default=False)
+    read_by_client: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Download(Base):
+    __tablename__ = "downloads"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    photographer_id: Mapped[int] = tenant_fk()
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    image_id: Mapped[int | None] = mapped_column(ForeignKey("images.id", ondelete="SET NULL"))
+    kind: Mapped[str] = mapped_column(String(10))  # single | bulk
+    scope: Mapped[str] = mapped_column(String(20), default="image")  # image | all | favorites
+    size: Mapped[str] = mapped_column(String(20), default="original")
+    bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    file_count: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ActivityEvent(Base):
+    """Append-only log; (photographer_id, seq) has no gaps (see server/activity.py)."""
+
+    __tablename__ = "activity_events"
+    __table_args__ = (
+        UniqueConstraint("photographer_id", "seq"),
+        Index("ix_activity_contact", "photographer_id", "contact_id"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    photographer_id: Mapped[int] = tenant_fk()
+    seq: Mapped[int] = mapped_column(BigInteger)
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id", ondelete="SET NULL"))
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
+    kind: Mapped[str] = mapped_column(String(40))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    at: Mapped[datetime] = mapped_column(default=utcnow)

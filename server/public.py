@@ -1,0 +1,125 @@
+"""The client's side of a gallery: finding it by slug, the password, the email gate, visits.
+
+A `Guest` is who the signed gate cookie says the visitor is; every client action service
+takes one and checks the image really belongs to that gallery.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from . import activity
+from .contacts import upsert_contact
+from .errors import DomainError, NotFound
+from .models import Contact, Event, Image, Visit, utcnow
+from .passwords import check_throttle, clear_failures, note_failure, verify_password
+
+#: A returning visitor counts as a new visit (and a feed entry) after this long away.
+VISIT_GAP = timedelta(minutes=30)
+
+
+class GalleryClosed(DomainError):
+    """Draft or expired: the client gets a clear page saying so."""
+
+    status_code = 410
+
+
+@dataclass(frozen=True)
+class Guest:
+    photographer_id: int
+    event_id: int
+    contact_id: int
+
+
+async def find_gallery(session: AsyncSession, slug: str) -> Event:
+    event = await session.scalar(select(Event).where(Event.slug == slug))
+    if event is None or event.status != "released":
+        raise NotFound("This gallery does not exist or is not published yet.")
+    if event.is_expired():
+        raise GalleryClosed(
+            "This gallery has expired. Contact your photographer if you still need it."
+        )
+    return event
+
+
+async def unlock(session: AsyncSession, event: Event, password: str, client_key: str) -> bool:
+    """Check the gallery password; failures are noted (the caller commits) and throttled."""
+    key = f"gallery:{event.id}:{client_key}"
+    await check_throttle(session, key)
+    if verify_password(event.password_hash, password or ""):
+        await clear_failures(session, key)
+        return True
+    await note_failure(session, key)
+    return False
+
+
+async def pass_gate(session: AsyncSession, event: Event, *, email: str, name: str) -> Guest:
+    contact = await upsert_contact(session, event.photographer_id, email=email, name=name)
+    guest = Guest(event.photographer_id, event.id, contact.id)
+    await touch_visit(session, guest, force=True)
+    return guest
+
+
+async def touch_visit(session: AsyncSession, guest: Guest, *, force: bool = False) -> bool:
+    """Record access: CREATED on the first, LAST SAVED on later ones. Writes (and logs a
+    'visit') only on the first access or after VISIT_GAP, so page views stay cheap."""
+    now = utcnow()
+    visit = await session.scalar(
+        select(Visit).where(Visit.event_id == guest.event_id, Visit.contact_id == guest.contact_id)
+    )
+    if visit is None:
+        visit = Visit(
+            photographer_id=guest.photographer_id,
+            event_id=guest.event_id,
+            contact_id=guest.contact_id,
+            first_at=now,
+            last_at=now,
+            count=1,
+        )
+        session.add(visit)
+        first = True
+    elif force or now - visit.last_at >= VISIT_GAP:
+        visit.last_at = now
+        visit.count += 1
+        first = False
+    else:
+        return False
+    await session.flush()
+    await activity.record(
+        session,
+        guest.photographer_id,
+        "visit",
+        event_id=guest.event_id,
+        contact_id=guest.contact_id,
+        payload={"first": first},
+    )
+    return True
+
+
+async def guest_contact(session: AsyncSession, guest: Guest) -> Contact | None:
+    return await session.scalar(
+        select(Contact).where(
+            Contact.id == guest.contact_id, Contact.photographer_id == guest.photographer_id
+        )
+    )
+
+
+async def gallery_image(session: AsyncSession, event: Event, image_id: int) -> Image:
+    image = await session.scalar(
+        select(Image).where(
+            Image.id == image_id, Image.event_id == event.id, Image.state == "ready"
+        )
+    )
+    if image is None:
+        raise NotFound("No such image in this gallery.")
+    return image
+
+
+async def photographer_of(session: AsyncSession, event: Event):
+    from .models import Photographer
+
+    return await session.get(Photographer, event.photographer_id)

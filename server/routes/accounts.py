@@ -1,0 +1,97 @@
+"""Sign up, log in, log out."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from .. import auth
+from ..errors import Invalid, Throttled
+from .common import (
+    SESSION_COOKIE,
+    login_required,
+    read_form,
+    read_signed,
+    render,
+    services,
+    set_signed,
+)
+
+
+def _safe_next(value: str | None) -> str:
+    # Only same-site paths: never an open redirect.
+    if value and value.startswith("/") and not value.startswith("//"):
+        return value
+    return "/panel"
+
+
+def _logged_in(request: Request, session_id: str, next_url: str) -> Response:
+    response = RedirectResponse(_safe_next(next_url), status_code=303)
+    set_signed(response, request, SESSION_COOKIE, "session", session_id,
+               max_age=int(auth.SESSION_LIFETIME.total_seconds()))
+    return response
+
+
+async def signup(request: Request) -> Response:
+    if request.method == "GET":
+        return render(request, "panel/signup.html", {"error": None, "form": {}})
+    form = await read_form(request)
+    try:
+        async with services(request).db.transaction() as session:
+            photographer = await auth.sign_up(
+                session, email=form.get("email", ""), name=form.get("name", ""),
+                password=form.get("password", ""),
+            )
+            row = await auth.start_session(session, photographer.id)
+    except Invalid as exc:
+        return render(request, "panel/signup.html",
+                      {"error": exc.message, "form": dict(form)}, status_code=400)
+    return _logged_in(request, row.id, "/panel")
+
+
+async def login(request: Request) -> Response:
+    next_url = request.query_params.get("next", "/panel")
+    if request.method == "GET":
+        return render(request, "panel/login.html", {"error": None, "email": "", "next": next_url})
+    form = await read_form(request)
+    email = str(form.get("email", ""))[:254]
+    try:
+        async with services(request).db.transaction() as session:
+            photographer = await auth.authenticate(
+                session, email=email, password=str(form.get("password", ""))[:200]
+            )
+            row = await auth.start_session(session, photographer.id) if photographer else None
+    except Throttled as exc:
+        return render(request, "panel/login.html",
+                      {"error": exc.message, "email": email, "next": next_url}, status_code=429)
+    if row is None:
+        return render(request, "panel/login.html",
+                      {"error": "Wrong email or password.", "email": email, "next": next_url},
+                      status_code=400)
+    return _logged_in(request, row.id, str(form.get("next") or next_url))
+
+
+@login_required
+async def logout(request: Request) -> Response:
+    await read_form(request)
+    session_id = read_signed(request, SESSION_COOKIE, "session")
+    async with services(request).db.transaction() as session:
+        await auth.end_session(session, session_id)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+async def home(request: Request) -> Response:
+    if read_signed(request, SESSION_COOKIE, "session"):
+        return RedirectResponse("/panel", status_code=303)
+    return render(request, "home.html")
+
+
+routes = [
+    Route("/", home),
+    Route("/signup", signup, methods=["GET", "POST"]),
+    Route("/login", login, methods=["GET", "POST"]),
+    Route("/logout", logout, methods=["POST"]),
+]

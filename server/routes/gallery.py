@@ -1,0 +1,225 @@
+"""The client's gallery at /g/<slug>: password, email gate, favorites, comments, downloads."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from .. import comments, downloads, favorites, public, uploads
+from ..errors import Forbidden, Invalid, NotFound, Throttled
+from ..models import Event
+from ..public import Guest
+from .common import read_form, read_json, read_signed, render, services, set_signed
+
+UNLOCK_COOKIE, GUEST_COOKIE, PIN_COOKIE = "pr_unlock", "pr_guest", "pr_pin"
+
+
+def _unlocked(request: Request, event: Event) -> bool:
+    if not event.password_hash:
+        return True
+    marks = read_signed(request, UNLOCK_COOKIE, "unlock", {})
+    # Bound to the hash, so changing the password locks out earlier visitors.
+    return isinstance(marks, dict) and marks.get(str(event.id)) == event.password_hash[-16:]
+
+
+def _guest(request: Request, event: Event) -> Guest | None:
+    known = read_signed(request, GUEST_COOKIE, "guest", {})
+    contact_id = known.get(str(event.photographer_id)) if isinstance(known, dict) else None
+    return Guest(event.photographer_id, event.id, contact_id) if contact_id else None
+
+
+def _pin_ok(request: Request, event: Event) -> bool:
+    if not event.download_pin:
+        return True
+    pins = read_signed(request, PIN_COOKIE, "pin", {})
+    return isinstance(pins, dict) and pins.get(str(event.id)) == event.download_pin
+
+
+async def _open(request: Request) -> Event:
+    """The released, unexpired, unlocked gallery of this URL, or a clear refusal."""
+    async with services(request).db.reader() as session:
+        event = await public.find_gallery(session, request.path_params["slug"])
+    if not _unlocked(request, event):
+        raise Forbidden("This gallery is password protected.")
+    return event
+
+
+async def _known_guest(request: Request, event: Event) -> Guest:
+    guest = _guest(request, event)
+    if guest is None:
+        raise Forbidden("Tell us your name and email first.")
+    async with services(request).db.reader() as session:
+        if await public.guest_contact(session, guest) is None:
+            raise Forbidden("Tell us your name and email first.")
+    return guest
+
+
+async def gallery_page(request: Request) -> Response:
+    svc = services(request)
+    async with svc.db.reader() as session:
+        event = await public.find_gallery(session, request.path_params["slug"])
+    if not _unlocked(request, event):
+        return render(request, "gallery/password.html", {"event": event, "error": None})
+    guest = _guest(request, event)
+    async with svc.db.transaction() as session:
+        contact = await public.guest_contact(session, guest) if guest else None
+        if contact is None:
+            guest = None
+        else:
+            await public.touch_visit(session, guest)
+        images = await uploads.list_images(session, event.photographer_id, event.id,
+                                           ready_only=True)
+        favs = await favorites.favorite_ids(session, guest) if guest else set()
+        threads = await comments.commented_image_ids(session, guest) if guest else {}
+        photographer = await public.photographer_of(session, event)
+    return render(request, "gallery/gallery.html", {
+        "event": event, "images": images, "favorites": favs, "threads": threads,
+        "guest": contact, "photographer": photographer, "pin_ok": _pin_ok(request, event),
+        "cover": next((i for i in images if i.id == event.cover_image_id),
+                      images[0] if images else None),
+    })
+
+
+async def unlock(request: Request) -> Response:
+    svc = services(request)
+    form = await read_form(request)
+    async with svc.db.reader() as session:
+        event = await public.find_gallery(session, request.path_params["slug"])
+    client_key = request.client.host if request.client else "unknown"
+    try:
+        async with svc.db.transaction() as session:
+            ok = await public.unlock(session, event, str(form.get("password", ""))[:200],
+                                     client_key)
+    except Throttled as exc:
+        return render(request, "gallery/password.html", {"event": event, "error": exc.message},
+                      status_code=429)
+    if not ok:
+        return render(request, "gallery/password.html",
+                      {"event": event, "error": "That password is not right. Try again."},
+                      status_code=400)
+    response = RedirectResponse(f"/g/{event.slug}", status_code=303)
+    marks = read_signed(request, UNLOCK_COOKIE, "unlock", {})
+    marks = marks if isinstance(marks, dict) else {}
+    marks[str(event.id)] = event.password_hash[-16:]
+    set_signed(response, request, UNLOCK_COOKIE, "unlock", marks)
+    return response
+
+
+async def gate(request: Request) -> Response:
+    event = await _open(request)
+    data = await read_json(request)
+    async with services(request).db.transaction() as session:
+        guest = await public.pass_gate(session, event, email=str(data.get("email", "")),
+                                       name=str(data.get("name", "")))
+    response = JSONResponse({"ok": True, "contact_id": guest.contact_id})
+    known = read_signed(request, GUEST_COOKIE, "guest", {})
+    known = known if isinstance(known, dict) else {}
+    known[str(event.photographer_id)] = guest.contact_id
+    set_signed(response, request, GUEST_COOKIE, "guest", known)
+    return response
+
+
+def _image_id(request: Request) -> int:
+    return int(request.path_params["image_id"])
+
+
+async def favorite(request: Request) -> Response:
+    event = await _open(request)
+    data = await read_json(request)
+    guest = await _known_guest(request, event)
+    async with services(request).db.transaction() as session:
+        await favorites.set_favorite(session, event, guest, _image_id(request),
+                                     bool(data.get("on", True)))
+    return JSONResponse({"ok": True, "on": bool(data.get("on", True))})
+
+
+async def comment_thread(request: Request) -> Response:
+    event = await _open(request)
+    guest = _guest(request, event)
+    if request.method == "POST":
+        data = await read_json(request)
+        guest = await _known_guest(request, event)
+        async with services(request).db.transaction() as session:
+            await comments.add_client_comment(session, event, guest, _image_id(request),
+                                              str(data.get("body", "")))
+    if guest is None:
+        return JSONResponse({"comments": []})
+    async with services(request).db.reader() as session:
+        await public.gallery_image(session, event, _image_id(request))
+        rows = await comments.thread(session, guest, _image_id(request))
+    return JSONResponse({"comments": [
+        {"id": c.id, "author": c.author, "body": c.body, "at": c.created_at.isoformat()}
+        for c in rows
+    ]})
+
+
+async def pin(request: Request) -> Response:
+    event = await _open(request)
+    data = await read_json(request)
+    if not downloads.check_pin(event, str(data.get("pin", ""))):
+        raise Invalid("That PIN is not right.")
+    response = JSONResponse({"ok": True})
+    pins = read_signed(request, PIN_COOKIE, "pin", {})
+    pins = pins if isinstance(pins, dict) else {}
+    pins[str(event.id)] = event.download_pin
+    set_signed(response, request, PIN_COOKIE, "pin", pins)
+    return response
+
+
+async def download_one(request: Request) -> Response:
+    svc = services(request)
+    event = await _open(request)
+    guest = await _known_guest(request, event)
+    async with svc.db.transaction() as session:
+        file = await downloads.single(session, svc.media, event, guest, _image_id(request),
+                                      pin_ok=_pin_ok(request, event))
+    return FileResponse(file.path, filename=file.filename,
+                        headers={"Cache-Control": "private, no-store"})
+
+
+async def download_zip(request: Request) -> Response:
+    from starlette.responses import StreamingResponse
+
+    svc = services(request)
+    event = await _open(request)
+    guest = await _known_guest(request, event)
+    scope = request.query_params.get("scope", "all")
+    async with svc.db.transaction() as session:
+        stream, filename = await downloads.bulk(session, svc.media, event, guest, scope,
+                                                pin_ok=_pin_ok(request, event))
+    return StreamingResponse(
+        stream, media_type="application/zip",
+        headers={
+            "Content-Length": str(len(stream)),
+            "Content-Disposition": downloads.content_disposition(filename),
+            "Cache-Control": "private, no-store",
+        },
+    )
+
+
+async def gallery_media(request: Request) -> Response:
+    svc = services(request)
+    variant = request.path_params["variant"]
+    if variant not in ("thumb", "preview"):
+        raise NotFound()
+    event = await _open(request)
+    async with svc.db.reader() as session:
+        image = await public.gallery_image(session, event, _image_id(request))
+    path = svc.media.variant_path(variant, image.storage_key)
+    if not path.is_file():
+        raise NotFound()
+    return FileResponse(path, headers={"Cache-Control": "private, max-age=86400"})
+
+
+routes = [
+    Route("/g/{slug}", gallery_page),
+    Route("/g/{slug}/unlock", unlock, methods=["POST"]),
+    Route("/g/{slug}/gate", gate, methods=["POST"]),
+    Route("/g/{slug}/pin", pin, methods=["POST"]),
+    Route("/g/{slug}/images/{image_id:int}/favorite", favorite, methods=["POST"]),
+    Route("/g/{slug}/images/{image_id:int}/comments", comment_thread, methods=["GET", "POST"]),
+    Route("/g/{slug}/images/{image_id:int}/download", download_one),
+    Route("/g/{slug}/download.zip", download_zip),
+    Route("/g/{slug}/media/{variant}/{image_id:int}", gallery_media),
+]

@@ -1,0 +1,249 @@
+"""The photographer's control panel: galleries, images, uploads, gallery types."""
+
+from __future__ import annotations
+
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from .. import contacts, galleries, uploads
+from ..errors import DomainError, Invalid
+from ..galleries import DOWNLOAD_SIZES, EventForm
+from .common import int_param, login_required, me_id, read_form, render, services
+
+
+def _event_form(form) -> EventForm:
+    return EventForm(
+        title=str(form.get("title", "")),
+        gallery_type_id=str(form.get("gallery_type_id", "")),
+        event_date=str(form.get("event_date", "")),
+        expires_on=str(form.get("expires_on", "")),
+        password=str(form.get("password", "")),
+        clear_password=form.get("clear_password") == "on",
+        download_single=form.get("download_single") == "on",
+        download_bulk=form.get("download_bulk") == "on",
+        download_size=str(form.get("download_size", "original")),
+        download_pin=str(form.get("download_pin", "")),
+    )
+
+
+@login_required
+async def dashboard(request: Request) -> Response:
+    async with services(request).db.reader() as session:
+        events = await galleries.list_events(session, me_id(request))
+    return render(request, "panel/dashboard.html", {"events": events})
+
+
+async def _editor(request: Request, event, error: str | None, form: dict, status: int = 200):
+    async with services(request).db.reader() as session:
+        types = await galleries.gallery_types(session, me_id(request))
+    return render(
+        request, "panel/event_form.html",
+        {"event": event, "types": types, "error": error, "form": form, "sizes": DOWNLOAD_SIZES},
+        status_code=status,
+    )
+
+
+@login_required
+async def event_new(request: Request) -> Response:
+    if request.method == "GET":
+        return await _editor(request, None, None, {"download_single": True,
+                                                    "download_bulk": True})
+    form = await read_form(request)
+    try:
+        async with services(request).db.transaction() as session:
+            event = await galleries.create_event(session, me_id(request), _event_form(form))
+    except Invalid as exc:
+        return await _editor(request, None, exc.message, dict(form), status=400)
+    return RedirectResponse(f"/panel/events/{event.id}", status_code=303)
+
+
+@login_required
+async def event_edit(request: Request) -> Response:
+    event_id = int_param(request, "event_id")
+    async with services(request).db.reader() as session:
+        event = await galleries.get_event(session, me_id(request), event_id)
+    if request.method == "GET":
+        return await _editor(request, event, None, {})
+    form = await read_form(request)
+    try:
+        async with services(request).db.transaction() as session:
+            await galleries.update_event(session, me_id(request), event_id, _event_form(form))
+    except Invalid as exc:
+        return await _editor(request, event, exc.message, dict(form), status=400)
+    return RedirectResponse(f"/panel/events/{event_id}", status_code=303)
+
+
+@login_required
+async def event_detail(request: Request) -> Response:
+    event_id = int_param(request, "event_id")
+    async with services(request).db.reader() as session:
+        event = await galleries.get_event(session, me_id(request), event_id)
+        images = await uploads.list_images(session, me_id(request), event_id)
+        types = {t.id: t.name for t in await galleries.gallery_types(session, me_id(request))}
+    return render(request, "panel/event_detail.html", {
+        "event": event, "images": images, "type_name": types.get(event.gallery_type_id, ""),
+        "share_url": f"{services(request).settings.base_url}/g/{event.slug}",
+    })
+
+
+@login_required
+async def event_delete(request: Request) -> Response:
+    await read_form(request)
+    async with services(request).db.transaction() as session:
+        keys = await galleries.delete_event(session, me_id(request), int_param(request, "event_id"))
+    for key in keys:
+        services(request).media.remove(key)
+    return RedirectResponse("/panel", status_code=303)
+
+
+@login_required
+async def event_status(request: Request) -> Response:
+    form = await read_form(request)
+    event_id = int_param(request, "event_id")
+    async with services(request).db.transaction() as session:
+        await galleries.set_status(session, me_id(request), event_id, str(form.get("status")))
+    return RedirectResponse(f"/panel/events/{event_id}", status_code=303)
+
+
+@login_required
+async def event_cover(request: Request) -> Response:
+    form = await read_form(request)
+    event_id = int_param(request, "event_id")
+    try:
+        image_id = int(form.get("image_id", ""))
+    except ValueError:
+        raise Invalid("Pick an image for the cover.") from None
+    async with services(request).db.transaction() as session:
+        await galleries.set_cover(session, me_id(request), event_id, image_id)
+    return RedirectResponse(f"/panel/events/{event_id}", status_code=303)
+
+
+async def _store_upload(request: Request, event_id: int, upload: UploadFile) -> dict:
+    svc = services(request)
+    name = upload.filename or ""
+    if (upload.size or 0) > svc.settings.max_upload_bytes:
+        limit = svc.settings.max_upload_bytes // (1024 * 1024)
+        return {"filename": name, "ok": False, "error": f"The file is larger than {limit} MB."}
+    data = await upload.read()
+    try:
+        async with svc.db.transaction() as session:
+            image = await uploads.add_image(
+                session, svc.media, me_id(request), event_id, filename=name, data=data,
+                max_pixels=svc.settings.max_image_pixels,
+            )
+    except Invalid as exc:
+        return {"filename": name, "ok": False, "error": exc.message}
+    return {"filename": name, "ok": True, "image_id": image.id, "state": image.state}
+
+
+@login_required
+async def upload_images(request: Request) -> Response:
+    event_id = int_param(request, "event_id")
+    async with services(request).db.reader() as session:
+        await galleries.get_event(session, me_id(request), event_id)  # 404 before reading files
+    form = await read_form(request)
+    files = [f for f in form.getlist("files") if isinstance(f, UploadFile)]
+    if not files:
+        raise Invalid("Choose at least one image to upload.")
+    # One transaction per file: a bad file is reported and the rest of the batch goes in.
+    results = [await _store_upload(request, event_id, f) for f in files]
+    await form.close()
+    status = 200 if any(r["ok"] for r in results) else 400
+    return JSONResponse({"results": results}, status_code=status)
+
+
+@login_required
+async def images_json(request: Request) -> Response:
+    event_id = int_param(request, "event_id")
+    async with services(request).db.reader() as session:
+        await galleries.get_event(session, me_id(request), event_id)
+        images = await uploads.list_images(session, me_id(request), event_id)
+    return JSONResponse({"images": [
+        {"id": i.id, "filename": i.filename, "state": i.state, "error": i.error,
+         "thumb": f"/panel/media/thumb/{i.id}", "width": i.width, "height": i.height}
+        for i in images
+    ]})
+
+
+@login_required
+async def image_delete(request: Request) -> Response:
+    await read_form(request)
+    svc = services(request)
+    async with svc.db.transaction() as session:
+        await uploads.delete_image(session, svc.media, me_id(request),
+                                   int_param(request, "image_id"))
+    if request.headers.get("accept", "").startswith("application/json"):
+        return JSONResponse({"ok": True})
+    return RedirectResponse(request.headers.get("referer") or "/panel", status_code=303)
+
+
+@login_required
+async def panel_media(request: Request) -> Response:
+    """The owner's view of any of their images, in any variant (tenant-scoped lookup)."""
+    variant = request.path_params["variant"]
+    image_id = int_param(request, "image_id")
+    svc = services(request)
+    async with svc.db.reader() as session:
+        image = await uploads.get_image(session, me_id(request), image_id)
+    path = svc.media.variant_path(variant, image.storage_key)
+    if not path.is_file():
+        return Response("Still processing", status_code=404)
+    return FileResponse(path, headers={"Cache-Control": "private, max-age=86400"})
+
+
+@login_required
+async def gallery_types_page(request: Request) -> Response:
+    error = None
+    if request.method == "POST":
+        form = await read_form(request)
+        try:
+            async with services(request).db.transaction() as session:
+                if form.get("delete"):
+                    await galleries.delete_gallery_type(session, me_id(request),
+                                                        int(form.get("delete")))
+                else:
+                    await galleries.add_gallery_type(session, me_id(request),
+                                                     str(form.get("name", "")))
+        except (DomainError, ValueError) as exc:
+            error = getattr(exc, "message", "Invalid request.")
+        else:
+            return RedirectResponse("/panel/settings/gallery-types", status_code=303)
+    async with services(request).db.reader() as session:
+        types = await galleries.gallery_types(session, me_id(request))
+    return render(request, "panel/gallery_types.html", {"types": types, "error": error},
+                  status_code=400 if error else 200)
+
+
+@login_required
+async def contacts_page(request: Request) -> Response:
+    async with services(request).db.reader() as session:
+        rows = await contacts.list_contacts(session, me_id(request))
+    return render(request, "panel/contacts.html", {"contacts": rows})
+
+
+@login_required
+async def contact_page(request: Request) -> Response:
+    async with services(request).db.reader() as session:
+        contact = await contacts.get_contact(session, me_id(request),
+                                             int_param(request, "contact_id"))
+    return render(request, "panel/contact.html", {"contact": contact})
+
+
+routes = [
+    Route("/panel", dashboard),
+    Route("/panel/events/new", event_new, methods=["GET", "POST"]),
+    Route("/panel/events/{event_id:int}", event_detail),
+    Route("/panel/events/{event_id:int}/edit", event_edit, methods=["GET", "POST"]),
+    Route("/panel/events/{event_id:int}/delete", event_delete, methods=["POST"]),
+    Route("/panel/events/{event_id:int}/status", event_status, methods=["POST"]),
+    Route("/panel/events/{event_id:int}/cover", event_cover, methods=["POST"]),
+    Route("/panel/events/{event_id:int}/images", upload_images, methods=["POST"]),
+    Route("/panel/events/{event_id:int}/images.json", images_json),
+    Route("/panel/images/{image_id:int}/delete", image_delete, methods=["POST"]),
+    Route("/panel/media/{variant}/{image_id:int}", panel_media),
+    Route("/panel/settings/gallery-types", gallery_types_page, methods=["GET", "POST"]),
+    Route("/panel/contacts", contacts_page),
+    Route("/panel/contacts/{contact_id:int}", contact_page),
+]

@@ -1,0 +1,1 @@
+"""Templates and static assets (no Python logic lives here)."""
