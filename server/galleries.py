@@ -162,7 +162,7 @@ async def get_event(session: AsyncSession, photographer_id: int, event_id: int) 
 
 
 async def list_events(session: AsyncSession, photographer_id: int) -> list[dict]:
-    """Events with image counts and cover keys, newest first, in two queries."""
+    """Events with image counts and cover ids, newest first, in two queries."""
     events = list(
         await session.scalars(
             select(Event)
@@ -179,17 +179,17 @@ async def list_events(session: AsyncSession, photographer_id: int) -> list[dict]
             )
         ).all()
     )
-    covers = await cover_keys(session, photographer_id, events)
+    covers = await cover_ids(session, photographer_id, events)
     return [
-        {"event": e, "image_count": counts.get(e.id, 0), "cover_key": covers.get(e.id)}
+        {"event": e, "image_count": counts.get(e.id, 0), "cover_id": covers.get(e.id)}
         for e in events
     ]
 
 
-async def cover_keys(
+async def cover_ids(
     session: AsyncSession, photographer_id: int, events: list[Event]
-) -> dict[int, str]:
-    """Storage key of each event's cover: the chosen one, else its first ready image."""
+) -> dict[int, int]:
+    """Image id of each event's cover: the chosen one, else its first ready image."""
     if not events:
         return {}
     ids = [e.id for e in events]
@@ -200,7 +200,7 @@ async def cover_keys(
         .subquery()
     )
     rows = await session.execute(
-        select(Image.event_id, Image.storage_key).join(
+        select(Image.event_id, Image.id).join(
             first, (first.c.event_id == Image.event_id) & (first.c.pos == Image.position)
         )
     )
@@ -208,7 +208,7 @@ async def cover_keys(
     chosen = [e.cover_image_id for e in events if e.cover_image_id]
     if chosen:
         rows = await session.execute(
-            select(Image.event_id, Image.storage_key).where(
+            select(Image.event_id, Image.id).where(
                 Image.id.in_(chosen),
                 Image.photographer_id == photographer_id,
                 Image.state == "ready",

@@ -76,6 +76,7 @@ async def gallery_page(request: Request) -> Response:
     return render(request, "gallery/gallery.html", {
         "event": event, "images": images, "favorites": favs, "threads": threads,
         "guest": contact, "photographer": photographer, "pin_ok": _pin_ok(request, event),
+        "images_json": [{"id": i.id, "filename": i.filename} for i in images],
         "cover": next((i for i in images if i.id == event.cover_image_id),
                       images[0] if images else None),
     })

@@ -1,0 +1,36 @@
+// Shared by every page: the CSRF token and a JSON POST helper that reports clear errors.
+export const csrfToken = () => document.querySelector('meta[name="csrf-token"]').content;
+
+export async function postJSON(url, data = {}) {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', 'Accept': 'application/json', 'X-CSRF-Token': csrfToken() },
+    body: JSON.stringify(data),
+    credentials: 'same-origin',
+  });
+  let body = {};
+  try { body = await res.json(); } catch { /* empty body */ }
+  if (!res.ok) {
+    const err = new Error(body.error || `Request failed (${res.status})`);
+    err.status = res.status;
+    throw err;
+  }
+  return body;
+}
+
+export function toast(message, kind = 'info') {
+  const el = document.getElementById('toast');
+  if (!el) return;
+  el.textContent = message;
+  el.className = `toast toast-${kind}`;
+  clearTimeout(el._timer);
+  el._timer = setTimeout(() => el.classList.add('hidden'), 3500);
+}
+
+document.addEventListener('click', (e) => {
+  const btn = e.target.closest('[data-copy]');
+  if (!btn) return;
+  navigator.clipboard?.writeText(btn.dataset.copy).then(() => {
+    const old = btn.textContent; btn.textContent = 'Copied'; setTimeout(() => (btn.textContent = old), 1500);
+  });
+});
