@@ -11,7 +11,6 @@ from arq.connections import RedisSettings
 from server import uploads
 from server.config import Settings
 from server.db import Database
-from server.media import MediaStore
 
 
 async def process_image(ctx: dict[str, Any], image_id: int) -> str:

@@ -1,1 +1,3 @@
-"""Realtime delivery: the Redis bus and the WebSocket hub. Imports from server/, never the reverse."""
+"""Realtime delivery: the Redis bus and the WebSocket hub.
+
+Imports from server/, never the reverse."""

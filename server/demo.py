@@ -19,7 +19,7 @@ from .galleries import EventForm
 from .media import MediaStore
 from .models import GalleryType, Photographer, utcnow
 
-DEMO_EMAIL = "demo@proofroom.local"
+DEMO_EMAIL = "demo@proofroom.app"
 DEMO_PASSWORD = "proofroom-demo"
 
 PALETTES = {

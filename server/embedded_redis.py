@@ -59,7 +59,7 @@ class EmbeddedRedis:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                err = self.process.stderr.read().decode(errors="replace") if self.process.stderr else ""
+                err = self.process.stderr.read().decode(errors="replace")
                 raise RuntimeError(f"redis-server exited at start: {err.strip()}")
             if self._ready():
                 return self.url

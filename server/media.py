@@ -3,6 +3,7 @@ never from a client's file name, and every path is checked to stay inside the ro
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from .errors import NotFound
@@ -43,7 +44,5 @@ class MediaStore:
 
     def remove(self, storage_key: str) -> None:
         for variant in VARIANTS:
-            try:
+            with contextlib.suppress(NotFound):
                 self.variant_path(variant, storage_key).unlink(missing_ok=True)
-            except NotFound:
-                pass

@@ -1,0 +1,319 @@
+"""Fixtures: a real Proofroom server per backend, HTTP clients that speak CSRF, test images,
+a Playwright-driven Chromium.
+
+The `server` fixture is parametrised over both backends, so every test that uses it runs
+on the embedded default (SQLite + a private redis-server child + the in-process worker)
+and on PostgreSQL + Redis at 127.0.0.1 with a separate arq worker process (the Procfile's
+production shape). Each backend gets a fresh database; tests isolate themselves by
+signing up their own photographers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+from PIL import Image
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+PG_ADMIN_URL = os.environ.get("PROOFROOM_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+TEST_REDIS_URL = os.environ.get("PROOFROOM_TEST_REDIS", "redis://127.0.0.1:6379/9")
+BACKENDS = [b for b in os.environ.get("PROOFROOM_TEST_BACKENDS", "sqlite,postgres").split(",") if b]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_http(url: str, proc: subprocess.Popen, log: Path, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited early:\n{log.read_text()[-4000:]}")
+        try:
+            if httpx.get(url, timeout=1).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"server did not answer at {url}:\n{log.read_text()[-4000:]}")
+
+
+@dataclass
+class Server:
+    backend: str
+    base_url: str
+    database_url: str
+    var_dir: Path
+    env: dict
+    processes: list[subprocess.Popen] = field(default_factory=list)
+
+    @property
+    def media_root(self) -> Path:
+        return self.var_dir / "media"
+
+    def engine(self) -> AsyncEngine:
+        return create_async_engine(self.database_url)
+
+    def stop(self) -> None:
+        for proc in self.processes:
+            proc.terminate()
+        for proc in self.processes:
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def _spawn(args: list[str], env: dict, log: Path) -> subprocess.Popen:
+    with log.open("ab") as out:  # the child keeps its own descriptor
+        return subprocess.Popen(
+            [sys.executable, "-m", *args], env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+
+
+async def _create_pg_database() -> str:
+    import asyncpg
+
+    name = f"proofroom_test_{uuid.uuid4().hex[:10]}"
+    conn = await asyncpg.connect(PG_ADMIN_URL)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return name
+
+
+async def _drop_pg_database(name: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(PG_ADMIN_URL)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+def start_server(backend: str, tmp: Path, *, worker: bool = True, port: int | None = None,
+                 database_url: str | None = None, redis_url: str | None = None) -> Server:
+    """Start `proofroom serve` (and, on PostgreSQL, a separate `proofroom worker`)."""
+    port = port or free_port()
+    var_dir = tmp / f"var-{backend}-{port}"
+    var_dir.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "PROOFROOM_VAR": str(var_dir), "PORT": str(port),
+           "BASE_URL": f"http://127.0.0.1:{port}", "SECRET_KEY": "test-secret-" + backend}
+    env.pop("DATABASE_URL", None)
+    env.pop("REDIS_URL", None)
+    if backend == "postgres":
+        env["DATABASE_URL"] = database_url
+        env["REDIS_URL"] = redis_url or TEST_REDIS_URL
+        env["PROOFROOM_WORKER"] = "external"
+        db_url = database_url.replace("postgresql://", "postgresql+asyncpg://")
+    else:
+        db_url = f"sqlite+aiosqlite:///{var_dir / 'proofroom.db'}"
+    log = var_dir / "server.log"
+    server = Server(backend, f"http://127.0.0.1:{port}", db_url, var_dir, env)
+    server.processes.append(_spawn(["server.cli", "serve", "--port", str(port)], env, log))
+    wait_http(server.base_url + "/login", server.processes[0], log)
+    if backend == "postgres" and worker:
+        server.processes.append(_spawn(["server.cli", "worker"], env, var_dir / "worker.log"))
+    return server
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def server(request, tmp_path_factory) -> Iterator[Server]:
+    backend = request.param
+    tmp = tmp_path_factory.mktemp(backend)
+    database = None
+    if backend == "postgres":
+        import redis
+
+        redis.Redis.from_url(TEST_REDIS_URL).flushdb()
+        database = asyncio.run(_create_pg_database())
+        base = PG_ADMIN_URL.rsplit("/", 1)[0]
+        srv = start_server(backend, tmp, database_url=f"{base}/{database}")
+    else:
+        srv = start_server(backend, tmp)
+    yield srv
+    srv.stop()
+    if database:
+        asyncio.run(_drop_pg_database(database))
+    shutil.rmtree(srv.var_dir, ignore_errors=True)
+
+
+@pytest.fixture
+async def db(server: Server) -> AsyncIterator[AsyncEngine]:
+    """A direct connection to the server's database, for asserting on rows."""
+    engine = server.engine()
+    yield engine
+    await engine.dispose()
+
+
+async def rows(engine: AsyncEngine, sql: str, **params) -> list:
+    async with engine.connect() as conn:
+        return list((await conn.execute(text(sql), params)).all())
+
+
+async def scalar(engine: AsyncEngine, sql: str, **params):
+    async with engine.connect() as conn:
+        return (await conn.execute(text(sql), params)).scalar()
+
+
+class Client:
+    """An httpx client that fetches and sends the CSRF token the way the pages do."""
+
+    def __init__(self, base_url: str) -> None:
+        self.http = httpx.AsyncClient(base_url=base_url, follow_redirects=False, timeout=30)
+        self.photographer_id: int | None = None
+        self.email: str | None = None
+
+    async def csrf(self) -> str:
+        if "pr_csrf" not in self.http.cookies:
+            await self.http.get("/login")
+        return self.http.cookies["pr_csrf"]
+
+    async def get(self, url: str, **kw) -> httpx.Response:
+        return await self.http.get(url, **kw)
+
+    async def post_form(self, url: str, data: dict | None = None, files=None,
+                        csrf: bool = True, **kw) -> httpx.Response:
+        data = dict(data or {})
+        if csrf:
+            data["csrf_token"] = await self.csrf()
+        return await self.http.post(url, data=data, files=files, **kw)
+
+    async def post_json(self, url: str, payload: dict | None = None,
+                        csrf: bool = True) -> httpx.Response:
+        headers = {"Accept": "application/json"}
+        if csrf:
+            headers["X-CSRF-Token"] = await self.csrf()
+        return await self.http.post(url, json=payload or {}, headers=headers)
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+
+@pytest.fixture
+async def new_client(server: Server):
+    """Factory for fresh, cookie-less clients (a photographer, a gallery visitor…)."""
+    made: list[Client] = []
+
+    def make() -> Client:
+        made.append(Client(server.base_url))
+        return made[-1]
+
+    yield make
+    for client in made:
+        await client.aclose()
+
+
+async def sign_up(client: Client, engine: AsyncEngine, name: str = "Pat Lens") -> Client:
+    email = f"{uuid.uuid4().hex[:12]}@studio.example.com"
+    res = await client.post_form("/signup", {"email": email, "name": name,
+                                             "password": "correct horse battery"})
+    assert res.status_code == 303, res.text
+    client.email = email
+    client.photographer_id = await scalar(engine, "SELECT id FROM photographers WHERE email=:e",
+                                          e=email)
+    return client
+
+
+@pytest.fixture
+async def photographer(new_client, db) -> Client:
+    return await sign_up(new_client(), db)
+
+
+@pytest.fixture
+async def other_photographer(new_client, db) -> Client:
+    return await sign_up(new_client(), db, name="Other Studio")
+
+
+def jpeg_bytes(width: int = 640, height: int = 480, color=(120, 160, 200)) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), color).save(out, "JPEG", quality=80)
+    return out.getvalue()
+
+
+async def create_gallery(client: Client, **fields) -> int:
+    data = {"title": "Smith Wedding", "download_single": "on", "download_bulk": "on",
+            "download_size": "original", **fields}
+    res = await client.post_form("/panel/events/new", data)
+    assert res.status_code == 303, res.text
+    return int(res.headers["location"].rstrip("/").rsplit("/", 1)[1])
+
+
+async def upload(client: Client, event_id: int, files: list[tuple[str, bytes]]) -> httpx.Response:
+    return await client.post_form(
+        f"/panel/events/{event_id}/images",
+        files=[("files", (name, data, "application/octet-stream")) for name, data in files],
+        headers={"Accept": "application/json"},
+    )
+
+
+async def wait_processed(client: Client, event_id: int, timeout: float = 30) -> list[dict]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        images = (await client.get(f"/panel/events/{event_id}/images.json")).json()["images"]
+        if images and all(i["state"] != "processing" for i in images):
+            return images
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"images still processing after {timeout}s: {images}")
+
+
+async def released_gallery(client: Client, n_images: int = 3, **fields) -> tuple[int, str, list]:
+    """A released gallery with processed images: (event id, slug, images)."""
+    event_id = await create_gallery(client, **fields)
+    res = await upload(client, event_id, [(f"IMG_{1000 + i}.jpg", jpeg_bytes(
+        color=(40 * i % 255, 90, 160))) for i in range(n_images)])
+    assert res.status_code == 200, res.text
+    images = await wait_processed(client, event_id)
+    res = await client.post_form(f"/panel/events/{event_id}/status", {"status": "released"})
+    assert res.status_code == 303
+    detail = (await client.get(f"/panel/events/{event_id}")).text
+    slug = detail.split("/g/", 1)[1].split('"', 1)[0]
+    return event_id, slug, images
+
+
+async def pass_gate(visitor: Client, slug: str, email: str = "jane@example.com",
+                    name: str = "Jane Client") -> httpx.Response:
+    await visitor.get(f"/g/{slug}")
+    res = await visitor.post_json(f"/g/{slug}/gate", {"email": email, "name": name})
+    assert res.status_code == 200, res.text
+    return res
+
+
+@pytest.fixture
+async def browser():
+    from playwright.async_api import async_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium")
+    async with async_playwright() as p:
+        instance = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield instance
+        await instance.close()
+
+
+def random_token() -> str:
+    return secrets.token_hex(4)
