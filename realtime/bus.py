@@ -12,8 +12,10 @@ from redis.asyncio import Redis
 
 
 class RedisBus:
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Redis, namespace: str) -> None:
         self.redis = redis
+        self.namespace = namespace
 
     async def publish(self, channel: str, message: dict) -> None:
-        await self.redis.publish(channel, json.dumps(message, separators=(",", ":")))
+        data = json.dumps(message, separators=(",", ":"))
+        await self.redis.publish(self.namespace + channel, data)

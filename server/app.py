@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from arq.connections import ArqRedis, RedisSettings, create_pool
-from arq.worker import Worker
+from arq.worker import Worker, run_worker
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -21,7 +21,7 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from jobs.worker import FUNCTIONS
+from jobs.worker import FUNCTIONS, WorkerSettings
 from realtime.bus import RedisBus
 
 from .config import Settings
@@ -74,7 +74,7 @@ async def build_services(settings: Settings, redis_pool: ArqRedis | None = None)
         redis_url = await asyncio.to_thread(embedded.start)
     if redis_pool is None:
         redis_pool = await create_pool(RedisSettings.from_dsn(redis_url))
-    bus = RedisBus(redis_pool)
+    bus = RedisBus(redis_pool, settings.channel_namespace)
 
     async def enqueue(job: Job) -> None:
         await redis_pool.enqueue_job(job.name, *job.args, _job_id=job.job_id,
@@ -99,6 +99,11 @@ def start_inprocess_worker(services: Services) -> None:
     )
     services.worker = worker
     services.tasks.append(asyncio.create_task(worker.main(), name="arq-worker"))
+
+
+def run_standalone_worker() -> None:
+    """`proofroom worker`: the Procfile's worker, configured by REDIS_URL like the web."""
+    run_worker(WorkerSettings)
 
 
 async def domain_error(request: Request, exc: DomainError) -> Response:

@@ -75,11 +75,9 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
 
 def cmd_worker(args: argparse.Namespace) -> None:
-    from arq.worker import run_worker
+    from .app import run_standalone_worker
 
-    from jobs.worker import WorkerSettings
-
-    run_worker(WorkerSettings)
+    run_standalone_worker()
 
 
 def cmd_createuser(args: argparse.Namespace) -> None:

@@ -6,6 +6,7 @@ in-process) and production (PostgreSQL + Redis + separate arq workers).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -39,6 +40,14 @@ class Settings:
     max_image_pixels: int = 120_000_000
     secure_cookies: bool = False
     extra: dict = field(default_factory=dict)
+
+    @property
+    def channel_namespace(self) -> str:
+        """Pub/sub channels are global to a Redis server (not per database number), so two
+        deployments sharing one Redis must not hear each other: derive a prefix from the
+        database they share."""
+        digest = hashlib.sha1(self.database_url.encode()).hexdigest()[:10]
+        return f"proofroom:{digest}:"
 
     @property
     def is_sqlite(self) -> bool:

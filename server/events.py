@@ -22,7 +22,8 @@ KINDS: dict[str, str] = {
 
 
 def tenant_channel(photographer_id: int) -> str:
-    return f"proofroom:tenant:{photographer_id}"
+    """Logical channel; the bus prefixes it with the deployment's namespace."""
+    return f"tenant:{photographer_id}"
 
 
 def envelope(activity: ActivityEvent) -> dict[str, Any]:

@@ -31,7 +31,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 PG_ADMIN_URL = os.environ.get("PROOFROOM_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
-TEST_REDIS_URL = os.environ.get("PROOFROOM_TEST_REDIS", "redis://127.0.0.1:6379/9")
+TEST_REDIS_BASE = os.environ.get("PROOFROOM_TEST_REDIS", "redis://127.0.0.1:6379")
 BACKENDS = [b for b in os.environ.get("PROOFROOM_TEST_BACKENDS", "sqlite,postgres").split(",") if b]
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -127,7 +127,7 @@ def start_server(backend: str, tmp: Path, *, worker: bool = True, port: int | No
     env.pop("REDIS_URL", None)
     if backend == "postgres":
         env["DATABASE_URL"] = database_url
-        env["REDIS_URL"] = redis_url or TEST_REDIS_URL
+        env["REDIS_URL"] = redis_url
         env["PROOFROOM_WORKER"] = "external"
         db_url = database_url.replace("postgresql://", "postgresql+asyncpg://")
     else:
@@ -141,24 +141,58 @@ def start_server(backend: str, tmp: Path, *, worker: bool = True, port: int | No
     return server
 
 
+class RedisDbLock:
+    """A Redis database number held by this test session alone, so concurrent test runs on
+    one machine never see each other's arq queues (job ids repeat across fresh databases)."""
+
+    def __init__(self, db: int, token: str) -> None:
+        self.db, self.token = db, token
+        self.url = f"{TEST_REDIS_BASE}/{db}"
+
+    def release(self) -> None:
+        import redis
+
+        client = redis.Redis.from_url(self.url)
+        client.flushdb()
+        client.close()
+
+
+def claim_redis_db() -> RedisDbLock:
+    import redis
+
+    token = uuid.uuid4().hex
+    for db in range(1, 16):
+        client = redis.Redis.from_url(f"{TEST_REDIS_BASE}/{db}")
+        try:
+            if client.set("proofroom:test-lock", token, nx=True, ex=3 * 3600):
+                client.flushdb()  # leftovers of a crashed run
+                client.set("proofroom:test-lock", token, ex=3 * 3600)
+                return RedisDbLock(db, token)
+        finally:
+            client.close()
+    raise RuntimeError("no free Redis database (1-15) for this test session")
+
+
 @pytest.fixture(scope="session", params=BACKENDS)
 def server(request, tmp_path_factory) -> Iterator[Server]:
     backend = request.param
     tmp = tmp_path_factory.mktemp(backend)
     database = None
+    lock = None
     if backend == "postgres":
-        import redis
-
-        redis.Redis.from_url(TEST_REDIS_URL).flushdb()
+        lock = claim_redis_db()
         database = asyncio.run(_create_pg_database())
         base = PG_ADMIN_URL.rsplit("/", 1)[0]
-        srv = start_server(backend, tmp, database_url=f"{base}/{database}")
+        srv = start_server(backend, tmp, database_url=f"{base}/{database}",
+                           redis_url=lock.url)
     else:
         srv = start_server(backend, tmp)
     yield srv
     srv.stop()
     if database:
         asyncio.run(_drop_pg_database(database))
+    if lock:
+        lock.release()
     shutil.rmtree(srv.var_dir, ignore_errors=True)
 
 

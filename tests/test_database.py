@@ -1,0 +1,102 @@
+"""The database layer: SQLite settings that matter, and persist-then-publish."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+import redis.asyncio as aioredis
+from sqlalchemy import select, text
+
+from server import activity
+from server.auth import sign_up
+from server.db import SQLITE_BUSY_TIMEOUT_MS, Database
+from server.events import tenant_channel
+from server.migrate import upgrade
+from server.models import ActivityEvent
+from server.outbox import Dispatcher
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+@pytest.fixture
+def sqlite_url(tmp_path):
+    url = f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
+    upgrade(url)
+    return url
+
+
+async def test_sqlite_connections_use_wal_and_a_busy_timeout(sqlite_url):
+    db = Database(sqlite_url)
+    try:
+        async with db.reader() as session:
+            assert (await session.execute(text("PRAGMA journal_mode"))).scalar() == "wal"
+            timeout = (await session.execute(text("PRAGMA busy_timeout"))).scalar()
+            assert timeout == SQLITE_BUSY_TIMEOUT_MS
+            assert (await session.execute(text("PRAGMA foreign_keys"))).scalar() == 1
+    finally:
+        await db.dispose()
+
+
+async def test_sqlite_write_transactions_take_the_write_lock_at_begin(sqlite_url):
+    """BEGIN IMMEDIATE: a second writer waits at BEGIN instead of failing mid-transaction."""
+    db = Database(sqlite_url)
+    order: list[str] = []
+    try:
+        async def writer(name: str, hold: float) -> None:
+            async with db.transaction() as session:
+                await session.execute(text("SELECT 1"))  # BEGIN has happened: lock is held
+                order.append(f"{name} in")
+                await asyncio.sleep(hold)
+                order.append(f"{name} out")
+
+        first = asyncio.create_task(writer("a", 0.3))
+        await asyncio.sleep(0.1)
+        await writer("b", 0)
+        await first
+        assert order == ["a in", "a out", "b in", "b out"]
+    finally:
+        await db.dispose()
+
+
+async def _collect(pubsub, seconds: float) -> list[dict]:
+    got = []
+    end = asyncio.get_running_loop().time() + seconds
+    while asyncio.get_running_loop().time() < end:
+        msg = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.05)
+        if msg:
+            got.append(json.loads(msg["data"]))
+    return got
+
+
+async def test_events_are_published_only_after_commit_and_never_after_rollback(sqlite_url):
+    redis = aioredis.from_url(REDIS_URL)
+    db = Database(sqlite_url, Dispatcher(publish=lambda ch, m: redis.publish(ch, json.dumps(m))))
+    try:
+        async with db.transaction() as session:
+            me = await sign_up(session, email="pub@example.com", name="Pub", password="x" * 10)
+        pubsub = redis.pubsub()
+        await pubsub.subscribe(tenant_channel(me.id))
+        await pubsub.get_message(timeout=1)  # subscribe confirmation
+
+        with pytest.raises(RuntimeError):
+            async with db.transaction() as session:
+                await activity.record(session, me.id, "visit")
+                raise RuntimeError("boom")
+        assert await _collect(pubsub, 0.3) == []
+
+        async with db.transaction() as session:
+            await activity.record(session, me.id, "visit")
+            # Inside the transaction nothing has left yet.
+            assert await _collect(pubsub, 0.1) == []
+        received = await _collect(pubsub, 0.5)
+        assert [m["seq"] for m in received] == [1]  # the rolled-back one used no number
+
+        async with db.reader() as session:
+            seqs = list(await session.scalars(select(ActivityEvent.seq)))
+        assert seqs == [1]
+        await pubsub.aclose()
+    finally:
+        await db.dispose()
+        await redis.aclose()
