@@ -62,3 +62,10 @@ async def since(
         .limit(limit)
     )
     return list(rows)
+
+
+async def latest_seq(session: AsyncSession, photographer_id: int) -> int:
+    value = await session.scalar(
+        select(Photographer.last_event_seq).where(Photographer.id == photographer_id)
+    )
+    return int(value or 0)

@@ -17,12 +17,14 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Mount
+from starlette.routing import Mount, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from jobs.worker import FUNCTIONS, WorkerSettings
 from realtime.bus import RedisBus
+from realtime.hub import Hub
+from realtime.panel_socket import panel_socket
 
 from .config import Settings
 from .db import Database
@@ -45,11 +47,14 @@ class Services:
     redis: ArqRedis
     bus: RedisBus
     templates: Jinja2Templates
+    hub: Hub | None = None
     embedded_redis: EmbeddedRedis | None = None
     tasks: list[asyncio.Task] = field(default_factory=list)
     worker: Worker | None = None
 
     async def close(self) -> None:
+        if self.hub is not None:
+            await self.hub.stop()
         if self.worker is not None:
             self.worker.handle_sig(15)  # ask the loop to stop, then wait for running jobs
             with contextlib.suppress(Exception):
@@ -137,8 +142,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
         services = await build_services(settings)
         if settings.run_worker:
             start_inprocess_worker(services)
+        services.hub = Hub(services.redis, settings.channel_namespace)
+        await services.hub.start()
         try:
-            yield {"services": services}
+            yield {"services": services, "hub": services.hub}
         finally:
             await services.close()
 
@@ -146,6 +153,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *accounts.routes,
         *panel.routes,
         *gallery.routes,
+        WebSocketRoute("/ws/panel", panel_socket),
         Mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static"),
     ]
     return Starlette(

@@ -1,0 +1,148 @@
+"""The photographer's live socket: authenticate → subscribe → replay → live.
+
+Zulip's event-queue contract: the browser says the last seq it saw; we register with the
+hub first (so nothing published from now on can be missed), then send everything newer
+from the database, then stream live messages, dropping any seq already sent. A gap in the
+live stream (Redis dropped a message) or a hub reconnect is filled from the database.
+Too far behind: `resync`, and the page reloads its state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from urllib.parse import urlsplit
+
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from server import activity
+from server.auth import load_session
+from server.events import envelope, tenant_channel
+from server.routes.common import SESSION_COOKIE, read_signed
+
+from .hub import CATCH_UP, Connection, Hub
+
+MAX_REPLAY = 500
+HELLO_TIMEOUT = 10.0
+CLOSE_UNAUTHORIZED = 4401
+CLOSE_FORBIDDEN_ORIGIN = 4403
+CLOSE_OVERFLOW = 4408  # the queue filled up: reconnect and replay
+CLOSE_LOGGED_OUT = 4409
+
+
+def origin_allowed(websocket: WebSocket) -> bool:
+    """Browsers send cookies with the handshake from any site: accept only our own origin."""
+    origin = websocket.headers.get("origin")
+    host = websocket.headers.get("host", "")
+    if not origin:
+        return False
+    parts = urlsplit(origin)
+    return parts.netloc == host and parts.scheme in ("http", "https")
+
+
+async def _photographer_session(websocket: WebSocket):
+    session_id = read_signed(websocket, SESSION_COOKIE, "session")
+    if not isinstance(session_id, str):
+        return None
+    async with websocket.state.services.db.reader() as session:
+        return await load_session(session, session_id)
+
+
+class PanelStream:
+    """One socket's delivery state: what it has sent, and how to fill gaps."""
+
+    def __init__(self, websocket: WebSocket, photographer_id: int, last_seq: int) -> None:
+        self.ws = websocket
+        self.photographer_id = photographer_id
+        self.last_seq = last_seq
+        self.db = websocket.state.services.db
+
+    async def send(self, message: dict) -> None:
+        await self.ws.send_text(json.dumps(message, separators=(",", ":")))
+
+    async def replay(self) -> None:
+        async with self.db.reader() as session:
+            events = await activity.since(session, self.photographer_id, self.last_seq,
+                                          limit=MAX_REPLAY + 1)
+            if len(events) > MAX_REPLAY:
+                newest = await activity.latest_seq(session, self.photographer_id)
+                self.last_seq = newest
+                await self.send({"type": "resync", "seq": newest})
+                return
+        for event in events:
+            await self.send(envelope(event))
+            self.last_seq = event.seq
+
+    async def deliver(self, message: dict) -> None:
+        if message is CATCH_UP:
+            return await self.replay()
+        seq = message.get("seq")
+        if seq is None:  # not an activity event (e.g. an image finished processing)
+            return await self.send(message)
+        if seq <= self.last_seq:
+            return  # already sent by the replay
+        if seq > self.last_seq + 1:
+            await self.replay()  # Redis dropped something: the database has it
+            if seq <= self.last_seq:
+                return
+        await self.send(message)
+        self.last_seq = seq
+
+
+async def panel_socket(websocket: WebSocket) -> None:
+    hub: Hub = websocket.state.hub
+    if not origin_allowed(websocket):
+        await websocket.close(code=CLOSE_FORBIDDEN_ORIGIN)
+        return
+    found = await _photographer_session(websocket)
+    if found is None:
+        await websocket.close(code=CLOSE_UNAUTHORIZED)
+        return
+    auth_session, photographer = found
+    await websocket.accept()
+    conn = hub.register(tenant_channel(photographer.id), auth_session.id)
+    try:
+        hello = await asyncio.wait_for(websocket.receive_json(), HELLO_TIMEOUT)
+        last_seq = int(hello.get("last_seq", 0)) if isinstance(hello, dict) else 0
+        stream = PanelStream(websocket, photographer.id, max(0, last_seq))
+        await stream.replay()
+        await _pump(websocket, conn, stream)
+    except (WebSocketDisconnect, TimeoutError, ValueError, TypeError):
+        pass
+    finally:
+        hub.unregister(conn)
+        with contextlib.suppress(Exception):
+            await websocket.close()
+
+
+async def _pump(websocket: WebSocket, conn: Connection, stream: PanelStream) -> None:
+    """Deliver queued messages until the browser leaves, overflows, or is logged out."""
+    receiver = asyncio.create_task(_drain_incoming(websocket))
+    overflow = asyncio.create_task(conn.overflowed.wait())
+    try:
+        while True:
+            getter = asyncio.create_task(conn.queue.get())
+            done, _ = await asyncio.wait({getter, receiver, overflow},
+                                         return_when=asyncio.FIRST_COMPLETED)
+            if getter not in done:
+                getter.cancel()
+                if overflow in done:
+                    await websocket.close(code=CLOSE_OVERFLOW)
+                return
+            message = getter.result()
+            if message.get("type") == "logout" and message.get("session") == conn.session_id:
+                await websocket.close(code=CLOSE_LOGGED_OUT)
+                return
+            await stream.deliver(message)
+    finally:
+        receiver.cancel()
+        overflow.cancel()
+
+
+async def _drain_incoming(websocket: WebSocket) -> None:
+    """The browser sends only pings; reading also notices when it goes away."""
+    while True:
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            return
