@@ -14,8 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from . import validation
 from .errors import Invalid
+from .events import tenant_channel
 from .galleries import create_default_gallery_types
 from .models import AuthSession, Photographer, utcnow
+from .outbox import outbox_of
 from .passwords import check_throttle, clear_failures, hash_password, note_failure, verify_password
 
 SESSION_LIFETIME = timedelta(days=14)
@@ -65,7 +67,14 @@ async def start_session(session: AsyncSession, photographer_id: int) -> AuthSess
 
 
 async def end_session(session: AsyncSession, session_id: str) -> None:
-    await session.execute(delete(AuthSession).where(AuthSession.id == session_id))
+    """Delete the session row; after commit, its live sockets are told to close."""
+    photographer_id = await session.scalar(
+        delete(AuthSession).where(AuthSession.id == session_id).returning(
+            AuthSession.photographer_id)
+    )
+    if photographer_id is not None:
+        outbox_of(session).publish(tenant_channel(photographer_id),
+                                   {"type": "logout", "session": session_id})
 
 
 async def load_session(
