@@ -18,7 +18,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from server import activity
 from server.auth import load_session
-from server.events import envelope, tenant_channel
+from server.events import tenant_channel
 from server.routes.common import SESSION_COOKIE, read_signed
 
 from .hub import CATCH_UP, Connection, Hub
@@ -71,8 +71,8 @@ class PanelStream:
                 await self.send({"type": "resync", "seq": newest})
                 return
         for event in events:
-            await self.send(envelope(event))
-            self.last_seq = event.seq
+            await self.send(event)
+            self.last_seq = event["seq"]
 
     async def deliver(self, message: dict) -> None:
         if message is CATCH_UP:

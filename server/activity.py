@@ -13,8 +13,17 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .events import KINDS, envelope, tenant_channel
-from .models import ActivityEvent, Photographer, utcnow
+from .models import ActivityEvent, Contact, Event, Photographer, Visit, utcnow
 from .outbox import outbox_of
+
+#: How each kind moves the Activity report's counters on the (event, contact) Visit row.
+COUNTERS: dict[str, tuple[str, int]] = {
+    "favorite_added": ("favorites", 1),
+    "favorite_removed": ("favorites", -1),
+    "comment_added": ("comments", 1),
+    "download_single": ("single_downloads", 1),
+    "download_bulk": ("bulk_downloads", 1),
+}
 
 
 async def record(
@@ -46,22 +55,74 @@ async def record(
         at=utcnow(),
     )
     session.add(activity)
+    counters = None
+    if event_id is not None and contact_id is not None:
+        counters = await _bump_visit(session, kind, event_id, contact_id, activity.at)
     await session.flush()
-    outbox_of(session).publish(tenant_channel(photographer_id), envelope(activity))
+    names = await _names(session, contact_id, event_id)
+    outbox_of(session).publish(
+        tenant_channel(photographer_id), envelope(activity, counters=counters, **names)
+    )
     return activity
+
+
+async def _bump_visit(session: AsyncSession, kind: str, event_id: int, contact_id: int,
+                      at) -> None:
+    """Keep the report's row in step: LAST SAVED moves with every action, and the counter
+    of this kind changes in the same transaction as the action itself."""
+    values: dict = {"last_at": at}
+    if kind in COUNTERS:
+        column, delta = COUNTERS[kind]
+        values[column] = getattr(Visit, column) + delta
+    row = (
+        await session.execute(
+            update(Visit)
+            .where(Visit.event_id == event_id, Visit.contact_id == contact_id)
+            .values(**values)
+            .returning(Visit.favorites, Visit.comments, Visit.single_downloads,
+                       Visit.bulk_downloads, Visit.first_at, Visit.last_at)
+        )
+    ).first()
+    if row is None:
+        return None
+    return {
+        "favorites": row[0], "comments": row[1], "single_downloads": row[2],
+        "bulk_downloads": row[3], "created": row[4].isoformat(), "last_saved": row[5].isoformat(),
+    }
+
+
+async def _names(session: AsyncSession, contact_id: int | None, event_id: int | None) -> dict:
+    """Contact name/email and event title in one round trip, for the pushed envelope."""
+    if contact_id is None and event_id is None:
+        return {}
+    row = (
+        await session.execute(
+            select(
+                select(Contact.name).where(Contact.id == contact_id).scalar_subquery(),
+                select(Contact.email).where(Contact.id == contact_id).scalar_subquery(),
+                select(Event.title).where(Event.id == event_id).scalar_subquery(),
+            )
+        )
+    ).first()
+    return {"contact_name": row[0], "contact_email": row[1], "event_title": row[2]}
 
 
 async def since(
     session: AsyncSession, photographer_id: int, after_seq: int, limit: int = 1000
-) -> list[ActivityEvent]:
-    """Events newer than `after_seq`, oldest first (what a reconnecting dashboard replays)."""
-    rows = await session.scalars(
-        select(ActivityEvent)
+) -> list[dict]:
+    """Envelopes newer than `after_seq`, oldest first (what a reconnecting dashboard replays)."""
+    result = await session.execute(
+        select(ActivityEvent, Contact.name, Contact.email, Event.title)
+        .outerjoin(Contact, Contact.id == ActivityEvent.contact_id)
+        .outerjoin(Event, Event.id == ActivityEvent.event_id)
         .where(ActivityEvent.photographer_id == photographer_id, ActivityEvent.seq > after_seq)
         .order_by(ActivityEvent.seq)
         .limit(limit)
     )
-    return list(rows)
+    return [
+        envelope(a, contact_name=name, contact_email=email, event_title=title)
+        for a, name, email, title in result.all()
+    ]
 
 
 async def latest_seq(session: AsyncSession, photographer_id: int) -> int:

@@ -26,13 +26,26 @@ def tenant_channel(photographer_id: int) -> str:
     return f"tenant:{photographer_id}"
 
 
-def envelope(activity: ActivityEvent) -> dict[str, Any]:
+def envelope(
+    activity: ActivityEvent,
+    *,
+    contact_name: str | None = None,
+    contact_email: str | None = None,
+    event_title: str | None = None,
+    counters: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """What the dashboard receives. Names ride along so the feed renders without a fetch;
+    `counters` (live only) is the Activity report row after this action."""
     return {
         "type": "activity",
         "seq": activity.seq,
         "kind": activity.kind,
         "event_id": activity.event_id,
         "contact_id": activity.contact_id,
+        "contact_name": contact_name or "",
+        "contact_email": contact_email or "",
+        "event_title": event_title or "",
         "payload": activity.payload,
         "at": activity.at.isoformat(),
+        "counters": counters,
     }

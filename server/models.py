@@ -151,8 +151,15 @@ class Image(Base):
 
 
 class Visit(Base):
+    """One row per (event, contact): CREATED (first_at), LAST SAVED (last_at), and the
+    per-column counts of the Activity report, kept in step by activity.record() in the
+    same transaction as the action (so the report is one indexed query, not aggregation)."""
+
     __tablename__ = "visits"
-    __table_args__ = (UniqueConstraint("event_id", "contact_id"),)
+    __table_args__ = (
+        UniqueConstraint("event_id", "contact_id"),
+        Index("ix_visits_tenant_last", "photographer_id", "last_at"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     photographer_id: Mapped[int] = tenant_fk()
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
@@ -160,6 +167,10 @@ class Visit(Base):
     first_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_at: Mapped[datetime] = mapped_column(default=utcnow)
     count: Mapped[int] = mapped_column(Integer, default=1)
+    favorites: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    comments: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    single_downloads: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    bulk_downloads: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Favorite(Base):
@@ -220,3 +231,25 @@ class ActivityEvent(Base):
     kind: Mapped[str] = mapped_column(String(40))
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OutboundEmail(Base):
+    """Every email the system sends: the mail log. Queued rows are sent by an arq job."""
+
+    __tablename__ = "outbound_emails"
+    __table_args__ = (Index("ix_outbound_tenant_created", "photographer_id", "created_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    photographer_id: Mapped[int] = tenant_fk()
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id", ondelete="SET NULL"))
+    kind: Mapped[str] = mapped_column(String(40))
+    recipient: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(300))
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str] = mapped_column(Text, default="")
+    state: Mapped[str] = mapped_column(String(20), default="queued")  # queued|sent|stored|failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    provider_message_id: Mapped[str | None] = mapped_column(String(300))
+    error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
