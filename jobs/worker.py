@@ -8,7 +8,7 @@ from typing import Any
 
 from arq.connections import RedisSettings
 
-from server import uploads
+from server import mail, uploads
 from server.config import Settings
 from server.db import Database
 
@@ -19,7 +19,12 @@ async def process_image(ctx: dict[str, Any], image_id: int) -> str:
         return await uploads.process_image(session, ctx["media"], image_id)
 
 
-FUNCTIONS = [process_image]
+async def send_email(ctx: dict[str, Any], email_id: int) -> str:
+    settings: Settings = ctx["settings"]
+    return await mail.process(ctx["db"], settings.smtp_url, settings.mail_from, email_id)
+
+
+FUNCTIONS = [process_image, send_email]
 
 
 async def startup(ctx: dict[str, Any]) -> None:
@@ -28,7 +33,7 @@ async def startup(ctx: dict[str, Any]) -> None:
 
     settings = Settings.from_env()
     ctx["services"] = services = await build_services(settings, redis_pool=ctx["redis"])
-    ctx["db"], ctx["media"] = services.db, services.media
+    ctx["db"], ctx["media"], ctx["settings"] = services.db, services.media, settings
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:

@@ -97,7 +97,7 @@ def start_inprocess_worker(services: Services) -> None:
         functions=FUNCTIONS,
         redis_pool=services.redis,
         handle_signals=False,
-        ctx={"db": services.db, "media": services.media, "services": None},
+        ctx={"db": services.db, "media": services.media, "settings": services.settings},
         max_jobs=4,
         poll_delay=0.1,
         keep_result=60,

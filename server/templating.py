@@ -28,7 +28,7 @@ def _filesize(n: int | None) -> str:
     return f"{n:.1f} GB"
 
 
-def make_templates() -> Jinja2Templates:
+def make_environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(WEB_DIR / "templates"),
         autoescape=True,  # every template, not only *.html: plain-text emails included
@@ -37,4 +37,12 @@ def make_templates() -> Jinja2Templates:
         lstrip_blocks=True,
     )
     env.filters.update(date=_date, datetime=_datetime, filesize=_filesize)
-    return Jinja2Templates(env=env)
+    return env
+
+
+#: Shared by services that render emails; the web templates use the same settings.
+EMAILS = make_environment()
+
+
+def make_templates() -> Jinja2Templates:
+    return Jinja2Templates(env=make_environment())
