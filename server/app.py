@@ -33,6 +33,7 @@ from .errors import DomainError
 from .media import MediaStore
 from .outbox import Dispatcher, Job
 from .routes import accounts, gallery, panel
+from .routes import activity as activity_routes
 from .routes.common import render
 from .templating import WEB_DIR, make_templates
 
@@ -152,6 +153,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     routes = [
         *accounts.routes,
         *panel.routes,
+        *activity_routes.routes,
         *gallery.routes,
         WebSocketRoute("/ws/panel", panel_socket),
         Mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static"),

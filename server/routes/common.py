@@ -137,8 +137,27 @@ def me_id(request: Request) -> int:
     return request.state.photographer.id
 
 
+#: Ids are 32-bit integer columns: a bigger number cannot name a row (and would overflow
+#: the query parameter on PostgreSQL and SQLite alike), so it is simply not found.
+MAX_ID = 2**31 - 1
+
+
 def int_param(request: Request, name: str) -> int:
     try:
-        return int(request.path_params[name])
+        value = int(request.path_params[name])
     except (KeyError, ValueError):
         raise NotFound() from None
+    if not 0 < value <= MAX_ID:
+        raise NotFound()
+    return value
+
+
+def form_id(value: Any, message: str) -> int:
+    """A row id posted in a form field; anything that can't be one is a clear 400."""
+    try:
+        number = int(str(value or "").strip())
+    except ValueError:
+        raise Invalid(message) from None
+    if not 0 < number <= MAX_ID:
+        raise Invalid(message)
+    return number

@@ -8,9 +8,11 @@ from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 from .. import contacts, galleries, uploads
-from ..errors import DomainError, Invalid
+from ..activity_report import recent as recent_activity
+from ..dashboard import summary as dashboard_summary
+from ..errors import Invalid
 from ..galleries import DOWNLOAD_SIZES, EventForm
-from .common import int_param, login_required, me_id, read_form, render, services
+from .common import form_id, int_param, login_required, me_id, read_form, render, services
 
 
 def _event_form(form) -> EventForm:
@@ -32,7 +34,12 @@ def _event_form(form) -> EventForm:
 async def dashboard(request: Request) -> Response:
     async with services(request).db.reader() as session:
         events = await galleries.list_events(session, me_id(request))
-    return render(request, "panel/dashboard.html", {"events": events})
+        summary = await dashboard_summary(session, me_id(request))
+        feed = await recent_activity(session, me_id(request), limit=15)
+    return render(request, "panel/dashboard.html", {
+        "events": events, "summary": summary, "feed": feed,
+        "last_seq": feed[0]["seq"] if feed else 0,
+    })
 
 
 async def _editor(request: Request, event, error: str | None, form: dict, status: int = 200):
@@ -111,10 +118,7 @@ async def event_status(request: Request) -> Response:
 async def event_cover(request: Request) -> Response:
     form = await read_form(request)
     event_id = int_param(request, "event_id")
-    try:
-        image_id = int(form.get("image_id", ""))
-    except ValueError:
-        raise Invalid("Pick an image for the cover.") from None
+    image_id = form_id(form.get("image_id"), "Pick an image for the cover.")
     async with services(request).db.transaction() as session:
         await galleries.set_cover(session, me_id(request), event_id, image_id)
     return RedirectResponse(f"/panel/events/{event_id}", status_code=303)
@@ -201,13 +205,14 @@ async def gallery_types_page(request: Request) -> Response:
         try:
             async with services(request).db.transaction() as session:
                 if form.get("delete"):
-                    await galleries.delete_gallery_type(session, me_id(request),
-                                                        int(form.get("delete")))
+                    # Someone else's (or no such) type is a 404 like everywhere else.
+                    type_id = form_id(form.get("delete"), "Pick a gallery type to delete.")
+                    await galleries.delete_gallery_type(session, me_id(request), type_id)
                 else:
                     await galleries.add_gallery_type(session, me_id(request),
                                                      str(form.get("name", "")))
-        except (DomainError, ValueError) as exc:
-            error = getattr(exc, "message", "Invalid request.")
+        except Invalid as exc:
+            error = exc.message
         else:
             return RedirectResponse("/panel/settings/gallery-types", status_code=303)
     async with services(request).db.reader() as session:
@@ -221,14 +226,6 @@ async def contacts_page(request: Request) -> Response:
     async with services(request).db.reader() as session:
         rows = await contacts.list_contacts(session, me_id(request))
     return render(request, "panel/contacts.html", {"contacts": rows})
-
-
-@login_required
-async def contact_page(request: Request) -> Response:
-    async with services(request).db.reader() as session:
-        contact = await contacts.get_contact(session, me_id(request),
-                                             int_param(request, "contact_id"))
-    return render(request, "panel/contact.html", {"contact": contact})
 
 
 routes = [
@@ -245,5 +242,4 @@ routes = [
     Route("/panel/media/{variant}/{image_id:int}", panel_media),
     Route("/panel/settings/gallery-types", gallery_types_page, methods=["GET", "POST"]),
     Route("/panel/contacts", contacts_page),
-    Route("/panel/contacts/{contact_id:int}", contact_page),
 ]

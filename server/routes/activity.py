@@ -1,0 +1,217 @@
+"""Client Galleries → Activity: the report, its detail tabs, exports, print, send files,
+the live feed's data, contact records and the mail log."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import (
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
+from starlette.routing import Route
+
+from .. import (
+    activity_report,
+    contacts,
+    dashboard,
+    delivery,
+    favorites_export,
+    galleries,
+    mail,
+    presence,
+)
+from ..downloads import content_disposition
+from ..errors import Invalid, NotFound
+from ..favorites_export import FavoriteLine
+from .common import int_param, login_required, me_id, read_form, render, services
+
+TABS = ("favorites", "comments", "downloads", "cart")
+
+
+def _int_query(request: Request, name: str, default: int | None = None) -> int | None:
+    try:
+        return int(request.query_params.get(name, ""))
+    except ValueError:
+        return default
+
+
+async def _report_context(request: Request) -> dict:
+    q = request.query_params
+    async with services(request).db.reader() as session:
+        page = await activity_report.report(
+            session, me_id(request), event_id=_int_query(request, "event"), q=q.get("q"),
+            sort=q.get("sort", "last"), direction=q.get("dir", "desc"),
+            page=_int_query(request, "page", 1) or 1,
+        )
+        events = await galleries.list_events(session, me_id(request))
+        feed = await activity_report.recent(session, me_id(request))
+    return {"report": page, "events": [r["event"] for r in events], "feed": feed,
+            "filters": {"event": _int_query(request, "event"), "q": q.get("q", "")},
+            "last_seq": feed[0]["seq"] if feed else 0}
+
+
+@login_required
+async def activity_page(request: Request) -> Response:
+    context = await _report_context(request)
+    if request.headers.get("accept", "").startswith("application/json"):
+        report = context["report"]
+        return JSONResponse({"rows": [r.as_json() for r in report.rows], "total": report.total,
+                             "page": report.page, "pages": report.pages})
+    return render(request, "panel/activity.html", context)
+
+
+@login_required
+async def report_row(request: Request) -> Response:
+    async with services(request).db.reader() as session:
+        row = await activity_report.report_row(session, me_id(request),
+                                               int_param(request, "event_id"),
+                                               int_param(request, "contact_id"))
+    if row is None:
+        raise NotFound()
+    return JSONResponse(row.as_json())
+
+
+@login_required
+async def detail_page(request: Request) -> Response:
+    tab = request.query_params.get("tab", "favorites")
+    tab = tab if tab in TABS else "favorites"
+    pid, event_id, contact_id = (me_id(request), int_param(request, "event_id"),
+                                 int_param(request, "contact_id"))
+    async with services(request).db.reader() as session:
+        found = await activity_report.detail(session, pid, event_id, contact_id)
+        items = {
+            "favorites": activity_report.favorites_of,
+            "comments": activity_report.comments_of,
+            "downloads": activity_report.downloads_of,
+        }.get(tab)
+        rows = await items(session, pid, event_id, contact_id) if items else []
+    exports = {}
+    if tab == "favorites":
+        lines = _lines(rows)
+        exports = {fmt: favorites_export.render(fmt, lines) for fmt in favorites_export.FORMATS}
+    return render(request, "panel/activity_detail.html", {
+        "d": found, "tab": tab, "rows": rows, "exports": exports,
+        "formats": favorites_export.FORMATS, "sent": request.query_params.get("sent"),
+    })
+
+
+def _lines(favorite_rows) -> list[FavoriteLine]:
+    return [FavoriteLine(image.filename, fav.note, fav.created_at) for fav, image in favorite_rows]
+
+
+@login_required
+async def export(request: Request) -> Response:
+    fmt = request.query_params.get("format", "lightroom")
+    if fmt not in favorites_export.FORMATS:
+        raise Invalid("Unknown export format.")
+    pid, event_id, contact_id = (me_id(request), int_param(request, "event_id"),
+                                 int_param(request, "contact_id"))
+    async with services(request).db.reader() as session:
+        found = await activity_report.detail(session, pid, event_id, contact_id)
+        rows = await activity_report.favorites_of(session, pid, event_id, contact_id)
+    body = favorites_export.render(fmt, _lines(rows))
+    name = f"{found.contact.email.split('@')[0]}-favorites-{fmt}.{favorites_export.extension(fmt)}"
+    media_type = "text/csv" if fmt == "csv" else "text/plain"
+    return PlainTextResponse(body, media_type=f"{media_type}; charset=utf-8", headers={
+        "Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@login_required
+async def print_page(request: Request) -> Response:
+    pid, event_id, contact_id = (me_id(request), int_param(request, "event_id"),
+                                 int_param(request, "contact_id"))
+    async with services(request).db.reader() as session:
+        found = await activity_report.detail(session, pid, event_id, contact_id)
+        rows = await activity_report.favorites_of(session, pid, event_id, contact_id)
+    return render(request, "panel/favorites_print.html", {"d": found, "rows": rows})
+
+
+@login_required
+async def send_files(request: Request) -> Response:
+    await read_form(request)
+    svc = services(request)
+    event_id, contact_id = int_param(request, "event_id"), int_param(request, "contact_id")
+    async with svc.db.transaction() as session:
+        await delivery.send_favorites(
+            session, secret=svc.settings.secret_key, base_url=svc.settings.base_url,
+            photographer_id=me_id(request), event_id=event_id, contact_id=contact_id,
+        )
+    return RedirectResponse(f"/panel/activity/{event_id}/{contact_id}?tab=favorites&sent=1",
+                            status_code=303)
+
+
+async def favorites_link(request: Request) -> Response:
+    """The emailed link: no login, the signature is the authorisation."""
+    svc = services(request)
+    async with svc.db.transaction() as session:
+        stream, filename = await delivery.favorites_zip(session, svc.media,
+                                                        svc.settings.secret_key,
+                                                        request.path_params["token"])
+    return StreamingResponse(stream, media_type="application/zip", headers={
+        "Content-Length": str(len(stream)), "Content-Disposition": content_disposition(filename),
+        "Cache-Control": "private, no-store"})
+
+
+@login_required
+async def feed_json(request: Request) -> Response:
+    async with services(request).db.reader() as session:
+        return JSONResponse({"feed": await activity_report.recent(session, me_id(request))})
+
+
+@login_required
+async def viewing_now(request: Request) -> Response:
+    svc = services(request)
+    async with svc.db.reader() as session:
+        viewers = await presence.viewing_now(svc.redis, svc.settings.channel_namespace,
+                                             session, me_id(request))
+    return JSONResponse({"viewers": viewers})
+
+
+@login_required
+async def contact_record(request: Request) -> Response:
+    pid, contact_id = me_id(request), int_param(request, "contact_id")
+    async with services(request).db.reader() as session:
+        contact = await contacts.get_contact(session, pid, contact_id)
+        rows = await activity_report.contact_rows(session, pid, contact_id)
+        timeline = await activity_report.timeline(session, pid, contact_id)
+    return render(request, "panel/contact.html",
+                  {"contact": contact, "rows": rows, "timeline": timeline})
+
+
+@login_required
+async def mail_log(request: Request) -> Response:
+    async with services(request).db.reader() as session:
+        emails = await mail.mail_log(session, me_id(request))
+    return render(request, "panel/mail_log.html", {"emails": emails})
+
+
+@login_required
+async def dashboard_card(request: Request) -> Response:
+    async with services(request).db.reader() as session:
+        return JSONResponse(_summary_json(await dashboard.summary(session, me_id(request))))
+
+
+def _summary_json(summary: dict) -> dict:
+    return {**summary, "expiring": [
+        {"id": e.id, "title": e.title, "expires_at": e.expires_at.isoformat()}
+        for e in summary["expiring"]]}
+
+
+routes = [
+    Route("/panel/activity", activity_page),
+    Route("/panel/activity/feed.json", feed_json),
+    Route("/panel/activity/viewing.json", viewing_now),
+    Route("/panel/activity/{event_id:int}/{contact_id:int}", detail_page),
+    Route("/panel/activity/{event_id:int}/{contact_id:int}/row.json", report_row),
+    Route("/panel/activity/{event_id:int}/{contact_id:int}/export", export),
+    Route("/panel/activity/{event_id:int}/{contact_id:int}/print", print_page),
+    Route("/panel/activity/{event_id:int}/{contact_id:int}/send-files", send_files,
+          methods=["POST"]),
+    Route("/panel/contacts/{contact_id:int}", contact_record),
+    Route("/panel/mail", mail_log),
+    Route("/panel/summary.json", dashboard_card),
+    Route("/d/{token}", favorites_link),
+]
