@@ -32,7 +32,7 @@ from .embedded_redis import EmbeddedRedis
 from .errors import DomainError
 from .media import MediaStore
 from .outbox import Dispatcher, Job
-from .routes import accounts, gallery, panel
+from .routes import accounts, gallery, gallery_presence, panel
 from .routes import activity as activity_routes
 from .routes.common import render
 from .templating import WEB_DIR, make_templates
@@ -155,6 +155,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *panel.routes,
         *activity_routes.routes,
         *gallery.routes,
+        *gallery_presence.routes,
         WebSocketRoute("/ws/panel", panel_socket),
         Mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static"),
     ]

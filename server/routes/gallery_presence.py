@@ -1,0 +1,30 @@
+"""The gallery page's heartbeat for "who's viewing now" (named visitors only)."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from .. import presence, public
+from ..outbox import Outbox
+from .common import check_csrf, read_signed, services
+
+
+async def heartbeat(request: Request) -> Response:
+    check_csrf(request, request.headers.get("x-csrf-token"))
+    svc = services(request)
+    async with svc.db.reader() as session:
+        event = await public.find_gallery(session, request.path_params["slug"])
+    known = read_signed(request, "pr_guest", "guest", {})
+    contact_id = known.get(str(event.photographer_id)) if isinstance(known, dict) else None
+    if not contact_id:
+        return JSONResponse({"ok": False})  # anonymous visitors are not tracked
+    outbox = Outbox()
+    await presence.beat(svc.redis, svc.settings.channel_namespace, event.photographer_id,
+                        event.id, int(contact_id), outbox)
+    await svc.db.dispatcher.flush(outbox)
+    return JSONResponse({"ok": True, "every": presence.PRESENCE_BEAT})
+
+
+routes = [Route("/g/{slug}/presence", heartbeat, methods=["POST"])]
