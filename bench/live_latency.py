@@ -1,0 +1,359 @@
+"""Live latency: client HTTP request → photographer's dashboard WebSocket.
+
+Starts a real Proofroom server (embedded default, or --backend postgres), 10 photographers
+each with one dashboard socket and a released gallery, and 200 gallery clients spread over
+the galleries, each toggling a favorite about once a second over HTTP for --seconds. Prints
+p50/p99/max latency from the start of each client's request to the dashboard's receipt of
+that event, and how many events were lost. Then runs the same load against the floor
+(bench/floor_app.py: bare Starlette broadcasting from memory) in the same run.
+
+    python bench/live_latency.py                       # embedded default, 30 s
+    python bench/live_latency.py --backend postgres    # PostgreSQL + Redis at 127.0.0.1
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import defaultdict, deque
+from pathlib import Path
+
+import httpx
+from PIL import Image
+from websockets.asyncio.client import connect
+
+ROOT = Path(__file__).resolve().parent.parent
+PHOTOGRAPHERS, CLIENTS = 10, 200
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_up(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            raise SystemExit(f"server exited with {proc.returncode}")
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise SystemExit(f"no answer from {url}")
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+class RawClient:
+    """A minimal keep-alive HTTP/1.1 JSON POST client. httpx costs ~1 ms of CPU a request,
+    which on a 2-core machine would measure the load generator instead of the server."""
+
+    def __init__(self, base: str, cookies: str = "", headers: dict | None = None) -> None:
+        self.host, self.port = base.split("//", 1)[1].split(":")
+        self.port = int(self.port)
+        extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
+        self.head = (f"Host: {self.host}:{self.port}\r\nContent-Type: application/json\r\n"
+                     f"Accept: application/json\r\n{extra}"
+                     + (f"Cookie: {cookies}\r\n" if cookies else ""))
+        self.reader = self.writer = None
+
+    async def post(self, path: str, payload: dict) -> int:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        body = json.dumps(payload).encode()
+        self.writer.write(f"POST {path} HTTP/1.1\r\n{self.head}Content-Length: {len(body)}"
+                          f"\r\n\r\n".encode() + body)
+        status_line = await self.reader.readline()
+        length = 0
+        while True:
+            line = await self.reader.readline()
+            if line in (b"\r\n", b""):
+                break
+            name, _, value = line.decode().partition(":")
+            if name.lower() == "content-length":
+                length = int(value)
+        await self.reader.readexactly(length)
+        return int(status_line.split()[1])
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+class Tracker:
+    """Matches each toggle to its push: per contact, pushes arrive in request order."""
+
+    def __init__(self) -> None:
+        self.pending: dict[int, deque] = defaultdict(deque)
+        self.latencies: list[float] = []
+        self.sent = 0
+        self.received = 0
+
+    def started(self, contact_id: int) -> float:
+        t = time.perf_counter()
+        self.pending[contact_id].append(t)
+        return t
+
+    def failed(self, contact_id: int, t: float) -> None:
+        self.pending[contact_id].remove(t)
+
+    def arrived(self, contact_id: int) -> None:
+        now = time.perf_counter()
+        queue = self.pending.get(contact_id)
+        if queue:
+            self.latencies.append((now - queue.popleft()) * 1000)
+            self.received += 1
+
+    def lost(self) -> int:
+        return sum(len(q) for q in self.pending.values())
+
+
+async def listen(ws, tracker: Tracker, stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        try:
+            raw = await asyncio.wait_for(ws.recv(), 0.5)
+        except TimeoutError:
+            continue
+        message = json.loads(raw)
+        if message.get("type") == "activity" and message["kind"].startswith("favorite"):
+            tracker.arrived(message["contact_id"])
+
+
+async def client_loop(http: RawClient, url: str, body_for, contact_id: int,
+                      tracker: Tracker, until: float) -> None:
+    await asyncio.sleep(random.random())  # spread the clients over the second
+    on = True
+    while time.perf_counter() < until:
+        began = tracker.started(contact_id)
+        try:
+            ok = await http.post(url, body_for(on)) == 200
+        except (OSError, asyncio.IncompleteReadError, ValueError):
+            ok = False
+            http.writer = None
+        if ok:
+            tracker.sent += 1
+        else:
+            tracker.failed(contact_id, began)
+        on = not on
+        await asyncio.sleep(max(0.0, 1.0 - (time.perf_counter() - began)))
+
+
+async def drain(tracker: Tracker, seconds: float = 5.0) -> None:
+    end = time.perf_counter() + seconds
+    while tracker.lost() and time.perf_counter() < end:
+        await asyncio.sleep(0.05)
+
+
+def report(name: str, tracker: Tracker, seconds: float) -> dict:
+    lat = tracker.latencies
+    figures = {
+        "name": name, "requests": tracker.sent, "rate": tracker.sent / seconds,
+        "p50": percentile(lat, 50), "p99": percentile(lat, 99), "max": max(lat or [0]),
+        "mean": statistics.fmean(lat) if lat else float("nan"), "lost": tracker.lost(),
+    }
+    print(f"{name:>24}: {figures['requests']} toggles ({figures['rate']:.0f}/s)  "
+          f"p50 {figures['p50']:.1f} ms  p99 {figures['p99']:.1f} ms  "
+          f"max {figures['max']:.1f} ms  lost {figures['lost']}", flush=True)
+    return figures
+
+
+# ---- Proofroom ----------------------------------------------------------------------
+
+def small_jpeg(seed: int) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (320, 240), (seed * 37 % 255, 120, 180)).save(out, "JPEG")
+    return out.getvalue()
+
+
+async def csrf(http: httpx.AsyncClient) -> str:
+    if "pr_csrf" not in http.cookies:
+        await http.get("/login")
+    return http.cookies["pr_csrf"]
+
+
+async def setup_photographer(base: str, n: int) -> tuple[httpx.AsyncClient, str]:
+    http = httpx.AsyncClient(base_url=base, timeout=60)
+    token = await csrf(http)
+    email = f"bench{n}-{uuid.uuid4().hex[:6]}@example.com"
+    res = await http.post("/signup", data={"email": email, "name": f"Studio {n}",
+                                           "password": "bench-password", "csrf_token": token})
+    assert res.status_code == 303, res.text
+    res = await http.post("/panel/events/new", data={
+        "title": f"Bench Gallery {n}", "download_single": "on", "csrf_token": token})
+    event_id = int(res.headers["location"].rsplit("/", 1)[1])
+    files = [("files", (f"IMG_{n}{i:03d}.jpg", small_jpeg(i), "image/jpeg")) for i in range(4)]
+    res = await http.post(f"/panel/events/{event_id}/images", data={"csrf_token": token},
+                          files=files)
+    assert res.status_code == 200, res.text
+    for _ in range(300):
+        images = (await http.get(f"/panel/events/{event_id}/images.json")).json()["images"]
+        if all(i["state"] == "ready" for i in images):
+            break
+        await asyncio.sleep(0.1)
+    await http.post(f"/panel/events/{event_id}/status",
+                    data={"status": "released", "csrf_token": token})
+    page = (await http.get(f"/panel/events/{event_id}")).text
+    slug = page.split("/g/", 1)[1].split('"', 1)[0]
+    return http, slug
+
+
+async def setup_visitor(base: str, slug: str, n: int) -> tuple[httpx.AsyncClient, int, int]:
+    http = httpx.AsyncClient(base_url=base, timeout=30)
+    page = (await http.get(f"/g/{slug}")).text
+    data = json.loads(page.split('id="gallery-data">', 1)[1].split("</script>", 1)[0])
+    token = http.cookies["pr_csrf"]
+    res = await http.post(f"/g/{slug}/gate", json={"email": f"client{n}@example.com",
+                                                   "name": f"Client {n}"},
+                          headers={"X-CSRF-Token": token})
+    assert res.status_code == 200, res.text
+    return http, res.json()["contact_id"], random.choice(data["images"])["id"]
+
+
+async def run_proofroom(base: str, seconds: float) -> dict:
+    studios = await asyncio.gather(*(setup_photographer(base, n) for n in range(PHOTOGRAPHERS)))
+    visitors = []
+    for n in range(CLIENTS):
+        http, slug = studios[n % PHOTOGRAPHERS]
+        visitors.append((slug, *await setup_visitor(base, slug, n)))
+    tracker, stop = Tracker(), asyncio.Event()
+    sockets = []
+    for http, _ in studios:
+        cookie = "; ".join(f"{k}={v}" for k, v in http.cookies.items())
+        page = (await http.get("/panel")).text
+        last_seq = int(page.split('data-last-seq="', 1)[1].split('"', 1)[0])
+        ws = await connect(base.replace("http", "ws") + "/ws/panel",
+                           additional_headers={"Cookie": cookie, "Origin": base})
+        await ws.send(json.dumps({"last_seq": last_seq}))  # live from here: no setup replay
+        sockets.append(ws)
+    listeners = [asyncio.create_task(listen(ws, tracker, stop)) for ws in sockets]
+    await asyncio.sleep(0.5)
+    until = time.perf_counter() + seconds
+    loops, raws = [], []
+    for slug, http, contact_id, image_id in visitors:
+        cookie = "; ".join(f"{k}={v}" for k, v in http.cookies.items())
+        raws.append(RawClient(base, cookie, {"X-CSRF-Token": http.cookies["pr_csrf"]}))
+        loops.append(client_loop(raws[-1], f"/g/{slug}/images/{image_id}/favorite",
+                                 lambda on: {"on": on}, contact_id, tracker, until))
+    await asyncio.gather(*loops)
+    for raw in raws:
+        await raw.close()
+    await drain(tracker)
+    stop.set()
+    await asyncio.gather(*listeners)
+    for ws in sockets:
+        await ws.close()
+    for http, *_ in [(v[1],) for v in visitors] + [(s[0],) for s in studios]:
+        await http.aclose()
+    return report("proofroom", tracker, seconds)
+
+
+# ---- floor --------------------------------------------------------------------------
+
+async def run_floor(base: str, seconds: float) -> dict:
+    tracker, stop = Tracker(), asyncio.Event()
+    sockets = [await connect(base.replace("http", "ws") + f"/t/{t}/ws")
+               for t in range(PHOTOGRAPHERS)]
+    listeners = [asyncio.create_task(listen(ws, tracker, stop)) for ws in sockets]
+    clients = [RawClient(base) for _ in range(CLIENTS)]
+    until = time.perf_counter() + seconds
+    loops = []
+    for n, http in enumerate(clients):
+        tenant = n % PHOTOGRAPHERS
+        loops.append(client_loop(http, f"/t/{tenant}/favorite",
+                                 lambda on, n=n: {"on": on, "contact_id": n}, n, tracker,
+                                 until))
+    await asyncio.gather(*loops)
+    await drain(tracker)
+    stop.set()
+    await asyncio.gather(*listeners)
+    for ws in sockets:
+        await ws.close()
+    for http in clients:
+        await http.close()
+    return report("floor (bare Starlette)", tracker, seconds)
+
+
+def start(cmd: list[str], env: dict, log: Path) -> subprocess.Popen:
+    with log.open("wb") as out:
+        return subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--backend", choices=["embedded", "postgres"], default="embedded")
+    parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432")
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/14")
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="proofroom-bench-"))
+    env = {**os.environ, "PROOFROOM_VAR": str(tmp / "var"), "SECRET_KEY": "bench"}
+    procs, database = [], None
+    if args.backend == "postgres":
+        import asyncpg
+        import redis
+
+        database = f"proofroom_bench_{uuid.uuid4().hex[:8]}"
+
+        async def create() -> None:
+            conn = await asyncpg.connect(f"{args.pg}/test")
+            await conn.execute(f'CREATE DATABASE "{database}"')
+            await conn.close()
+
+        asyncio.run(create())
+        redis.Redis.from_url(args.redis).flushdb()
+        env.update(DATABASE_URL=f"{args.pg}/{database}", REDIS_URL=args.redis,
+                   PROOFROOM_WORKER="external")
+    port = free_port()
+    env["BASE_URL"] = base = f"http://127.0.0.1:{port}"
+    print(f"backend: {args.backend}; {PHOTOGRAPHERS} dashboards, {CLIENTS} clients, "
+          f"{args.seconds:.0f} s each; logs in {tmp}", flush=True)
+    try:
+        procs.append(start([sys.executable, "-m", "server.cli", "serve", "--port", str(port)],
+                           env, tmp / "server.log"))
+        wait_up(base + "/login", procs[-1])
+        if args.backend == "postgres":
+            procs.append(start([sys.executable, "-m", "server.cli", "worker"], env,
+                               tmp / "worker.log"))
+        mine = asyncio.run(run_proofroom(base, args.seconds))
+        floor_port = free_port()
+        procs.append(start([sys.executable, "-m", "uvicorn", "bench.floor_app:app", "--port",
+                            str(floor_port), "--log-level", "warning"], env,
+                           tmp / "floor.log"))
+        wait_up(f"http://127.0.0.1:{floor_port}/t/0/favorite", procs[-1])
+        floor = asyncio.run(run_floor(f"http://127.0.0.1:{floor_port}", args.seconds))
+        ratio = mine["p99"] / floor["p99"] if floor["p99"] else float("nan")
+        print(f"p99 proofroom / floor: {ratio:.2f}x", flush=True)
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait(10)
+        if database:
+            async def drop() -> None:
+                conn = await asyncpg.connect(f"{args.pg}/test")
+                await conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+                await conn.close()
+
+            asyncio.run(drop())
+
+
+if __name__ == "__main__":
+    main()
