@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .events import KINDS, envelope, tenant_channel
@@ -34,7 +34,12 @@ async def record(
     event_id: int | None = None,
     contact_id: int | None = None,
     payload: dict[str, Any] | None = None,
+    names: dict[str, str] | None = None,
 ) -> ActivityEvent:
+    """Append one event in the caller's transaction; publish it after commit.
+
+    `names` (contact_name, contact_email, event_title) saves a query when the caller
+    already has them."""
     if kind not in KINDS:
         raise ValueError(f"unknown activity kind {kind!r}")
     seq = (
@@ -43,6 +48,7 @@ async def record(
             .where(Photographer.id == photographer_id)
             .values(last_event_seq=Photographer.last_event_seq + 1)
             .returning(Photographer.last_event_seq)
+            .execution_options(synchronize_session=False)
         )
     ).scalar_one()
     activity = ActivityEvent(
@@ -54,12 +60,16 @@ async def record(
         payload=payload or {},
         at=utcnow(),
     )
-    session.add(activity)
+    # A Core insert: the log is append-only and this is the hottest write in the product.
+    await session.execute(insert(ActivityEvent).values(
+        photographer_id=photographer_id, seq=seq, event_id=event_id, contact_id=contact_id,
+        kind=kind, payload=activity.payload, at=activity.at,
+    ))
     counters = None
     if event_id is not None and contact_id is not None:
         counters = await _bump_visit(session, kind, event_id, contact_id, activity.at)
-    await session.flush()
-    names = await _names(session, contact_id, event_id)
+    if names is None:
+        names = await _names(session, contact_id, event_id)
     outbox_of(session).publish(
         tenant_channel(photographer_id), envelope(activity, counters=counters, **names)
     )
@@ -81,6 +91,7 @@ async def _bump_visit(session: AsyncSession, kind: str, event_id: int, contact_i
             .values(**values)
             .returning(Visit.favorites, Visit.comments, Visit.single_downloads,
                        Visit.bulk_downloads, Visit.first_at, Visit.last_at)
+            .execution_options(synchronize_session=False)
         )
     ).first()
     if row is None:

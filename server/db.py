@@ -8,6 +8,8 @@ WAL and busy_timeout are set on each DBAPI connection.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -60,6 +62,9 @@ class Database:
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._read_engine = self.engine.execution_options(readonly=True)
         self._read_sessions = async_sessionmaker(self._read_engine, expire_on_commit=False)
+        # SQLite allows one writer. Queueing writers here, in order, beats letting each
+        # connection spin in SQLite's busy handler (which sleeps in growing steps).
+        self._write_lock = asyncio.Lock() if self.is_sqlite else None
 
     @property
     def is_sqlite(self) -> bool:
@@ -67,8 +72,9 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """A write transaction; its outbox is flushed after a successful commit."""
-        async with self._sessions() as session:
+        """A write transaction; its outbox is flushed after a successful commit.
+        Keep slow work (image decoding, network) outside: on SQLite it holds the writer."""
+        async with self._write_lock or contextlib.nullcontext(), self._sessions() as session:
             outbox = outbox_of(session)
             try:
                 yield session
@@ -76,7 +82,7 @@ class Database:
             except BaseException:
                 await session.rollback()
                 raise
-            await self._flush(outbox)
+        await self._flush(outbox)
 
     @asynccontextmanager
     async def reader(self) -> AsyncIterator[AsyncSession]:
