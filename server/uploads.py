@@ -70,7 +70,10 @@ async def add_image(
     except Exception:
         media.remove(storage_key)
         raise
-    outbox_of(session).enqueue(PROCESS_JOB, image.id, job_id=f"process-image-{image.id}")
+    # The job id names this upload, not just the row id: SQLite reuses the id of a deleted
+    # last row, and arq would drop the new job while the old one's result is kept.
+    outbox_of(session).enqueue(PROCESS_JOB, image.id,
+                               job_id=f"process-image-{image.id}-{storage_key}")
     return image
 
 

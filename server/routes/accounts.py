@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -20,8 +22,17 @@ from .common import (
 
 
 def _safe_next(value: str | None) -> str:
-    # Only same-site paths: never an open redirect.
-    if value and value.startswith("/") and not value.startswith("//"):
+    """Only a path on this site: never an open redirect. Browsers read `\\` as `/` and drop
+    tabs and newlines, so `/\\evil.example` or `/<TAB>/evil.example` would mean
+    `//evil.example`; anything with a backslash or a control character is refused too."""
+    value = value or ""
+    if (
+        value.startswith("/")
+        and not value.startswith("//")
+        and "\\" not in value
+        and not any(ord(c) < 33 or ord(c) == 127 for c in value)
+        and not urlsplit(value).netloc
+    ):
         return value
     return "/panel"
 
@@ -56,12 +67,18 @@ async def login(request: Request) -> Response:
         return render(request, "panel/login.html", {"error": None, "email": "", "next": next_url})
     form = await read_form(request)
     email = str(form.get("email", ""))[:254]
+    previous = read_signed(request, SESSION_COOKIE, "session")
     try:
         async with services(request).db.transaction() as session:
             photographer = await auth.authenticate(
                 session, email=email, password=str(form.get("password", ""))[:200]
             )
-            row = await auth.start_session(session, photographer.id) if photographer else None
+            row = None
+            if photographer:
+                # Rotate: the id this browser held (if any) ends as the new one starts.
+                if isinstance(previous, str):
+                    await auth.end_session(session, previous)
+                row = await auth.start_session(session, photographer.id)
     except Throttled as exc:
         return render(request, "panel/login.html",
                       {"error": exc.message, "email": email, "next": next_url}, status_code=429)

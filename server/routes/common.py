@@ -86,9 +86,15 @@ async def read_form(request: Request) -> FormData:
 
 async def read_json(request: Request, max_bytes: int = 64 * 1024) -> dict:
     check_csrf(request, request.headers.get(CSRF_HEADER))
-    body = await request.body()
-    if len(body) > max_bytes:
-        raise Forbidden("Request too large.")
+    too_large = Invalid(f"The request is too large (at most {max_bytes // 1024} KB).")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise too_large
+    body = b""
+    async for chunk in request.stream():  # never hold more than the limit in memory
+        body += chunk
+        if len(body) > max_bytes:
+            raise too_large
     if not body:
         return {}
     try:
