@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .events import KINDS, envelope, tenant_channel
@@ -24,6 +24,33 @@ COUNTERS: dict[str, tuple[str, int]] = {
     "download_single": ("single_downloads", 1),
     "download_bulk": ("bulk_downloads", 1),
 }
+
+# Statements built once: record() runs on every client action, and building a statement
+# costs more than executing it on SQLite. Core tables skip the ORM's bulk-persistence path.
+_people, _visits, _log = Photographer.__table__, Visit.__table__, ActivityEvent.__table__
+_NEXT_SEQ = (
+    update(_people)
+    .where(_people.c.id == bindparam("pid"))
+    .values(last_event_seq=_people.c.last_event_seq + 1)
+    .returning(_people.c.last_event_seq)
+)
+_APPEND = insert(_log)
+
+
+def _bump_statement(column: str | None, delta: int):
+    values = {"last_at": bindparam("at")}
+    if column:
+        values[column] = _visits.c[column] + delta
+    return (
+        update(_visits)
+        .where(_visits.c.event_id == bindparam("eid"), _visits.c.contact_id == bindparam("cid"))
+        .values(**values)
+        .returning(_visits.c.favorites, _visits.c.comments, _visits.c.single_downloads,
+                   _visits.c.bulk_downloads, _visits.c.first_at, _visits.c.last_at)
+    )
+
+
+_BUMPS = {kind: _bump_statement(*COUNTERS.get(kind, (None, 0))) for kind in KINDS}
 
 
 async def record(
@@ -42,32 +69,19 @@ async def record(
     already has them."""
     if kind not in KINDS:
         raise ValueError(f"unknown activity kind {kind!r}")
-    seq = (
-        await session.execute(
-            update(Photographer)
-            .where(Photographer.id == photographer_id)
-            .values(last_event_seq=Photographer.last_event_seq + 1)
-            .returning(Photographer.last_event_seq)
-            .execution_options(synchronize_session=False)
-        )
-    ).scalar_one()
+    conn = await session.connection()
+    seq = (await conn.execute(_NEXT_SEQ, {"pid": photographer_id})).scalar_one()
     activity = ActivityEvent(
-        photographer_id=photographer_id,
-        seq=seq,
-        event_id=event_id,
-        contact_id=contact_id,
-        kind=kind,
-        payload=payload or {},
-        at=utcnow(),
-    )
-    # A Core insert: the log is append-only and this is the hottest write in the product.
-    await session.execute(insert(ActivityEvent).values(
         photographer_id=photographer_id, seq=seq, event_id=event_id, contact_id=contact_id,
-        kind=kind, payload=activity.payload, at=activity.at,
-    ))
+        kind=kind, payload=payload or {}, at=utcnow(),
+    )
+    await conn.execute(_APPEND, {
+        "photographer_id": photographer_id, "seq": seq, "event_id": event_id,
+        "contact_id": contact_id, "kind": kind, "payload": activity.payload, "at": activity.at,
+    })
     counters = None
     if event_id is not None and contact_id is not None:
-        counters = await _bump_visit(session, kind, event_id, contact_id, activity.at)
+        counters = await _bump_visit(conn, kind, event_id, contact_id, activity.at)
     if names is None:
         names = await _names(session, contact_id, event_id)
     outbox_of(session).publish(
@@ -76,24 +90,10 @@ async def record(
     return activity
 
 
-async def _bump_visit(session: AsyncSession, kind: str, event_id: int, contact_id: int,
-                      at) -> None:
+async def _bump_visit(conn, kind: str, event_id: int, contact_id: int, at) -> dict | None:
     """Keep the report's row in step: LAST SAVED moves with every action, and the counter
     of this kind changes in the same transaction as the action itself."""
-    values: dict = {"last_at": at}
-    if kind in COUNTERS:
-        column, delta = COUNTERS[kind]
-        values[column] = getattr(Visit, column) + delta
-    row = (
-        await session.execute(
-            update(Visit)
-            .where(Visit.event_id == event_id, Visit.contact_id == contact_id)
-            .values(**values)
-            .returning(Visit.favorites, Visit.comments, Visit.single_downloads,
-                       Visit.bulk_downloads, Visit.first_at, Visit.last_at)
-            .execution_options(synchronize_session=False)
-        )
-    ).first()
+    row = (await conn.execute(_BUMPS[kind], {"eid": event_id, "cid": contact_id, "at": at})).first()
     if row is None:
         return None
     return {

@@ -32,6 +32,7 @@ from .embedded_redis import EmbeddedRedis
 from .errors import DomainError
 from .media import MediaStore
 from .outbox import Dispatcher, Job
+from .public import GalleryCache
 from .routes import accounts, gallery, gallery_presence, panel
 from .routes import activity as activity_routes
 from .routes.common import render
@@ -48,6 +49,7 @@ class Services:
     redis: ArqRedis
     bus: RedisBus
     templates: Jinja2Templates
+    gallery_cache: GalleryCache | None = None
     hub: Hub | None = None
     embedded_redis: EmbeddedRedis | None = None
     tasks: list[asyncio.Task] = field(default_factory=list)
@@ -90,7 +92,7 @@ async def build_services(settings: Settings, redis_pool: ArqRedis | None = None)
     settings.media_root.mkdir(parents=True, exist_ok=True)
     return Services(settings=settings, db=db, media=MediaStore(settings.media_root),
                     redis=redis_pool, bus=bus, templates=make_templates(),
-                    embedded_redis=embedded)
+                    gallery_cache=GalleryCache(db), embedded_redis=embedded)
 
 
 def start_inprocess_worker(services: Services) -> None:

@@ -2,44 +2,61 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from . import activity
-from .models import Event, Favorite
-from .public import Guest, gallery_image
+from .errors import NotFound
+from .models import Contact, Event, Favorite, Image, utcnow
+from .public import Guest
+
+_images, _favs, _contacts = Image.__table__, Favorite.__table__, Contact.__table__
+# Built once (see activity.py): one query answers everything the toggle needs to know.
+_FIND = (
+    select(_images.c.id, _images.c.filename, _favs.c.id, _contacts.c.name, _contacts.c.email)
+    .select_from(_images)
+    .join(_contacts, (_contacts.c.id == bindparam("cid"))
+          & (_contacts.c.photographer_id == bindparam("pid")))
+    .outerjoin(_favs, (_favs.c.image_id == _images.c.id) & (_favs.c.contact_id == bindparam("cid")))
+    .where(_images.c.id == bindparam("iid"), _images.c.event_id == bindparam("eid"),
+           _images.c.state == "ready")
+)
+_ADD = insert(_favs)
+_REMOVE = delete(_favs).where(_favs.c.id == bindparam("fid"))
 
 
 async def set_favorite(session: AsyncSession, event: Event, guest: Guest, image_id: int,
                        on: bool) -> bool:
-    """Make the favorite state `on`; returns whether anything changed (and was logged)."""
-    image = await gallery_image(session, event, image_id)
-    existing = await session.scalar(
-        select(Favorite.id).where(
-            Favorite.image_id == image.id, Favorite.contact_id == guest.contact_id
-        )
-    )
+    """Make the favorite state `on`; returns whether anything changed (and was logged).
+
+    The hottest client action: one query checks the image is a ready one of this gallery,
+    whether it is already a favorite, and who the contact is (their name rides along in
+    the pushed event)."""
+    conn = await session.connection()
+    found = (await conn.execute(_FIND, {
+        "cid": guest.contact_id, "pid": guest.photographer_id, "iid": image_id,
+        "eid": event.id,
+    })).first()
+    if found is None:
+        raise NotFound("No such image in this gallery.")
+    image_id, filename, existing, name, email = found
     if on == bool(existing):
         return False
     if on:
-        session.add(
-            Favorite(
-                photographer_id=guest.photographer_id,
-                event_id=event.id,
-                image_id=image.id,
-                contact_id=guest.contact_id,
-            )
-        )
+        await conn.execute(_ADD, {
+            "photographer_id": guest.photographer_id, "event_id": event.id, "image_id": image_id,
+            "contact_id": guest.contact_id, "note": "", "created_at": utcnow(),
+        })
     else:
-        await session.execute(delete(Favorite).where(Favorite.id == existing))
-    await session.flush()
+        await conn.execute(_REMOVE, {"fid": existing})
     await activity.record(
         session,
         guest.photographer_id,
         "favorite_added" if on else "favorite_removed",
         event_id=event.id,
         contact_id=guest.contact_id,
-        payload={"image_id": image.id, "filename": image.filename},
+        payload={"image_id": image_id, "filename": filename},
+        names={"contact_name": name, "contact_email": email, "event_title": event.title},
     )
     return True
 

@@ -6,6 +6,7 @@ takes one and checks the image really belongs to that gallery.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -28,6 +29,31 @@ class GalleryClosed(DomainError):
     status_code = 410
 
 
+class GalleryCache:
+    """Galleries by slug for a couple of seconds. Every client action needs its gallery;
+    re-reading it each time costs a database round trip per request. A setting changed
+    in the panel reaches clients within TTL seconds (across every web process alike)."""
+
+    TTL = 2.0
+    MAX = 5000
+
+    def __init__(self, db) -> None:
+        self.db = db
+        self._items: dict[str, tuple[float, Event | None]] = {}
+
+    async def get(self, slug: str) -> Event:
+        now = time.monotonic()
+        hit = self._items.get(slug)
+        if hit is not None and hit[0] > now:
+            return check_open(hit[1])
+        async with self.db.reader() as session:
+            event = await session.scalar(select(Event).where(Event.slug == slug))
+        if len(self._items) >= self.MAX:
+            self._items.clear()
+        self._items[slug] = (now + self.TTL, event)
+        return check_open(event)
+
+
 @dataclass(frozen=True)
 class Guest:
     photographer_id: int
@@ -36,7 +62,10 @@ class Guest:
 
 
 async def find_gallery(session: AsyncSession, slug: str) -> Event:
-    event = await session.scalar(select(Event).where(Event.slug == slug))
+    return check_open(await session.scalar(select(Event).where(Event.slug == slug)))
+
+
+def check_open(event: Event | None) -> Event:
     if event is None or event.status != "released":
         raise NotFound("This gallery does not exist or is not published yet.")
     if event.is_expired():
