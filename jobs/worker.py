@@ -10,13 +10,10 @@ from arq.connections import RedisSettings
 
 from server import mail, uploads
 from server.config import Settings
-from server.db import Database
 
 
 async def process_image(ctx: dict[str, Any], image_id: int) -> str:
-    db: Database = ctx["db"]
-    async with db.transaction() as session:
-        return await uploads.process_image(session, ctx["media"], image_id)
+    return await uploads.process(ctx["db"], ctx["media"], image_id)
 
 
 async def send_email(ctx: dict[str, Any], email_id: int) -> str:

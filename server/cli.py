@@ -70,7 +70,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
     uvicorn.run(
         create_app(settings), host=args.host, port=port, log_level="info",
         ws_max_size=64 * 1024, ws_per_message_deflate=False, ws_ping_interval=30,
-        proxy_headers=True,
+        proxy_headers=True, access_log=args.access_log,
     )
 
 
@@ -107,6 +107,7 @@ def main(argv: list[str] | None = None) -> None:
     serve.add_argument("--demo", action="store_true", help="create demo data first")
     serve.add_argument("--port", type=int, default=None)
     serve.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+    serve.add_argument("--access-log", action="store_true", help="log every request")
     serve.set_defaults(func=cmd_serve)
     sub.add_parser("worker", help="run an arq worker (needs REDIS_URL)").set_defaults(
         func=cmd_worker)

@@ -93,10 +93,7 @@ async def _seed_gallery(db, media, photographer_id, type_id, title, kind, prefix
         await galleries.set_status(session, photographer_id, event.id, "released")
     for n in range(count):
         data = draw_photo(start + n, kind)
-        async with db.transaction() as session:
-            image = await uploads.add_image(
-                session, media, photographer_id, event.id,
-                filename=f"{prefix}{start + n}.jpg", data=data, max_pixels=max_pixels,
-            )
-        async with db.transaction() as session:
-            await uploads.process_image(session, media, image.id)
+        image = await uploads.upload(db, media, photographer_id, event.id,
+                                     filename=f"{prefix}{start + n}.jpg", data=data,
+                                     max_pixels=max_pixels)
+        await uploads.process(db, media, image.id)

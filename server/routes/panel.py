@@ -132,11 +132,9 @@ async def _store_upload(request: Request, event_id: int, upload: UploadFile) -> 
         return {"filename": name, "ok": False, "error": f"The file is larger than {limit} MB."}
     data = await upload.read()
     try:
-        async with svc.db.transaction() as session:
-            image = await uploads.add_image(
-                session, svc.media, me_id(request), event_id, filename=name, data=data,
-                max_pixels=svc.settings.max_image_pixels,
-            )
+        image = await uploads.upload(svc.db, svc.media, me_id(request), event_id,
+                                     filename=name, data=data,
+                                     max_pixels=svc.settings.max_image_pixels)
     except Invalid as exc:
         return {"filename": name, "ok": False, "error": exc.message}
     return {"filename": name, "ok": True, "image_id": image.id, "state": image.state}
