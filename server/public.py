@@ -93,6 +93,15 @@ async def pass_gate(session: AsyncSession, event: Event, *, email: str, name: st
     return guest
 
 
+async def visit_due(session: AsyncSession, guest: Guest) -> bool:
+    """Whether opening the gallery now counts as a visit (see touch_visit)."""
+    last = await session.scalar(
+        select(Visit.last_at).where(Visit.event_id == guest.event_id,
+                                    Visit.contact_id == guest.contact_id)
+    )
+    return last is None or utcnow() - last >= VISIT_GAP
+
+
 async def touch_visit(session: AsyncSession, guest: Guest, *, force: bool = False) -> bool:
     """Record access: CREATED on the first, LAST SAVED on later ones. Writes (and logs a
     'visit') only on the first access or after VISIT_GAP, so page views stay cheap."""

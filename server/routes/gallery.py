@@ -65,17 +65,18 @@ async def gallery_page(request: Request) -> Response:
     if not _unlocked(request, event):
         return render(request, "gallery/password.html", {"event": event, "error": None})
     guest = _guest(request, event)
-    async with svc.db.transaction() as session:
+    async with svc.db.reader() as session:
         contact = await public.guest_contact(session, guest) if guest else None
-        if contact is None:
-            guest = None
-        else:
-            await public.touch_visit(session, guest)
+        guest = guest if contact else None
+        due = guest is not None and await public.visit_due(session, guest)
         images = await uploads.list_images(session, event.photographer_id, event.id,
                                            ready_only=True)
         favs = await favorites.favorite_ids(session, guest) if guest else set()
         threads = await comments.commented_image_ids(session, guest) if guest else {}
         photographer = await public.photographer_of(session, event)
+    if due:  # a write only on a first visit or a return after a break
+        async with svc.db.transaction() as session:
+            await public.touch_visit(session, guest)
     return render(request, "gallery/gallery.html", {
         "event": event, "images": images, "favorites": favs, "threads": threads,
         "guest": contact, "photographer": photographer, "pin_ok": _pin_ok(request, event),
