@@ -287,9 +287,6 @@ async def test_unknown_or_forged_ids_in_gallery_urls_are_404(photographer, new_c
     assert res.status_code == 404  # the gallery serves thumbnails and previews only
 
 
-
-@pytest.mark.xfail(strict=True, reason="server/routes/gallery.py _image_id() passes ids wider "
-                   "than the id columns to the query: 500 instead of 404 (not fixed here)")
 async def test_an_id_too_big_for_the_database_is_404_in_gallery_urls(photographer, new_client):
     _, slug, _ = await released_gallery(photographer, n_images=1)
     visitor = new_client()

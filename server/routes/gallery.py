@@ -10,7 +10,7 @@ from .. import comments, downloads, favorites, public, uploads
 from ..errors import Forbidden, Invalid, NotFound, Throttled
 from ..models import Event
 from ..public import Guest
-from .common import read_form, read_json, read_signed, render, services, set_signed
+from .common import int_param, read_form, read_json, read_signed, render, services, set_signed
 
 UNLOCK_COOKIE, GUEST_COOKIE, PIN_COOKIE = "pr_unlock", "pr_guest", "pr_pin"
 
@@ -126,7 +126,7 @@ async def gate(request: Request) -> Response:
 
 
 def _image_id(request: Request) -> int:
-    return int(request.path_params["image_id"])
+    return int_param(request, "image_id")
 
 
 async def favorite(request: Request) -> Response:

@@ -108,9 +108,6 @@ onActivity(async (e) => {  // Activity table rows, contact record rows, detail t
   if (!rows.length && table && isFirstPageByRecency(table, e)) {
     const res = await fetch(`/panel/activity/${e.event_id}/${e.contact_id}/row.json`, { headers: { Accept: 'application/json' } });
     if (res.ok) rows.push(insertRow(table, await res.json()));
-  } else if (!rows.length && document.querySelector('.activity-main .empty-state') && location.pathname === '/panel/activity') {
-    location.reload();
-    return;
   }
   for (const el of rows) {
     fillRow(el, c); flash(el);
@@ -148,6 +145,7 @@ function insertRow(table, r) {
   cell('').dataset.col = 'created';
   cell('').dataset.col = 'last_saved';
   cell('—', 'muted');
+  table.querySelector('.empty-row')?.remove();
   table.tBodies[0].prepend(tr);
   fillRow(tr, { ...r });
   return tr;
