@@ -67,6 +67,8 @@ async def test_dashboard_shows_favorite_comment_and_download_as_they_happen(
     await expect(row.locator('[data-col="single_downloads"]')).to_have_text("1")
 
     assert await panel.evaluate("window.__sameDocument") is True  # never reloaded
+    await expect(panel.locator("#activity-table tbody tr")).to_have_count(1)
+    await expect(panel.locator("#viewing-list")).to_contain_text("Dana Live")
     kinds = await rows(db, "SELECT kind FROM activity_events WHERE photographer_id=:p "
                            "ORDER BY seq", p=photographer.photographer_id)
     assert [k for (k,) in kinds] == ["visit", "favorite_added", "comment_added",

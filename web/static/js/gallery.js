@@ -41,6 +41,7 @@ document.getElementById('gate-form').addEventListener('submit', async (e) => {
     await postJSON(`${base}/gate`, { name, email });
   } catch (err) { return showError('gate-error', err.message); }
   known = true;
+  document.dispatchEvent(new CustomEvent('proofroom:gate-passed'));
   showError('gate-error', '');
   const modal = document.getElementById('gate');
   const next = modal._done; closeModal(modal);

@@ -7,6 +7,7 @@ const status = document.getElementById('live-status');
 let lastSeq = Number(root?.dataset.lastSeq || 0);
 let backoff = 500;
 let socket = null;
+let queue = Promise.resolve();
 
 const VERBS = {
   visit: 'opened',
@@ -146,6 +147,8 @@ function insertRow(table, r) {
   cell('').dataset.col = 'last_saved';
   cell('—', 'muted');
   table.querySelector('.empty-row')?.remove();
+  const total = document.getElementById('report-total');
+  if (total) total.textContent = Number(total.textContent) + 1;
   table.tBodies[0].prepend(tr);
   fillRow(tr, { ...r });
   return tr;
@@ -206,7 +209,13 @@ function connect() {
       if (e.seq <= lastSeq) return;
       lastSeq = e.seq;
       root.dataset.lastSeq = lastSeq;
-      for (const fn of handlers) Promise.resolve(fn(e)).catch((err) => console.error(err));
+      // One event at a time: a handler that fetches must finish before the next event
+      // looks at the page (else two quick events could both insert the same new row).
+      queue = queue.then(async () => {
+        for (const fn of handlers) {
+          try { await fn(e); } catch (err) { console.error(err); }
+        }
+      });
       document.dispatchEvent(new CustomEvent('proofroom:activity', { detail: e }));
     } else if (e.type === 'resync') {
       location.reload();
