@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from urllib.parse import urlsplit
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
@@ -21,24 +20,13 @@ from server.auth import load_session
 from server.events import tenant_channel
 from server.routes.common import SESSION_COOKIE, read_signed
 
-from .hub import CATCH_UP, Connection, Hub
+from .hub import CATCH_UP, Hub
+from .sockets import origin_allowed, pump
 
 MAX_REPLAY = 500
 HELLO_TIMEOUT = 10.0
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_FORBIDDEN_ORIGIN = 4403
-CLOSE_OVERFLOW = 4408  # the queue filled up: reconnect and replay
-CLOSE_LOGGED_OUT = 4409
-
-
-def origin_allowed(websocket: WebSocket) -> bool:
-    """Browsers send cookies with the handshake from any site: accept only our own origin."""
-    origin = websocket.headers.get("origin")
-    host = websocket.headers.get("host", "")
-    if not origin:
-        return False
-    parts = urlsplit(origin)
-    return parts.netloc == host and parts.scheme in ("http", "https")
 
 
 async def _photographer_session(websocket: WebSocket):
@@ -107,42 +95,10 @@ async def panel_socket(websocket: WebSocket) -> None:
         last_seq = int(hello.get("last_seq", 0)) if isinstance(hello, dict) else 0
         stream = PanelStream(websocket, photographer.id, max(0, last_seq))
         await stream.replay()
-        await _pump(websocket, conn, stream)
+        await pump(websocket, conn, stream)
     except (WebSocketDisconnect, TimeoutError, ValueError, TypeError):
         pass
     finally:
         hub.unregister(conn)
         with contextlib.suppress(Exception):
             await websocket.close()
-
-
-async def _pump(websocket: WebSocket, conn: Connection, stream: PanelStream) -> None:
-    """Deliver queued messages until the browser leaves, overflows, or is logged out."""
-    receiver = asyncio.create_task(_drain_incoming(websocket))
-    overflow = asyncio.create_task(conn.overflowed.wait())
-    try:
-        while True:
-            getter = asyncio.create_task(conn.queue.get())
-            done, _ = await asyncio.wait({getter, receiver, overflow},
-                                         return_when=asyncio.FIRST_COMPLETED)
-            if getter not in done:
-                getter.cancel()
-                if overflow in done:
-                    await websocket.close(code=CLOSE_OVERFLOW)
-                return
-            message = getter.result()
-            if message.get("type") == "logout" and message.get("session") == conn.session_id:
-                await websocket.close(code=CLOSE_LOGGED_OUT)
-                return
-            await stream.deliver(message)
-    finally:
-        receiver.cancel()
-        overflow.cancel()
-
-
-async def _drain_incoming(websocket: WebSocket) -> None:
-    """The browser sends only pings; reading also notices when it goes away."""
-    while True:
-        message = await websocket.receive()
-        if message["type"] == "websocket.disconnect":
-            return

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .events import KINDS, envelope, tenant_channel
+from .events import KINDS, PHOTOGRAPHER_KINDS, envelope, tenant_channel
 from .models import ActivityEvent, Contact, Event, Photographer, Visit, utcnow
 from .outbox import outbox_of
 
@@ -80,7 +80,7 @@ async def record(
         "contact_id": contact_id, "kind": kind, "payload": activity.payload, "at": activity.at,
     })
     counters = None
-    if event_id is not None and contact_id is not None:
+    if event_id is not None and contact_id is not None and kind not in PHOTOGRAPHER_KINDS:
         counters = await _bump_visit(conn, kind, event_id, contact_id, activity.at)
     if names is None:
         names = await _names(session, contact_id, event_id)
@@ -141,3 +141,19 @@ async def latest_seq(session: AsyncSession, photographer_id: int) -> int:
         select(Photographer.last_event_seq).where(Photographer.id == photographer_id)
     )
     return int(value or 0)
+
+
+async def since_for_contact(
+    session: AsyncSession, photographer_id: int, event_id: int, contact_id: int,
+    after_seq: int, kinds: frozenset[str], limit: int = 500,
+) -> list[dict]:
+    """What one client's gallery page replays: their own conversation events, oldest first."""
+    result = await session.execute(
+        select(ActivityEvent)
+        .where(ActivityEvent.photographer_id == photographer_id,
+               ActivityEvent.event_id == event_id, ActivityEvent.contact_id == contact_id,
+               ActivityEvent.kind.in_(kinds), ActivityEvent.seq > after_seq)
+        .order_by(ActivityEvent.seq)
+        .limit(limit)
+    )
+    return [envelope(a) for a in result.scalars()]

@@ -23,6 +23,7 @@ from starlette.templating import Jinja2Templates
 
 from jobs.worker import FUNCTIONS, WorkerSettings
 from realtime.bus import RedisBus
+from realtime.gallery_socket import gallery_socket
 from realtime.hub import Hub
 from realtime.panel_socket import panel_socket
 
@@ -33,7 +34,7 @@ from .errors import DomainError
 from .media import MediaStore
 from .outbox import Dispatcher, Job
 from .public import GalleryCache
-from .routes import accounts, gallery, gallery_presence, panel
+from .routes import accounts, gallery, gallery_presence, inbox, panel
 from .routes import activity as activity_routes
 from .routes.common import render
 from .templating import WEB_DIR, make_templates
@@ -156,9 +157,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *accounts.routes,
         *panel.routes,
         *activity_routes.routes,
+        *inbox.routes,
         *gallery.routes,
         *gallery_presence.routes,
         WebSocketRoute("/ws/panel", panel_socket),
+        WebSocketRoute("/ws/gallery/{slug}", gallery_socket),
         Mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static"),
     ]
     return Starlette(

@@ -16,9 +16,14 @@ KINDS: dict[str, str] = {
     "favorite_added": "The client marked an image as a favorite.",
     "favorite_removed": "The client removed an image from their favorites.",
     "comment_added": "The client commented on an image.",
+    "comment_replied": "The photographer replied in a comment thread.",
     "download_single": "The client downloaded one image.",
     "download_bulk": "The client downloaded a ZIP of the gallery or of their favorites.",
 }
+
+
+#: Kinds the photographer causes: they do not move the client's LAST SAVED or counters.
+PHOTOGRAPHER_KINDS = frozenset({"comment_replied"})
 
 
 def tenant_channel(photographer_id: int) -> str:

@@ -67,3 +67,10 @@ async def viewing_now(redis: Redis, namespace: str, session: AsyncSession,
         for e, c, score in sorted(pairs, key=lambda p: -p[2])
         if c in contacts and e in events
     ]
+
+
+async def is_present(redis: Redis, namespace: str, photographer_id: int, event_id: int,
+                     contact_id: int) -> bool:
+    """Whether this visitor's gallery page beat recently (it is open in their browser)."""
+    score = await redis.zscore(_key(namespace, photographer_id), f"{event_id}:{contact_id}")
+    return score is not None and time.time() - score <= PRESENCE_TTL

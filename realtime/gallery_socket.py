@@ -1,0 +1,106 @@
+"""The client's live socket on a gallery page: their own conversation, both directions.
+
+Same contract as the panel's (subscribe → replay → live), narrowed to one visitor: only
+comment events of this gallery and this contact pass, so a client never sees another
+client's thread. Sequence numbers are per photographer, so this stream has gaps by
+nature; it relies on the hub's catch-up after a Redis outage and on replay at reconnect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from server import activity
+from server.errors import DomainError
+from server.events import tenant_channel
+from server.routes.common import read_signed
+
+from .hub import CATCH_UP, Hub
+from .sockets import origin_allowed, pump
+
+CONVERSATION_KINDS = frozenset({"comment_added", "comment_replied"})
+CLOSE_NO_GUEST = 4401
+CLOSE_FORBIDDEN_ORIGIN = 4403
+CLOSE_GALLERY_CLOSED = 4404
+
+
+def client_view(envelope: dict) -> dict:
+    """Only what the client needs about their own message, nothing about anyone else."""
+    payload = envelope.get("payload") or {}
+    return {
+        "type": "comment", "seq": envelope["seq"], "kind": envelope["kind"],
+        "author": "photographer" if envelope["kind"] == "comment_replied" else "client",
+        "image_id": payload.get("image_id"), "comment_id": payload.get("comment_id"),
+        "body": payload.get("body", ""), "at": envelope["at"],
+    }
+
+
+class GalleryStream:
+    def __init__(self, websocket: WebSocket, photographer_id: int, event_id: int,
+                 contact_id: int, last_seq: int) -> None:
+        self.ws = websocket
+        self.ids = (photographer_id, event_id, contact_id)
+        self.last_seq = last_seq
+        self.db = websocket.state.services.db
+
+    async def send(self, envelope: dict) -> None:
+        await self.ws.send_text(json.dumps(client_view(envelope), separators=(",", ":")))
+        self.last_seq = max(self.last_seq, envelope["seq"])
+
+    async def replay(self) -> None:
+        async with self.db.reader() as session:
+            events = await activity.since_for_contact(session, *self.ids, self.last_seq,
+                                                      CONVERSATION_KINDS)
+        for event in events:
+            await self.send(event)
+
+    async def deliver(self, message: dict) -> None:
+        if message is CATCH_UP:
+            return await self.replay()
+        _, event_id, contact_id = self.ids
+        if (message.get("type") != "activity" or message.get("kind") not in CONVERSATION_KINDS
+                or message.get("event_id") != event_id
+                or message.get("contact_id") != contact_id
+                or message["seq"] <= self.last_seq):
+            return
+        await self.send(message)
+
+
+async def gallery_socket(websocket: WebSocket) -> None:
+    hub: Hub = websocket.state.hub
+    if not origin_allowed(websocket):
+        await websocket.close(code=CLOSE_FORBIDDEN_ORIGIN)
+        return
+    try:
+        event = await websocket.state.services.gallery_cache.get(
+            websocket.path_params["slug"])
+    except DomainError:
+        await websocket.close(code=CLOSE_GALLERY_CLOSED)
+        return
+    unlocked = not event.password_hash or (
+        read_signed(websocket, "pr_unlock", "unlock", {}) or {}
+    ).get(str(event.id)) == event.password_hash[-16:]
+    known = read_signed(websocket, "pr_guest", "guest", {})
+    contact_id = known.get(str(event.photographer_id)) if isinstance(known, dict) else None
+    if not unlocked or not contact_id:
+        await websocket.close(code=CLOSE_NO_GUEST)
+        return
+    await websocket.accept()
+    conn = hub.register(tenant_channel(event.photographer_id))
+    try:
+        hello = await asyncio.wait_for(websocket.receive_json(), 10)
+        last_seq = int(hello.get("last_seq", 0)) if isinstance(hello, dict) else 0
+        stream = GalleryStream(websocket, event.photographer_id, event.id, int(contact_id),
+                               max(0, last_seq))
+        await stream.replay()
+        await pump(websocket, conn, stream)
+    except (WebSocketDisconnect, TimeoutError, ValueError, TypeError):
+        pass
+    finally:
+        hub.unregister(conn)
+        with contextlib.suppress(Exception):
+            await websocket.close()

@@ -1,0 +1,92 @@
+"""The Comments inbox: conversations on the left, the open thread on the right."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from .. import conversations, presence
+from .common import int_param, login_required, me_id, read_form, read_json, render, services
+
+
+def _message(comment) -> dict:
+    return {"id": comment.id, "author": comment.author, "body": comment.body,
+            "at": comment.created_at.isoformat()}
+
+
+@login_required
+async def inbox_page(request: Request) -> Response:
+    pid = me_id(request)
+    contact_id = request.path_params.get("contact_id")
+    image_id = request.path_params.get("image_id")
+    svc = services(request)
+    thread = None
+    if contact_id is not None:
+        async with svc.db.transaction() as session:  # opening a thread reads it
+            thread = await conversations.open_thread(session, pid, int_param(
+                request, "contact_id"), int_param(request, "image_id"))
+            await conversations.mark_read(session, pid, thread.contact.id, thread.image.id)
+    async with svc.db.reader() as session:
+        items = await conversations.inbox(session, pid,
+                                          unread_only=request.query_params.get("unread") == "1")
+        unread = await conversations.unread_total(session, pid)
+    return render(request, "panel/inbox.html", {
+        "conversations": items, "thread": thread, "unread_total": unread,
+        "unread_only": request.query_params.get("unread") == "1",
+        "open_key": f"{contact_id}:{image_id}" if thread else "",
+    })
+
+
+@login_required
+async def inbox_json(request: Request) -> Response:
+    async with services(request).db.reader() as session:
+        items = await conversations.inbox(session, me_id(request))
+        unread = await conversations.unread_total(session, me_id(request))
+    return JSONResponse({"conversations": [c.as_json() for c in items], "unread": unread})
+
+
+@login_required
+async def thread_json(request: Request) -> Response:
+    pid = me_id(request)
+    async with services(request).db.transaction() as session:
+        thread = await conversations.open_thread(session, pid, int_param(request, "contact_id"),
+                                                 int_param(request, "image_id"))
+        await conversations.mark_read(session, pid, thread.contact.id, thread.image.id)
+    return JSONResponse({"messages": [_message(m) for m in thread.messages]})
+
+
+@login_required
+async def reply(request: Request) -> Response:
+    data = await read_json(request)
+    svc = services(request)
+    pid, contact_id, image_id = (me_id(request), int_param(request, "contact_id"),
+                                 int_param(request, "image_id"))
+    async with svc.db.reader() as session:
+        thread = await conversations.open_thread(session, pid, contact_id, image_id)
+    present = await presence.is_present(svc.redis, svc.settings.channel_namespace, pid,
+                                        thread.event.id, contact_id)
+    async with svc.db.transaction() as session:
+        comment = await conversations.reply(
+            session, pid, contact_id, image_id, str(data.get("body", "")),
+            client_present=present, base_url=svc.settings.base_url,
+        )
+    return JSONResponse({"message": _message(comment), "emailed": not present})
+
+
+@login_required
+async def read_all(request: Request) -> Response:
+    await read_form(request)
+    async with services(request).db.transaction() as session:
+        await conversations.mark_all_read(session, me_id(request))
+    return RedirectResponse("/panel/comments", status_code=303)
+
+
+routes = [
+    Route("/panel/comments", inbox_page),
+    Route("/panel/comments.json", inbox_json),
+    Route("/panel/comments/read-all", read_all, methods=["POST"]),
+    Route("/panel/comments/{contact_id:int}/{image_id:int}", inbox_page),
+    Route("/panel/comments/{contact_id:int}/{image_id:int}/thread.json", thread_json),
+    Route("/panel/comments/{contact_id:int}/{image_id:int}/reply", reply, methods=["POST"]),
+]

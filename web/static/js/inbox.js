@@ -1,0 +1,85 @@
+// The Comments inbox: live conversation list, the open thread, and the reply box.
+// Messages are text only: every body goes through textContent.
+import { postJSON } from './common.js';
+import { onActivity } from './live.js';
+
+const list = document.getElementById('conversations');
+const messages = document.getElementById('messages');
+const form = document.getElementById('reply-form');
+const openKey = document.getElementById('chat').dataset.open;
+
+function bubble(m) {
+  const li = document.createElement('li');
+  li.className = `bubble bubble-${m.author}`;
+  li.dataset.id = m.id;
+  const p = document.createElement('p'); p.textContent = m.body;
+  const t = document.createElement('time'); t.textContent = new Date(m.at).toLocaleString();
+  li.append(p, t);
+  return li;
+}
+
+function append(m) {
+  if (!messages || messages.querySelector(`[data-id="${m.id}"]`)) return;
+  messages.append(bubble(m));
+  messages.scrollTop = messages.scrollHeight;
+}
+if (messages) messages.scrollTop = messages.scrollHeight;
+
+async function refreshList() {
+  const res = await fetch('/panel/comments.json', { headers: { Accept: 'application/json' } });
+  if (!res.ok) return;
+  const { conversations, unread } = await res.json();
+  document.getElementById('unread-total').textContent = unread;
+  document.getElementById('conversations-empty').classList.toggle('hidden', conversations.length > 0);
+  const items = conversations.map((c) => {
+    const key = `${c.contact_id}:${c.image_id}`;
+    const li = document.createElement('li');
+    li.className = `conv${c.unread && key !== openKey ? ' unread' : ''}${key === openKey ? ' open' : ''}`;
+    li.dataset.key = key;
+    const a = document.createElement('a'); a.href = `/panel/comments/${c.contact_id}/${c.image_id}`;
+    const img = document.createElement('img'); img.src = `/panel/media/thumb/${c.image_id}`; img.alt = '';
+    const text = document.createElement('span'); text.className = 'conv-text';
+    const top = document.createElement('span'); top.className = 'conv-top';
+    const name = document.createElement('strong'); name.className = 'conv-name'; name.textContent = c.contact_name || c.contact_email;
+    const time = document.createElement('time'); time.textContent = new Date(c.last_at).toLocaleDateString(undefined, { month: 'short', day: 'numeric' });
+    top.append(name, time);
+    const sub = document.createElement('span'); sub.className = 'conv-sub muted small'; sub.textContent = `${c.filename} · ${c.event_title}`;
+    const last = document.createElement('span'); last.className = 'conv-last'; last.textContent = (c.last_author === 'photographer' ? 'You: ' : '') + c.last_body;
+    text.append(top, sub, last);
+    const badge = document.createElement('span'); badge.className = 'conv-badge'; badge.textContent = c.unread;
+    if (!c.unread || key === openKey) badge.classList.add('hidden');
+    a.append(img, text, badge); li.append(a);
+    return li;
+  });
+  list.replaceChildren(...items);
+}
+
+onActivity(async (e) => {
+  if (e.kind !== 'comment_added' && e.kind !== 'comment_replied') return;
+  const p = e.payload || {};
+  if (messages && Number(messages.dataset.contactId) === e.contact_id && Number(messages.dataset.imageId) === p.image_id) {
+    // The open thread: fetch it (this also marks the client's new message read).
+    const res = await fetch(`/panel/comments/${e.contact_id}/${p.image_id}/thread.json`, { headers: { Accept: 'application/json' } });
+    if (res.ok) (await res.json()).messages.forEach(append);
+  }
+  await refreshList();
+});
+
+if (form) {
+  const body = document.getElementById('reply-body');
+  const error = document.getElementById('reply-error');
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const text = body.value.trim();
+    if (!text) { error.textContent = 'Write a reply first.'; error.classList.remove('hidden'); return; }
+    try {
+      const res = await postJSON(`/panel/comments/${messages.dataset.contactId}/${messages.dataset.imageId}/reply`, { body: text });
+      append(res.message);
+      body.value = ''; error.classList.add('hidden');
+    } catch (err) { error.textContent = err.message; error.classList.remove('hidden'); }
+  });
+  body.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' && !e.shiftKey) { e.preventDefault(); form.requestSubmit(); }
+  });
+  body.focus();
+}
