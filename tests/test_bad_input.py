@@ -71,6 +71,9 @@ async def make_world(photographer, new_client) -> World:
                                   )).json()["contact_id"]
     res = await visitor.post_json(f"/g/{slug}/images/{images[0]['id']}/favorite", {"on": True})
     assert res.status_code == 200
+    res = await visitor.post_json(f"/g/{slug}/images/{images[0]['id']}/comments",
+                                  {"body": "A thread to reply to"})
+    assert res.status_code == 200
     return World(photographer, visitor, new_client(), event_id, slug, images[0]["id"],
                  images[1]["id"], contact_id)
 
@@ -100,6 +103,9 @@ def csrf_cases(w: World) -> dict[str, tuple]:
         "/panel/images/{image_id:int}/delete": (p, f"/panel/images/{i}/delete", "form", {}),
         "/panel/settings/gallery-types": (p, "/panel/settings/gallery-types", "form",
                                           {"name": "Forged Type"}),
+        "/panel/comments/read-all": (p, "/panel/comments/read-all", "form", {}),
+        "/panel/comments/{contact_id:int}/{image_id:int}/reply": (
+            p, f"/panel/comments/{w.contact_id}/{i}/reply", "json", {"body": "Forged reply"}),
         "/panel/activity/{event_id:int}/{contact_id:int}/send-files": (
             p, f"/panel/activity/{e}/{w.contact_id}/send-files", "form", {}),
         "/g/{slug}/unlock": (v, f"{g}/unlock", "form", {"password": GALLERY_PASSWORD}),
