@@ -148,11 +148,10 @@ async def comment_thread(request: Request) -> Response:
         async with services(request).db.transaction() as session:
             await comments.add_client_comment(session, event, guest, _image_id(request),
                                               str(data.get("body", "")))
-    if guest is None:
-        return JSONResponse({"comments": []})
     async with services(request).db.reader() as session:
+        # An image of another gallery is 404 here, whoever asks (known visitor or not).
         await public.gallery_image(session, event, _image_id(request))
-        rows = await comments.thread(session, guest, _image_id(request))
+        rows = await comments.thread(session, guest, _image_id(request)) if guest else []
     return JSONResponse({"comments": [
         {"id": c.id, "author": c.author, "body": c.body, "at": c.created_at.isoformat()}
         for c in rows
