@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from . import activity, validation
@@ -70,3 +70,25 @@ async def commented_image_ids(session: AsyncSession, guest: Guest) -> dict[int, 
     for image_id, _ in rows:
         counts[image_id] = counts.get(image_id, 0) + 1
     return counts
+
+
+async def unread_reply_image_ids(session: AsyncSession, guest: Guest) -> set[int]:
+    """Images where the photographer answered and this client has not looked yet."""
+    rows = await session.scalars(
+        select(Comment.image_id).where(
+            Comment.event_id == guest.event_id, Comment.contact_id == guest.contact_id,
+            Comment.author == "photographer", Comment.read_by_client.is_(False),
+        )
+    )
+    return set(rows)
+
+
+async def mark_read_by_client(session: AsyncSession, guest: Guest, image_id: int) -> int:
+    result = await session.execute(
+        update(Comment)
+        .where(Comment.event_id == guest.event_id, Comment.contact_id == guest.contact_id,
+               Comment.image_id == image_id, Comment.author == "photographer",
+               Comment.read_by_client.is_(False))
+        .values(read_by_client=True)
+    )
+    return result.rowcount

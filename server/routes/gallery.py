@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from .. import comments, downloads, favorites, public, uploads
+from .. import activity, comments, downloads, favorites, public, uploads
 from ..errors import Forbidden, Invalid, NotFound, Throttled
 from ..models import Event
 from ..public import Guest
@@ -73,12 +74,15 @@ async def gallery_page(request: Request) -> Response:
                                            ready_only=True)
         favs = await favorites.favorite_ids(session, guest) if guest else set()
         threads = await comments.commented_image_ids(session, guest) if guest else {}
+        unread = await comments.unread_reply_image_ids(session, guest) if guest else set()
+        last_seq = await activity.latest_seq(session, event.photographer_id) if guest else 0
         photographer = await public.photographer_of(session, event)
     if due:  # a write only on a first visit or a return after a break
         async with svc.db.transaction() as session:
             await public.touch_visit(session, guest)
     return render(request, "gallery/gallery.html", {
         "event": event, "images": images, "favorites": favs, "threads": threads,
+        "unread_replies": unread, "last_seq": last_seq,
         "guest": contact, "photographer": photographer, "pin_ok": _pin_ok(request, event),
         "images_json": [{"id": i.id, "filename": i.filename} for i in images],
         "cover": next((i for i in images if i.id == event.cover_image_id),
@@ -152,6 +156,9 @@ async def comment_thread(request: Request) -> Response:
         # An image of another gallery is 404 here, whoever asks (known visitor or not).
         await public.gallery_image(session, event, _image_id(request))
         rows = await comments.thread(session, guest, _image_id(request)) if guest else []
+    if any(c.author == "photographer" and not c.read_by_client for c in rows):
+        async with services(request).db.transaction() as session:  # the client has seen them
+            await comments.mark_read_by_client(session, guest, _image_id(request))
     return JSONResponse({"comments": [
         {"id": c.id, "author": c.author, "body": c.body, "at": c.created_at.isoformat()}
         for c in rows
@@ -171,7 +178,14 @@ async def pin(request: Request) -> Response:
     return response
 
 
+def _refuse_head(request: Request) -> None:
+    """A HEAD (download managers probe with one) must not count as a download."""
+    if request.method == "HEAD":
+        raise HTTPException(405, "Use GET to download.")
+
+
 async def download_one(request: Request) -> Response:
+    _refuse_head(request)
     svc = services(request)
     event = await _open(request)
     guest = await _known_guest(request, event)
@@ -183,6 +197,7 @@ async def download_one(request: Request) -> Response:
 
 
 async def download_zip(request: Request) -> Response:
+    _refuse_head(request)
     from starlette.responses import StreamingResponse
 
     svc = services(request)

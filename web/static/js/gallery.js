@@ -199,6 +199,7 @@ function renderThread(comments) {
   for (const c of comments) {
     const li = document.createElement('li');
     li.className = `bubble bubble-${c.author}`;
+    li.dataset.id = c.id;
     const body = document.createElement('p'); body.textContent = c.body;
     const at = document.createElement('time'); at.textContent = new Date(c.at).toLocaleString();
     li.append(body, at);
@@ -210,6 +211,7 @@ function renderThread(comments) {
 async function loadThread() {
   if (current < 0) return;
   const id = data.images[current].id;
+  grid.querySelector(`[data-image-id="${id}"]`)?.classList.remove('has-unread');
   const res = await fetch(`${base}/images/${id}/comments`, { headers: { Accept: 'application/json' } });
   if (res.ok && current >= 0 && data.images[current].id === id) renderThread((await res.json()).comments);
 }
@@ -225,6 +227,7 @@ document.getElementById('comment-form').addEventListener('submit', (e) => {
       const res = await postJSON(`${base}/images/${id}/comments`, { body });
       textarea.value = ''; showError('comment-error', '');
       renderThread(res.comments);
+      res.comments.forEach((c) => counted.add(c.id));
       const badge = grid.querySelector(`[data-image-id="${id}"] .comment-badge`);
       badge.classList.remove('hidden'); badge.querySelector('span').textContent = res.comments.length;
     } catch (err) { showError('comment-error', err.message); }
@@ -233,3 +236,33 @@ document.getElementById('comment-form').addEventListener('submit', (e) => {
 document.getElementById('comment-body').addEventListener('keydown', (e) => {
   if (e.key === 'Enter' && !e.shiftKey) { e.preventDefault(); document.getElementById('comment-form').requestSubmit(); }
 });
+
+// ---- live replies (gallery_live.js pushes them) ----
+const counted = new Set();  // comment ids already in a badge count (own posts included)
+document.addEventListener('proofroom:comment', (ev) => {
+  const c = ev.detail;
+  const tile = grid.querySelector(`[data-image-id="${c.image_id}"]`);
+  if (!tile) return;
+  const threadOpen = !lb.classList.contains('hidden') && current >= 0
+    && data.images[current].id === c.image_id
+    && !document.getElementById('lb-comments').classList.contains('hidden');
+  if (threadOpen) loadThread();
+  else if (c.author === 'photographer') {
+    tile.classList.add('has-unread');
+    toast('Your photographer replied to your comment.', 'info');
+  }
+  if (counted.has(c.comment_id)) return;
+  counted.add(c.comment_id);
+  const badge = tile.querySelector('.comment-badge');
+  badge.classList.remove('hidden');
+  const count = badge.querySelector('span');
+  count.textContent = Number(count.textContent) + 1;
+});
+
+// A link from an email (?image=<id>&comments=1) opens that photo with its conversation.
+{
+  const params = new URLSearchParams(location.search);
+  const wanted = Number(params.get('image'));
+  const index = data.images.findIndex((img) => img.id === wanted);
+  if (index >= 0) openLightbox(index, params.get('comments') === '1');
+}

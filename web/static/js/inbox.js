@@ -83,3 +83,8 @@ if (form) {
   });
   body.focus();
 }
+
+// Server-rendered times in the reader's own time zone, like the live ones.
+document.querySelectorAll('#messages time[data-at]').forEach((t) => {
+  t.textContent = new Date(t.dataset.at).toLocaleString();
+});
