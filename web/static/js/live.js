@@ -14,6 +14,7 @@ const VERBS = {
   favorite_added: 'favorited',
   favorite_removed: 'unfavorited',
   comment_added: 'commented on',
+  comment_replied: 'replied on',
   download_single: 'downloaded',
   download_bulk: 'downloaded',
 };
@@ -26,6 +27,9 @@ export function describe(e) {
   else if (e.kind === 'download_bulk') what = `${p.scope === 'favorites' ? 'their favorites' : 'the whole gallery'} (${p.files} files)`;
   else what = p.filename || '';
   const where = e.kind === 'visit' ? '' : ` in ${e.event_title}`;
+  if (e.kind === 'comment_replied') {
+    return { who: 'You', verb: `replied to ${who} on`, what, where, body: p.body || '' };
+  }
   return { who, verb: VERBS[e.kind] || e.kind, what, where, body: p.body || '' };
 }
 
@@ -47,7 +51,11 @@ export function renderFeedItem(li, e) {
   if (who.tagName === 'A') who.href = `/panel/activity/${e.event_id}/${e.contact_id}`;
   who.className = 'who';
   line.append(who, ` ${d.verb} `);
-  const what = document.createElement('span'); what.className = 'what'; what.textContent = d.what;
+  const p = e.payload || {};
+  const conversation = e.kind.startsWith('comment') && e.contact_id && p.image_id;
+  const what = document.createElement(conversation ? 'a' : 'span');
+  what.className = 'what'; what.textContent = d.what;
+  if (conversation) what.href = `/panel/comments/${e.contact_id}/${p.image_id}`;
   line.append(what, d.where);
   const at = document.createElement('time'); at.dateTime = e.at; at.textContent = timeAgo(e.at);
   li.append(line);
