@@ -73,9 +73,12 @@ def _filtered(photographer_id: int, event_id: int | None, q: str | None, contact
         query = query.where(Visit.event_id == event_id)
     if contact_id:
         query = query.where(Visit.contact_id == contact_id)
+    q = (q or "").strip().lower()
     if q:
-        like = f"%{q.strip().lower()}%"
-        query = query.where(or_(func.lower(Contact.name).like(like), Contact.email.like(like)))
+        # The search box is literal text: % and _ must not act as LIKE wildcards.
+        like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(or_(func.lower(Contact.name).like(like, escape="\\"),
+                                func.lower(Contact.email).like(like, escape="\\")))
     return query
 
 

@@ -3,6 +3,7 @@ favorited images as a streaming ZIP, sent by email through the outbox."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -13,7 +14,7 @@ from zipstream import ZipStream
 from . import activity, mail
 from .activity_report import favorites_of
 from .contacts import get_contact
-from .downloads import build_zip
+from .downloads import build_zip, safe_name
 from .errors import DomainError, Invalid, NotFound
 from .galleries import get_event
 from .media import MediaStore
@@ -102,4 +103,8 @@ async def favorites_zip(session: AsyncSession, media: MediaStore, secret: str,
         payload={"scope": "favorites", "files": len(images), "bytes": len(stream),
                  "via": "emailed link"},
     )
-    return stream, f"{event.title[:60]} - favorites.zip"
+    # Like the gallery's own ZIP: a title typed with quotes, slashes or a line break
+    # must not reach the Content-Disposition header as is.
+    title = " ".join(re.sub(r"[^\w\- ]+", "", " ".join(event.title.split())).split())
+    title = safe_name(title[:60]).strip() or "gallery"
+    return stream, f"{title} - favorites.zip"

@@ -5,6 +5,7 @@ job sends it after commit. Without SMTP_URL (the embedded default) the row is ke
 from __future__ import annotations
 
 import email.utils
+from datetime import timedelta
 from email.message import EmailMessage
 from urllib.parse import unquote, urlsplit
 
@@ -17,6 +18,13 @@ from .outbox import outbox_of
 
 SEND_JOB = "send_email"
 MAX_ATTEMPTS = 5
+#: Wait before attempt 2, 3, 4, 5 (an SMTP server restarting, a provider's rate limit).
+RETRY_DELAYS = (timedelta(seconds=5), timedelta(seconds=30), timedelta(minutes=2),
+                timedelta(minutes=10))
+
+
+def retry_delay(attempts_made: int) -> timedelta:
+    return RETRY_DELAYS[min(max(attempts_made, 1), len(RETRY_DELAYS)) - 1]
 
 
 async def queue_email(
@@ -26,7 +34,8 @@ async def queue_email(
 ) -> OutboundEmail:
     row = OutboundEmail(
         photographer_id=photographer_id, contact_id=contact_id, event_id=event_id, kind=kind,
-        recipient=recipient, subject=subject[:300], body_text=body_text, body_html=body_html,
+        recipient=recipient, subject=" ".join(subject.split())[:300],  # one header line
+        body_text=body_text, body_html=body_html,
         state="queued",
     )
     session.add(row)
@@ -99,7 +108,8 @@ async def mail_log(session: AsyncSession, photographer_id: int,
 
 async def process(db, smtp_url: str, sender: str, email_id: int) -> str:
     """The send job's whole flow, in three short transactions: claim, deliver, record.
-    Raises on a failed attempt that should be retried (arq retries the job)."""
+    A failed attempt is noted on the row and the next one queued with a delay, until
+    MAX_ATTEMPTS have failed (then the row is `failed`, with the last error)."""
     async with db.transaction() as session:
         row = await claim(session, email_id)
     if row is None:
@@ -114,9 +124,14 @@ async def process(db, smtp_url: str, sender: str, email_id: int) -> str:
         final = row.attempts >= MAX_ATTEMPTS
         async with db.transaction() as session:
             await mark(session, email_id, "failed" if final else "queued", error=str(exc))
-        if final:
-            return "failed"
-        raise
+            if not final:
+                # A job that raises is not run again (arq retries only on its own Retry):
+                # queue the next attempt ourselves, after the commit, a little later.
+                outbox_of(session).enqueue(
+                    SEND_JOB, email_id, job_id=f"send-email-{email_id}-try{row.attempts + 1}",
+                    defer_until=utcnow() + retry_delay(row.attempts),
+                )
+        return "failed" if final else "retrying"
     async with db.transaction() as session:
         await mark(session, email_id, "sent", provider_message_id=message_id)
     return "sent"

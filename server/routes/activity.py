@@ -116,7 +116,7 @@ async def export(request: Request) -> Response:
     name = f"{found.contact.email.split('@')[0]}-favorites-{fmt}.{favorites_export.extension(fmt)}"
     media_type = "text/csv" if fmt == "csv" else "text/plain"
     return PlainTextResponse(body, media_type=f"{media_type}; charset=utf-8", headers={
-        "Content-Disposition": f'attachment; filename="{name}"'})
+        "Content-Disposition": content_disposition(name)})  # emails may be non-ASCII
 
 
 @login_required

@@ -9,6 +9,7 @@ from starlette.routing import Route
 from .. import presence, public
 from ..outbox import Outbox
 from .common import check_csrf, read_signed, services
+from .gallery import _unlocked
 
 
 async def heartbeat(request: Request) -> Response:
@@ -16,6 +17,8 @@ async def heartbeat(request: Request) -> Response:
     svc = services(request)
     async with svc.db.reader() as session:
         event = await public.find_gallery(session, request.path_params["slug"])
+    if not _unlocked(request, event):
+        return JSONResponse({"ok": False})  # can't be viewing a gallery still locked to them
     known = read_signed(request, "pr_guest", "guest", {})
     contact_id = known.get(str(event.photographer_id)) if isinstance(known, dict) else None
     if not contact_id:
