@@ -41,7 +41,7 @@ class Conversation:
 
 
 async def inbox(session: AsyncSession, photographer_id: int, *, unread_only: bool = False,
-                limit: int = 300) -> list[Conversation]:
+                image_id: int | None = None, limit: int = 300) -> list[Conversation]:
     unread = func.sum(case((and_(Comment.author == "client",
                                  Comment.read_by_photographer.is_(False)), 1), else_=0))
     grouped = (
@@ -64,7 +64,20 @@ async def inbox(session: AsyncSession, photographer_id: int, *, unread_only: boo
     )
     if unread_only:
         query = query.where(grouped.c.unread > 0)
+    if image_id is not None:
+        query = query.where(grouped.c.image_id == image_id)
     return [Conversation(*row) for row in (await session.execute(query)).all()]
+
+
+async def counts_by_image(session: AsyncSession, photographer_id: int,
+                          event_id: int) -> dict[int, int]:
+    """image id -> number of comments on it (all clients), for the gallery's photo grid."""
+    rows = await session.execute(
+        select(Comment.image_id, func.count())
+        .where(Comment.photographer_id == photographer_id, Comment.event_id == event_id)
+        .group_by(Comment.image_id)
+    )
+    return dict(rows.all())
 
 
 async def unread_total(session: AsyncSession, photographer_id: int) -> int:

@@ -28,8 +28,10 @@ async def inbox_page(request: Request) -> Response:
                 request, "contact_id"), int_param(request, "image_id"))
             await conversations.mark_read(session, pid, thread.contact.id, thread.image.id)
     async with svc.db.reader() as session:
-        items = await conversations.inbox(session, pid,
-                                          unread_only=request.query_params.get("unread") == "1")
+        image_filter = request.query_params.get("image", "")
+        items = await conversations.inbox(
+            session, pid, unread_only=request.query_params.get("unread") == "1",
+            image_id=int(image_filter) if image_filter.isdigit() else None)
         unread = await conversations.unread_total(session, pid)
     return render(request, "panel/inbox.html", {
         "conversations": items, "thread": thread, "unread_total": unread,

@@ -7,7 +7,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from .. import contacts, galleries, uploads
+from .. import contacts, conversations, galleries, uploads
 from ..activity_report import recent as recent_activity
 from ..dashboard import summary as dashboard_summary
 from ..errors import Invalid
@@ -89,8 +89,10 @@ async def event_detail(request: Request) -> Response:
         event = await galleries.get_event(session, me_id(request), event_id)
         images = await uploads.list_images(session, me_id(request), event_id)
         types = {t.id: t.name for t in await galleries.gallery_types(session, me_id(request))}
+        comment_counts = await conversations.counts_by_image(session, me_id(request), event_id)
     return render(request, "panel/event_detail.html", {
         "event": event, "images": images, "type_name": types.get(event.gallery_type_id, ""),
+        "comment_counts": comment_counts,
         "share_url": f"{services(request).settings.base_url}/g/{event.slug}",
     })
 
