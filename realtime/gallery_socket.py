@@ -17,7 +17,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from server import activity
 from server.errors import DomainError
 from server.events import tenant_channel
-from server.routes.common import read_signed
+from server.routes.visitor import guest_of, unlocked
 
 from .hub import CATCH_UP, Hub
 from .sockets import origin_allowed, pump
@@ -81,12 +81,8 @@ async def gallery_socket(websocket: WebSocket) -> None:
     except DomainError:
         await websocket.close(code=CLOSE_GALLERY_CLOSED)
         return
-    unlocked = not event.password_hash or (
-        read_signed(websocket, "pr_unlock", "unlock", {}) or {}
-    ).get(str(event.id)) == event.password_hash[-16:]
-    known = read_signed(websocket, "pr_guest", "guest", {})
-    contact_id = known.get(str(event.photographer_id)) if isinstance(known, dict) else None
-    if not unlocked or not contact_id:
+    guest = guest_of(websocket, event)
+    if not unlocked(websocket, event) or guest is None:
         await websocket.close(code=CLOSE_NO_GUEST)
         return
     await websocket.accept()
@@ -94,7 +90,7 @@ async def gallery_socket(websocket: WebSocket) -> None:
     try:
         hello = await asyncio.wait_for(websocket.receive_json(), 10)
         last_seq = int(hello.get("last_seq", 0)) if isinstance(hello, dict) else 0
-        stream = GalleryStream(websocket, event.photographer_id, event.id, int(contact_id),
+        stream = GalleryStream(websocket, event.photographer_id, event.id, guest.contact_id,
                                max(0, last_seq))
         await stream.replay()
         await pump(websocket, conn, stream)

@@ -12,35 +12,13 @@ from ..errors import Forbidden, Invalid, NotFound, Throttled
 from ..models import Event
 from ..public import Guest
 from .common import int_param, read_form, read_json, read_signed, render, services, set_signed
-
-UNLOCK_COOKIE, GUEST_COOKIE, PIN_COOKIE = "pr_unlock", "pr_guest", "pr_pin"
-
-
-def _unlocked(request: Request, event: Event) -> bool:
-    if not event.password_hash:
-        return True
-    marks = read_signed(request, UNLOCK_COOKIE, "unlock", {})
-    # Bound to the hash, so changing the password locks out earlier visitors.
-    return isinstance(marks, dict) and marks.get(str(event.id)) == event.password_hash[-16:]
-
-
-def _guest(request: Request, event: Event) -> Guest | None:
-    known = read_signed(request, GUEST_COOKIE, "guest", {})
-    contact_id = known.get(str(event.photographer_id)) if isinstance(known, dict) else None
-    return Guest(event.photographer_id, event.id, contact_id) if contact_id else None
-
-
-def _pin_ok(request: Request, event: Event) -> bool:
-    if not event.download_pin:
-        return True
-    pins = read_signed(request, PIN_COOKIE, "pin", {})
-    return isinstance(pins, dict) and pins.get(str(event.id)) == event.download_pin
+from .visitor import GUEST_COOKIE, PIN_COOKIE, UNLOCK_COOKIE, guest_of, pin_ok, unlocked
 
 
 async def _open(request: Request) -> Event:
     """The released, unexpired, unlocked gallery of this URL, or a clear refusal."""
     event = await services(request).gallery_cache.get(request.path_params["slug"])
-    if not _unlocked(request, event):
+    if not unlocked(request, event):
         raise Forbidden("This gallery is password protected.")
     return event
 
@@ -48,7 +26,7 @@ async def _open(request: Request) -> Event:
 async def _known_guest(request: Request, event: Event, *, verify: bool = True) -> Guest:
     """The visitor the signed gate cookie names. `verify=False` when the service checks
     the contact itself in its own query (the favorite toggle does)."""
-    guest = _guest(request, event)
+    guest = guest_of(request, event)
     if guest is None:
         raise Forbidden("Tell us your name and email first.")
     if not verify:
@@ -63,9 +41,9 @@ async def gallery_page(request: Request) -> Response:
     svc = services(request)
     async with svc.db.reader() as session:
         event = await public.find_gallery(session, request.path_params["slug"])
-    if not _unlocked(request, event):
+    if not unlocked(request, event):
         return render(request, "gallery/password.html", {"event": event, "error": None})
-    guest = _guest(request, event)
+    guest = guest_of(request, event)
     async with svc.db.reader() as session:
         contact = await public.guest_contact(session, guest) if guest else None
         guest = guest if contact else None
@@ -83,7 +61,7 @@ async def gallery_page(request: Request) -> Response:
     return render(request, "gallery/gallery.html", {
         "event": event, "images": images, "favorites": favs, "threads": threads,
         "unread_replies": unread, "last_seq": last_seq,
-        "guest": contact, "photographer": photographer, "pin_ok": _pin_ok(request, event),
+        "guest": contact, "photographer": photographer, "pin_ok": pin_ok(request, event),
         "images_json": [{"id": i.id, "filename": i.filename} for i in images],
         "cover": next((i for i in images if i.id == event.cover_image_id),
                       images[0] if images else None),
@@ -145,7 +123,7 @@ async def favorite(request: Request) -> Response:
 
 async def comment_thread(request: Request) -> Response:
     event = await _open(request)
-    guest = _guest(request, event)
+    guest = guest_of(request, event)
     if request.method == "POST":
         data = await read_json(request)
         guest = await _known_guest(request, event)
@@ -191,7 +169,7 @@ async def download_one(request: Request) -> Response:
     guest = await _known_guest(request, event)
     async with svc.db.transaction() as session:
         file = await downloads.single(session, svc.media, event, guest, _image_id(request),
-                                      pin_ok=_pin_ok(request, event))
+                                      pin_ok=pin_ok(request, event))
     return FileResponse(file.path, filename=file.filename,
                         headers={"Cache-Control": "private, no-store"})
 
@@ -206,7 +184,7 @@ async def download_zip(request: Request) -> Response:
     scope = request.query_params.get("scope", "all")
     async with svc.db.transaction() as session:
         stream, filename = await downloads.bulk(session, svc.media, event, guest, scope,
-                                                pin_ok=_pin_ok(request, event))
+                                                pin_ok=pin_ok(request, event))
     return StreamingResponse(
         stream, media_type="application/zip",
         headers={

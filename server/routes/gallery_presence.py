@@ -8,8 +8,8 @@ from starlette.routing import Route
 
 from .. import presence, public
 from ..outbox import Outbox
-from .common import check_csrf, read_signed, services
-from .gallery import _unlocked
+from .common import check_csrf, services
+from .visitor import guest_of, unlocked
 
 
 async def heartbeat(request: Request) -> Response:
@@ -17,15 +17,14 @@ async def heartbeat(request: Request) -> Response:
     svc = services(request)
     async with svc.db.reader() as session:
         event = await public.find_gallery(session, request.path_params["slug"])
-    if not _unlocked(request, event):
+    if not unlocked(request, event):
         return JSONResponse({"ok": False})  # can't be viewing a gallery still locked to them
-    known = read_signed(request, "pr_guest", "guest", {})
-    contact_id = known.get(str(event.photographer_id)) if isinstance(known, dict) else None
-    if not contact_id:
+    guest = guest_of(request, event)
+    if guest is None:
         return JSONResponse({"ok": False})  # anonymous visitors are not tracked
     outbox = Outbox()
     await presence.beat(svc.redis, svc.settings.channel_namespace, event.photographer_id,
-                        event.id, int(contact_id), outbox)
+                        event.id, guest.contact_id, outbox)
     await svc.db.dispatcher.flush(outbox)
     return JSONResponse({"ok": True, "every": presence.PRESENCE_BEAT})
 

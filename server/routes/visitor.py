@@ -1,0 +1,34 @@
+"""Who a gallery visitor is, from their signed cookies: the gallery unlocked by password,
+the contact named at the email gate, the download PIN entered. Shared by the gallery's
+HTTP routes and its live socket (both are HTTP connections with the same cookies)."""
+
+from __future__ import annotations
+
+from starlette.requests import HTTPConnection
+
+from ..models import Event
+from ..public import Guest
+from .common import read_signed
+
+UNLOCK_COOKIE, GUEST_COOKIE, PIN_COOKIE = "pr_unlock", "pr_guest", "pr_pin"
+
+
+def unlocked(conn: HTTPConnection, event: Event) -> bool:
+    if not event.password_hash:
+        return True
+    marks = read_signed(conn, UNLOCK_COOKIE, "unlock", {})
+    # Bound to the hash, so changing the password locks out earlier visitors.
+    return isinstance(marks, dict) and marks.get(str(event.id)) == event.password_hash[-16:]
+
+
+def guest_of(conn: HTTPConnection, event: Event) -> Guest | None:
+    known = read_signed(conn, GUEST_COOKIE, "guest", {})
+    contact_id = known.get(str(event.photographer_id)) if isinstance(known, dict) else None
+    return Guest(event.photographer_id, event.id, int(contact_id)) if contact_id else None
+
+
+def pin_ok(conn: HTTPConnection, event: Event) -> bool:
+    if not event.download_pin:
+        return True
+    pins = read_signed(conn, PIN_COOKIE, "pin", {})
+    return isinstance(pins, dict) and pins.get(str(event.id)) == event.download_pin
