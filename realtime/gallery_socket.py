@@ -20,7 +20,7 @@ from server.events import tenant_channel
 from server.routes.visitor import guest_of, unlocked
 
 from .hub import CATCH_UP, Hub
-from .sockets import origin_allowed, pump
+from .sockets import origin_allowed, pump, refuse
 
 CONVERSATION_KINDS = frozenset({"comment_added", "comment_replied"})
 CLOSE_NO_GUEST = 4401
@@ -73,17 +73,17 @@ class GalleryStream:
 async def gallery_socket(websocket: WebSocket) -> None:
     hub: Hub = websocket.state.hub
     if not origin_allowed(websocket):
-        await websocket.close(code=CLOSE_FORBIDDEN_ORIGIN)
+        await refuse(websocket, CLOSE_FORBIDDEN_ORIGIN)
         return
     try:
         event = await websocket.state.services.gallery_cache.get(
             websocket.path_params["slug"])
     except DomainError:
-        await websocket.close(code=CLOSE_GALLERY_CLOSED)
+        await refuse(websocket, CLOSE_GALLERY_CLOSED)
         return
     guest = guest_of(websocket, event)
     if not unlocked(websocket, event) or guest is None:
-        await websocket.close(code=CLOSE_NO_GUEST)
+        await refuse(websocket, CLOSE_NO_GUEST)
         return
     await websocket.accept()
     conn = hub.register(tenant_channel(event.photographer_id))

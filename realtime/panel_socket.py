@@ -21,7 +21,7 @@ from server.events import tenant_channel
 from server.routes.common import SESSION_COOKIE, read_signed
 
 from .hub import CATCH_UP, Hub
-from .sockets import origin_allowed, pump
+from .sockets import origin_allowed, pump, refuse
 
 MAX_REPLAY = 500
 HELLO_TIMEOUT = 10.0
@@ -81,11 +81,11 @@ class PanelStream:
 async def panel_socket(websocket: WebSocket) -> None:
     hub: Hub = websocket.state.hub
     if not origin_allowed(websocket):
-        await websocket.close(code=CLOSE_FORBIDDEN_ORIGIN)
+        await refuse(websocket, CLOSE_FORBIDDEN_ORIGIN)
         return
     found = await _photographer_session(websocket)
     if found is None:
-        await websocket.close(code=CLOSE_UNAUTHORIZED)
+        await refuse(websocket, CLOSE_UNAUTHORIZED)
         return
     auth_session, photographer = found
     await websocket.accept()

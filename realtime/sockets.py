@@ -23,6 +23,13 @@ def origin_allowed(websocket: WebSocket) -> bool:
     return parts.netloc == host and parts.scheme in ("http", "https")
 
 
+async def refuse(websocket: WebSocket, code: int) -> None:
+    """Accept, then close with a code the page can act on (a refused handshake would only
+    tell the browser "403", and it would keep reconnecting). Nothing is sent before."""
+    await websocket.accept()
+    await websocket.close(code=code)
+
+
 async def pump(websocket: WebSocket, conn: Connection, stream) -> None:
     """Deliver queued messages through `stream.deliver` until the browser leaves, its
     queue overflows (it reconnects and replays), or its session is logged out."""
