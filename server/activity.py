@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .events import KINDS, PHOTOGRAPHER_KINDS, envelope, tenant_channel
 from .models import ActivityEvent, Contact, Event, Photographer, Visit, utcnow
-from .outbox import outbox_of
+from .outbox import Outbox, outbox_of
 
 #: How each kind moves the Activity report's counters on the (event, contact) Visit row.
 COUNTERS: dict[str, tuple[str, int]] = {
@@ -67,33 +67,53 @@ async def record(
 
     `names` (contact_name, contact_email, event_title) saves a query when the caller
     already has them."""
+    outbox = outbox_of(session)
+    return await session.run_sync(
+        lambda sync_session: append(
+            sync_session.connection(), outbox, photographer_id, kind, event_id=event_id,
+            contact_id=contact_id, payload=payload, names=names,
+        )
+    )
+
+
+def append(
+    conn: Connection,
+    outbox: Outbox,
+    photographer_id: int,
+    kind: str,
+    *,
+    event_id: int | None = None,
+    contact_id: int | None = None,
+    payload: dict[str, Any] | None = None,
+    names: dict[str, str] | None = None,
+) -> ActivityEvent:
+    """record(), for units of work that run on a plain connection (Database.write)."""
     if kind not in KINDS:
         raise ValueError(f"unknown activity kind {kind!r}")
-    conn = await session.connection()
-    seq = (await conn.execute(_NEXT_SEQ, {"pid": photographer_id})).scalar_one()
+    seq = conn.execute(_NEXT_SEQ, {"pid": photographer_id}).scalar_one()
     activity = ActivityEvent(
         photographer_id=photographer_id, seq=seq, event_id=event_id, contact_id=contact_id,
         kind=kind, payload=payload or {}, at=utcnow(),
     )
-    await conn.execute(_APPEND, {
+    conn.execute(_APPEND, {
         "photographer_id": photographer_id, "seq": seq, "event_id": event_id,
         "contact_id": contact_id, "kind": kind, "payload": activity.payload, "at": activity.at,
     })
     counters = None
     if event_id is not None and contact_id is not None and kind not in PHOTOGRAPHER_KINDS:
-        counters = await _bump_visit(conn, kind, event_id, contact_id, activity.at)
+        counters = _bump_visit(conn, kind, event_id, contact_id, activity.at)
     if names is None:
-        names = await _names(session, contact_id, event_id)
-    outbox_of(session).publish(
-        tenant_channel(photographer_id), envelope(activity, counters=counters, **names)
-    )
+        names = _names(conn, contact_id, event_id)
+    outbox.publish(tenant_channel(photographer_id),
+                   envelope(activity, counters=counters, **names))
     return activity
 
 
-async def _bump_visit(conn, kind: str, event_id: int, contact_id: int, at) -> dict | None:
+def _bump_visit(conn: Connection, kind: str, event_id: int, contact_id: int,
+                at) -> dict | None:
     """Keep the report's row in step: LAST SAVED moves with every action, and the counter
     of this kind changes in the same transaction as the action itself."""
-    row = (await conn.execute(_BUMPS[kind], {"eid": event_id, "cid": contact_id, "at": at})).first()
+    row = conn.execute(_BUMPS[kind], {"eid": event_id, "cid": contact_id, "at": at}).first()
     if row is None:
         return None
     return {
@@ -102,17 +122,15 @@ async def _bump_visit(conn, kind: str, event_id: int, contact_id: int, at) -> di
     }
 
 
-async def _names(session: AsyncSession, contact_id: int | None, event_id: int | None) -> dict:
+def _names(conn: Connection, contact_id: int | None, event_id: int | None) -> dict:
     """Contact name/email and event title in one round trip, for the pushed envelope."""
     if contact_id is None and event_id is None:
         return {}
-    row = (
-        await session.execute(
-            select(
-                select(Contact.name).where(Contact.id == contact_id).scalar_subquery(),
-                select(Contact.email).where(Contact.id == contact_id).scalar_subquery(),
-                select(Event.title).where(Event.id == event_id).scalar_subquery(),
-            )
+    row = conn.execute(
+        select(
+            select(Contact.name).where(Contact.id == contact_id).scalar_subquery(),
+            select(Contact.email).where(Contact.id == contact_id).scalar_subquery(),
+            select(Event.title).where(Event.id == event_id).scalar_subquery(),
         )
     ).first()
     return {"contact_name": row[0], "contact_email": row[1], "event_title": row[2]}

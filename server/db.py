@@ -4,16 +4,24 @@
 flushes the session's outbox (rule 1, persist then publish). On SQLite every write
 transaction starts with BEGIN IMMEDIATE (so two writers never deadlock on a lock upgrade),
 WAL and busy_timeout are set on each DBAPI connection.
+
+`Database.write(fn, ...)` runs a short synchronous unit of work `fn(connection, outbox,
+...)` in one transaction, for the hottest client actions. On SQLite it runs whole in the
+writer thread: under aiosqlite every statement is several thread hand-offs, each waiting
+for a busy event loop, and the single writer would be held across all of them. On
+PostgreSQL the same function runs through the async engine.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from typing import Any, TypeVar
 
-from sqlalchemy import event
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -26,16 +34,27 @@ from .outbox import Dispatcher, Outbox, outbox_of
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 
 
+T = TypeVar("T")
+
+
 def make_engine(url: str) -> AsyncEngine:
     if url.startswith("sqlite"):
         engine = create_async_engine(url, pool_size=8, max_overflow=8)
-        _configure_sqlite(engine)
+        _configure_sqlite(engine.sync_engine)
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
-    @event.listens_for(engine.sync_engine, "connect")
+def make_sqlite_writer(url: str) -> Engine:
+    """The synchronous twin of the SQLite engine, used only from the writer thread."""
+    engine = create_engine(url.replace("+aiosqlite", ""), pool_size=1, max_overflow=0,
+                           connect_args={"check_same_thread": False})
+    _configure_sqlite(engine)
+    return engine
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
     def on_connect(dbapi_connection, _record) -> None:
         # Take transaction control away from the driver so "begin" below decides.
         dbapi_connection.isolation_level = None
@@ -46,7 +65,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
+    @event.listens_for(engine, "begin")
     def on_begin(conn) -> None:
         if conn.get_execution_options().get("readonly"):
             conn.exec_driver_sql("BEGIN")
@@ -65,6 +84,11 @@ class Database:
         # SQLite allows one writer. Queueing writers here, in order, beats letting each
         # connection spin in SQLite's busy handler (which sleeps in growing steps).
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
+        self._writer: Engine | None = None
+        self._writer_thread: ThreadPoolExecutor | None = None
+        if self.is_sqlite:
+            self._writer = make_sqlite_writer(url)
+            self._writer_thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
 
     @property
     def is_sqlite(self) -> bool:
@@ -90,9 +114,30 @@ class Database:
         async with self._read_sessions() as session:
             yield session
 
+    async def write(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run `fn(connection, outbox, *args)` in one write transaction; flush after commit."""
+        outbox = Outbox()
+        if self._writer is not None:
+            async with self._write_lock:
+                loop = asyncio.get_running_loop()
+                result = await loop.run_in_executor(self._writer_thread, self._write_sync,
+                                                    fn, outbox, args)
+        else:
+            async with self.engine.begin() as conn:
+                result = await conn.run_sync(fn, outbox, *args)
+        await self._flush(outbox)
+        return result
+
+    def _write_sync(self, fn: Callable[..., T], outbox: Outbox, args: tuple) -> T:
+        with self._writer.begin() as conn:
+            return fn(conn, outbox, *args)
+
     async def _flush(self, outbox: Outbox) -> None:
         if outbox:
             await self.dispatcher.flush(outbox)
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self._writer is not None:
+            self._writer.dispose()
+            self._writer_thread.shutdown(wait=True)

@@ -115,9 +115,8 @@ async def favorite(request: Request) -> Response:
     event = await _open(request)
     data = await read_json(request)
     guest = await _known_guest(request, event, verify=False)
-    async with services(request).db.transaction() as session:
-        await favorites.set_favorite(session, event, guest, _image_id(request),
-                                     bool(data.get("on", True)))
+    await favorites.set_favorite(services(request).db, event, guest, _image_id(request),
+                                 bool(data.get("on", True)))
     return JSONResponse({"ok": True, "on": bool(data.get("on", True))})
 
 
