@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -141,10 +140,6 @@ def _wants_json(request: Request) -> bool:
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
-    # Database drivers run in threads (aiosqlite: one per connection) and hand every result
-    # back to the event loop. With CPython's default 5 ms GIL switch interval, a busy loop
-    # makes each hand-off wait up to 5 ms; a shorter interval keeps hand-offs prompt.
-    sys.setswitchinterval(0.0005)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict]:
