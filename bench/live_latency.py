@@ -4,8 +4,9 @@ Starts a real Proofroom server (embedded default, or --backend postgres), 10 pho
 each with one dashboard socket and a released gallery, and 200 gallery clients spread over
 the galleries, each toggling a favorite about once a second over HTTP for --seconds. Prints
 p50/p99/max latency from the start of each client's request to the dashboard's receipt of
-that event, and how many events were lost. Then runs the same load against the floor
-(bench/floor_app.py: bare Starlette broadcasting from memory) in the same run.
+that event, and how many events were lost (after a 3 s warm-up under the same load). Then
+runs the same load against the floor (bench/floor_app.py: bare Starlette broadcasting from
+memory) in the same run.
 
     python bench/live_latency.py                       # embedded default, 30 s
     python bench/live_latency.py --backend postgres    # PostgreSQL + Redis at 127.0.0.1
@@ -35,6 +36,7 @@ from websockets.asyncio.client import connect
 
 ROOT = Path(__file__).resolve().parent.parent
 PHOTOGRAPHERS, CLIENTS = 10, 200
+WARMUP = 3.0  # seconds of the same load before measuring (connection pools, caches)
 
 
 def free_port() -> int:
@@ -106,6 +108,7 @@ class Tracker:
         self.pending: dict[int, deque] = defaultdict(deque)
         self.latencies: list[float] = []
         self.request_ms: list[float] = []
+        self.measure_from = 0.0  # warm-up requests before this are delivered, not measured
         self.sent = 0
         self.received = 0
 
@@ -121,7 +124,9 @@ class Tracker:
         now = time.perf_counter()
         queue = self.pending.get(contact_id)
         if queue:
-            self.latencies.append((now - queue.popleft()) * 1000)
+            began = queue.popleft()
+            if began >= self.measure_from:
+                self.latencies.append((now - began) * 1000)
             self.received += 1
 
     def lost(self) -> int:
@@ -150,11 +155,13 @@ async def client_loop(http: RawClient, url: str, body_for, contact_id: int,
         except (OSError, asyncio.IncompleteReadError, ValueError):
             ok = False
             http.writer = None
-        tracker.request_ms.append((time.perf_counter() - began) * 1000)
+        measured = began >= tracker.measure_from
         if ok:
-            tracker.sent += 1
+            tracker.sent += measured
         else:
             tracker.failed(contact_id, began)
+        if measured:
+            tracker.request_ms.append((time.perf_counter() - began) * 1000)
         on = not on
         await asyncio.sleep(max(0.0, 1.0 - (time.perf_counter() - began)))
 
@@ -250,7 +257,8 @@ async def run_proofroom(base: str, seconds: float) -> dict:
         sockets.append(ws)
     listeners = [asyncio.create_task(listen(ws, tracker, stop)) for ws in sockets]
     await asyncio.sleep(0.5)
-    until = time.perf_counter() + seconds
+    tracker.measure_from = time.perf_counter() + WARMUP
+    until = tracker.measure_from + seconds
     loops, raws = [], []
     for slug, http, contact_id, image_id in visitors:
         cookie = "; ".join(f"{k}={v}" for k, v in http.cookies.items())
@@ -278,7 +286,8 @@ async def run_floor(base: str, seconds: float) -> dict:
                for t in range(PHOTOGRAPHERS)]
     listeners = [asyncio.create_task(listen(ws, tracker, stop)) for ws in sockets]
     clients = [RawClient(base) for _ in range(CLIENTS)]
-    until = time.perf_counter() + seconds
+    tracker.measure_from = time.perf_counter() + WARMUP
+    until = tracker.measure_from + seconds
     loops = []
     for n, http in enumerate(clients):
         tenant = n % PHOTOGRAPHERS

@@ -90,20 +90,23 @@ def append(
     """record(), for units of work that run on a plain connection (Database.write)."""
     if kind not in KINDS:
         raise ValueError(f"unknown activity kind {kind!r}")
+    at = utcnow()
+    counters = None
+    if event_id is not None and contact_id is not None and kind not in PHOTOGRAPHER_KINDS:
+        counters = _bump_visit(conn, kind, event_id, contact_id, at)
+    if names is None:
+        names = _names(conn, contact_id, event_id)
+    # Last: taking the number locks the photographer's counter row until commit, so every
+    # other write of this tenant waits; keep that window to the two statements it needs.
     seq = conn.execute(_NEXT_SEQ, {"pid": photographer_id}).scalar_one()
     activity = ActivityEvent(
         photographer_id=photographer_id, seq=seq, event_id=event_id, contact_id=contact_id,
-        kind=kind, payload=payload or {}, at=utcnow(),
+        kind=kind, payload=payload or {}, at=at,
     )
     conn.execute(_APPEND, {
         "photographer_id": photographer_id, "seq": seq, "event_id": event_id,
         "contact_id": contact_id, "kind": kind, "payload": activity.payload, "at": activity.at,
     })
-    counters = None
-    if event_id is not None and contact_id is not None and kind not in PHOTOGRAPHER_KINDS:
-        counters = _bump_visit(conn, kind, event_id, contact_id, activity.at)
-    if names is None:
-        names = _names(conn, contact_id, event_id)
     outbox.publish(tenant_channel(photographer_id),
                    envelope(activity, counters=counters, **names))
     return activity
