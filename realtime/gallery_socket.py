@@ -8,11 +8,9 @@ nature; it relies on the hub's catch-up after a Redis outage and on replay at re
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocket
 
 from server import activity
 from server.errors import DomainError
@@ -20,7 +18,7 @@ from server.events import tenant_channel
 from server.routes.visitor import guest_of, unlocked
 
 from .hub import CATCH_UP, Hub
-from .sockets import origin_allowed, pump, refuse
+from .sockets import origin_allowed, refuse, serve
 
 CONVERSATION_KINDS = frozenset({"comment_added", "comment_replied"})
 CLOSE_NO_GUEST = 4401
@@ -87,16 +85,5 @@ async def gallery_socket(websocket: WebSocket) -> None:
         return
     await websocket.accept()
     conn = hub.register(tenant_channel(event.photographer_id))
-    try:
-        hello = await asyncio.wait_for(websocket.receive_json(), 10)
-        last_seq = int(hello.get("last_seq", 0)) if isinstance(hello, dict) else 0
-        stream = GalleryStream(websocket, event.photographer_id, event.id, guest.contact_id,
-                               max(0, last_seq))
-        await stream.replay()
-        await pump(websocket, conn, stream)
-    except (WebSocketDisconnect, TimeoutError, ValueError, TypeError):
-        pass
-    finally:
-        hub.unregister(conn)
-        with contextlib.suppress(Exception):
-            await websocket.close()
+    await serve(websocket, hub, conn, lambda last_seq: GalleryStream(
+        websocket, event.photographer_id, event.id, guest.contact_id, last_seq))

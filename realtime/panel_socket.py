@@ -9,11 +9,9 @@ Too far behind: `resync`, and the page reloads its state.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocket
 
 from server import activity
 from server.auth import load_session
@@ -21,10 +19,9 @@ from server.events import tenant_channel
 from server.routes.common import SESSION_COOKIE, read_signed
 
 from .hub import CATCH_UP, Hub
-from .sockets import origin_allowed, pump, refuse
+from .sockets import origin_allowed, refuse, serve
 
 MAX_REPLAY = 500
-HELLO_TIMEOUT = 10.0
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_FORBIDDEN_ORIGIN = 4403
 
@@ -90,15 +87,5 @@ async def panel_socket(websocket: WebSocket) -> None:
     auth_session, photographer = found
     await websocket.accept()
     conn = hub.register(tenant_channel(photographer.id), auth_session.id)
-    try:
-        hello = await asyncio.wait_for(websocket.receive_json(), HELLO_TIMEOUT)
-        last_seq = int(hello.get("last_seq", 0)) if isinstance(hello, dict) else 0
-        stream = PanelStream(websocket, photographer.id, max(0, last_seq))
-        await stream.replay()
-        await pump(websocket, conn, stream)
-    except (WebSocketDisconnect, TimeoutError, ValueError, TypeError):
-        pass
-    finally:
-        hub.unregister(conn)
-        with contextlib.suppress(Exception):
-            await websocket.close()
+    await serve(websocket, hub, conn,
+                lambda last_seq: PanelStream(websocket, photographer.id, last_seq))

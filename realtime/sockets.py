@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from urllib.parse import urlsplit
 
-from starlette.websockets import WebSocket
+from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from .hub import Connection
 
+HELLO_TIMEOUT = 10.0
 CLOSE_OVERFLOW = 4408  # the queue filled up: reconnect and replay
 CLOSE_LOGGED_OUT = 4409
 
@@ -28,6 +30,23 @@ async def refuse(websocket: WebSocket, code: int) -> None:
     tell the browser "403", and it would keep reconnecting). Nothing is sent before."""
     await websocket.accept()
     await websocket.close(code=code)
+
+
+async def serve(websocket: WebSocket, hub, conn: Connection, make_stream) -> None:
+    """The shared life of a live socket after registering with the hub: read the hello
+    (the last seq the page saw), replay from the database, then deliver live."""
+    try:
+        hello = await asyncio.wait_for(websocket.receive_json(), HELLO_TIMEOUT)
+        last_seq = int(hello.get("last_seq", 0)) if isinstance(hello, dict) else 0
+        stream = make_stream(max(0, last_seq))
+        await stream.replay()
+        await pump(websocket, conn, stream)
+    except (WebSocketDisconnect, TimeoutError, ValueError, TypeError):
+        pass
+    finally:
+        hub.unregister(conn)
+        with contextlib.suppress(Exception):
+            await websocket.close()
 
 
 async def pump(websocket: WebSocket, conn: Connection, stream) -> None:

@@ -11,8 +11,8 @@ from .. import activity, comments, downloads, favorites, public, uploads
 from ..errors import Forbidden, Invalid, NotFound, Throttled
 from ..models import Event
 from ..public import Guest
-from .common import int_param, read_form, read_json, read_signed, render, services, set_signed
-from .visitor import GUEST_COOKIE, PIN_COOKIE, UNLOCK_COOKIE, guest_of, pin_ok, unlocked
+from .common import int_param, read_form, read_json, render, services
+from .visitor import GUEST_COOKIE, PIN_COOKIE, UNLOCK_COOKIE, guest_of, pin_ok, remember, unlocked
 
 
 async def _open(request: Request) -> Event:
@@ -86,10 +86,7 @@ async def unlock(request: Request) -> Response:
                       {"event": event, "error": "That password is not right. Try again."},
                       status_code=400)
     response = RedirectResponse(f"/g/{event.slug}", status_code=303)
-    marks = read_signed(request, UNLOCK_COOKIE, "unlock", {})
-    marks = marks if isinstance(marks, dict) else {}
-    marks[str(event.id)] = event.password_hash[-16:]
-    set_signed(response, request, UNLOCK_COOKIE, "unlock", marks)
+    remember(response, request, UNLOCK_COOKIE, str(event.id), event.password_hash[-16:])
     return response
 
 
@@ -100,10 +97,7 @@ async def gate(request: Request) -> Response:
         guest = await public.pass_gate(session, event, email=str(data.get("email", "")),
                                        name=str(data.get("name", "")))
     response = JSONResponse({"ok": True, "contact_id": guest.contact_id})
-    known = read_signed(request, GUEST_COOKIE, "guest", {})
-    known = known if isinstance(known, dict) else {}
-    known[str(event.photographer_id)] = guest.contact_id
-    set_signed(response, request, GUEST_COOKIE, "guest", known)
+    remember(response, request, GUEST_COOKIE, str(event.photographer_id), guest.contact_id)
     return response
 
 
@@ -148,10 +142,7 @@ async def pin(request: Request) -> Response:
     if not downloads.check_pin(event, str(data.get("pin", ""))):
         raise Invalid("That PIN is not right.")
     response = JSONResponse({"ok": True})
-    pins = read_signed(request, PIN_COOKIE, "pin", {})
-    pins = pins if isinstance(pins, dict) else {}
-    pins[str(event.id)] = event.download_pin
-    set_signed(response, request, PIN_COOKIE, "pin", pins)
+    remember(response, request, PIN_COOKIE, str(event.id), event.download_pin)
     return response
 
 

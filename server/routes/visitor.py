@@ -5,12 +5,14 @@ HTTP routes and its live socket (both are HTTP connections with the same cookies
 from __future__ import annotations
 
 from starlette.requests import HTTPConnection
+from starlette.responses import Response
 
 from ..models import Event
 from ..public import Guest
-from .common import read_signed
+from .common import read_signed, set_signed
 
 UNLOCK_COOKIE, GUEST_COOKIE, PIN_COOKIE = "pr_unlock", "pr_guest", "pr_pin"
+PURPOSES = {UNLOCK_COOKIE: "unlock", GUEST_COOKIE: "guest", PIN_COOKIE: "pin"}
 
 
 def unlocked(conn: HTTPConnection, event: Event) -> bool:
@@ -32,3 +34,14 @@ def pin_ok(conn: HTTPConnection, event: Event) -> bool:
         return True
     pins = read_signed(conn, PIN_COOKIE, "pin", {})
     return isinstance(pins, dict) and pins.get(str(event.id)) == event.download_pin
+
+
+def remember(response: Response, conn: HTTPConnection, cookie: str, key: str,
+             value: object) -> None:
+    """Add `key: value` to one of the visitor's signed dict cookies (gallery unlocks,
+    contacts per photographer, PINs per gallery), keeping what it already held."""
+    purpose = PURPOSES[cookie]
+    held = read_signed(conn, cookie, purpose, {})
+    held = held if isinstance(held, dict) else {}
+    held[key] = value
+    set_signed(response, conn, cookie, purpose, held)
