@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from arq import cron
 from arq.connections import RedisSettings
 
 from server import mail, uploads
@@ -21,7 +22,13 @@ async def send_email(ctx: dict[str, Any], email_id: int) -> str:
     return await mail.process(ctx["db"], settings.smtp_url, settings.mail_from, email_id)
 
 
+async def optimize_database(ctx: dict[str, Any]) -> None:
+    await ctx["db"].optimize()
+
+
 FUNCTIONS = [process_image, send_email]
+# Hourly, and once when a worker starts (arq runs each cron slot once across workers).
+CRON_JOBS = [cron(optimize_database, minute={17}, run_at_startup=True)]
 
 
 async def startup(ctx: dict[str, Any]) -> None:
@@ -41,6 +48,7 @@ async def shutdown(ctx: dict[str, Any]) -> None:
 
 class WorkerSettings:
     functions = FUNCTIONS
+    cron_jobs = CRON_JOBS
     on_startup = startup
     on_shutdown = shutdown
     # Read at import: the standalone worker is configured by REDIS_URL like the web process.

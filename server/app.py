@@ -21,7 +21,7 @@ from starlette.routing import Mount, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from jobs.worker import FUNCTIONS, WorkerSettings
+from jobs.worker import CRON_JOBS, FUNCTIONS, WorkerSettings
 from realtime.bus import RedisBus
 from realtime.gallery_socket import gallery_socket
 from realtime.hub import Hub
@@ -99,6 +99,7 @@ async def build_services(settings: Settings, redis_pool: ArqRedis | None = None)
 def start_inprocess_worker(services: Services) -> None:
     worker = Worker(
         functions=FUNCTIONS,
+        cron_jobs=CRON_JOBS,
         redis_pool=services.redis,
         handle_signals=False,
         ctx={"db": services.db, "media": services.media, "settings": services.settings},

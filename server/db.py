@@ -136,6 +136,23 @@ class Database:
         if outbox:
             await self.dispatcher.flush(outbox)
 
+    async def optimize(self) -> None:
+        """Refresh the query planner's statistics. SQLite gathers them only when asked, and
+        without them it walks a whole index to skip a sort (the report's search went from
+        ~400 ms to ~10 ms at 10k contacts). Sampled, so it costs milliseconds at any size.
+        PostgreSQL's autovacuum keeps its own statistics."""
+        if self._writer is None:
+            return
+        async with self._write_lock:
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(self._writer_thread, self._analyze_sync)
+
+    def _analyze_sync(self) -> None:
+        with self._writer.connect() as conn:
+            conn.exec_driver_sql("PRAGMA analysis_limit=1000")
+            conn.exec_driver_sql("ANALYZE")
+            conn.commit()
+
     async def dispose(self) -> None:
         await self.engine.dispose()
         if self._writer is not None:

@@ -91,7 +91,10 @@ class GalleryType(Base):
 
 class Contact(Base):
     __tablename__ = "contacts"
-    __table_args__ = (UniqueConstraint("photographer_id", "email"),)
+    __table_args__ = (
+        UniqueConstraint("photographer_id", "email"),
+        Index("ix_contacts_tenant_name", "photographer_id", "name"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     photographer_id: Mapped[int] = tenant_fk()
     email: Mapped[str] = mapped_column(String(254))
@@ -158,7 +161,15 @@ class Visit(Base):
     __tablename__ = "visits"
     __table_args__ = (
         UniqueConstraint("event_id", "contact_id"),
+        # A contact's rows (contact record, search results), newest first.
+        Index("ix_visits_tenant_contact", "photographer_id", "contact_id", "last_at"),
+        # One per sortable column of the report, so any sort reads a page, not the table.
         Index("ix_visits_tenant_last", "photographer_id", "last_at"),
+        Index("ix_visits_tenant_first", "photographer_id", "first_at"),
+        Index("ix_visits_tenant_favorites", "photographer_id", "favorites"),
+        Index("ix_visits_tenant_comments", "photographer_id", "comments"),
+        Index("ix_visits_tenant_single", "photographer_id", "single_downloads"),
+        Index("ix_visits_tenant_bulk", "photographer_id", "bulk_downloads"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     photographer_id: Mapped[int] = tenant_fk()
@@ -221,7 +232,8 @@ class ActivityEvent(Base):
     __tablename__ = "activity_events"
     __table_args__ = (
         UniqueConstraint("photographer_id", "seq"),
-        Index("ix_activity_contact", "photographer_id", "contact_id"),
+        # A contact's timeline, newest first, without walking the tenant's whole log.
+        Index("ix_activity_contact", "photographer_id", "contact_id", "seq"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     photographer_id: Mapped[int] = tenant_fk()

@@ -100,3 +100,30 @@ async def test_events_are_published_only_after_commit_and_never_after_rollback(s
     finally:
         await db.dispose()
         await redis.aclose()
+
+
+async def test_the_migrations_build_exactly_the_schema_the_models_declare(db):
+    """A model change without its migration (or the reverse) is caught on both backends."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from server.models import Base
+
+    def differences(conn):
+        return compare_metadata(MigrationContext.configure(conn), Base.metadata)
+
+    async with db.connect() as conn:
+        assert await conn.run_sync(differences) == []
+
+
+async def test_optimize_gives_the_sqlite_planner_statistics(sqlite_url):
+    db = Database(sqlite_url)
+    try:
+        async with db.transaction() as session:
+            await sign_up(session, email="stats@example.com", name="Stats", password="x" * 12)
+        await db.optimize()
+        async with db.reader() as session:
+            tables = set((await session.scalars(text("SELECT tbl FROM sqlite_stat1"))).all())
+        assert "photographers" in tables
+    finally:
+        await db.dispose()
