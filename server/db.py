@@ -8,8 +8,9 @@ WAL and busy_timeout are set on each DBAPI connection.
 `Database.write(fn, ...)` runs a short synchronous unit of work `fn(connection, outbox,
 ...)` in one transaction, for the hottest client actions. On SQLite it runs whole in the
 writer thread: under aiosqlite every statement is several thread hand-offs, each waiting
-for a busy event loop, and the single writer would be held across all of them. On
-PostgreSQL the same function runs through the async engine.
+for a busy event loop, and the single writer would be held across all of them; writes
+queued behind a busy writer commit together (server/sqlite_writer.py). On PostgreSQL the
+same function runs through the async engine.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
@@ -30,6 +30,8 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from .outbox import Dispatcher, Outbox, outbox_of
+from .sqlite_checkpoint import Checkpointer
+from .sqlite_writer import SqliteWriter
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 
@@ -50,6 +52,11 @@ def make_sqlite_writer(url: str) -> Engine:
     engine = create_engine(url.replace("+aiosqlite", ""), pool_size=1, max_overflow=0,
                            connect_args={"check_same_thread": False})
     _configure_sqlite(engine)
+
+    @event.listens_for(engine, "connect")
+    def no_checkpoints_in_commits(dbapi_connection, _record) -> None:
+        dbapi_connection.execute("PRAGMA wal_autocheckpoint=0")  # the Checkpointer's job
+
     return engine
 
 
@@ -84,11 +91,11 @@ class Database:
         # SQLite allows one writer. Queueing writers here, in order, beats letting each
         # connection spin in SQLite's busy handler (which sleeps in growing steps).
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
-        self._writer: Engine | None = None
-        self._writer_thread: ThreadPoolExecutor | None = None
+        self._writer: SqliteWriter | None = None
         if self.is_sqlite:
-            self._writer = make_sqlite_writer(url)
-            self._writer_thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
+            self._writer = SqliteWriter(make_sqlite_writer(url), self._write_lock, self._flush)
+            self._checkpointer = Checkpointer(url)
+            self._checkpointer.start()
 
     @property
     def is_sqlite(self) -> bool:
@@ -116,21 +123,13 @@ class Database:
 
     async def write(self, fn: Callable[..., T], *args: Any) -> T:
         """Run `fn(connection, outbox, *args)` in one write transaction; flush after commit."""
-        outbox = Outbox()
         if self._writer is not None:
-            async with self._write_lock:
-                loop = asyncio.get_running_loop()
-                result = await loop.run_in_executor(self._writer_thread, self._write_sync,
-                                                    fn, outbox, args)
-        else:
-            async with self.engine.begin() as conn:
-                result = await conn.run_sync(fn, outbox, *args)
+            return await self._writer.write(fn, args)  # group commit, flushed in order
+        outbox = Outbox()
+        async with self.engine.begin() as conn:
+            result = await conn.run_sync(fn, outbox, *args)
         await self._flush(outbox)
         return result
-
-    def _write_sync(self, fn: Callable[..., T], outbox: Outbox, args: tuple) -> T:
-        with self._writer.begin() as conn:
-            return fn(conn, outbox, *args)
 
     async def _flush(self, outbox: Outbox) -> None:
         if outbox:
@@ -143,12 +142,11 @@ class Database:
         PostgreSQL's autovacuum keeps its own statistics."""
         if self._writer is None:
             return
-        async with self._write_lock:
-            loop = asyncio.get_running_loop()
-            await loop.run_in_executor(self._writer_thread, self._analyze_sync)
+        await self._writer.call(self._analyze_sync, self._writer.engine)
 
-    def _analyze_sync(self) -> None:
-        with self._writer.connect() as conn:
+    @staticmethod
+    def _analyze_sync(engine: Engine) -> None:
+        with engine.connect() as conn:
             conn.exec_driver_sql("PRAGMA analysis_limit=1000")
             conn.exec_driver_sql("ANALYZE")
             conn.commit()
@@ -156,5 +154,5 @@ class Database:
     async def dispose(self) -> None:
         await self.engine.dispose()
         if self._writer is not None:
-            self._writer.dispose()
-            self._writer_thread.shutdown(wait=True)
+            self._writer.close()
+            self._checkpointer.stop()

@@ -127,3 +127,46 @@ async def test_optimize_gives_the_sqlite_planner_statistics(sqlite_url):
         assert "photographers" in tables
     finally:
         await db.dispose()
+
+
+async def test_concurrent_sqlite_writes_commit_together_and_fail_alone(sqlite_url):
+    """Group commit: writes queued behind a busy writer share a transaction, each in its own
+    savepoint, so one that raises is undone alone; pushes leave after COMMIT, in order."""
+    from sqlalchemy import event as sa_event
+
+    published: list[dict] = []
+
+    async def publish(channel: str, message: dict) -> None:
+        published.append(message)
+
+    db = Database(sqlite_url, Dispatcher(publish=publish))
+    commits: list[int] = []
+    sa_event.listen(db._writer.engine, "commit", lambda conn: commits.append(1))
+    try:
+        async with db.transaction() as session:
+            me = await sign_up(session, email="group@example.com", name="G", password="x" * 10)
+
+        def unit(conn, outbox, n: int) -> int:
+            activity.append(conn, outbox, me.id, "visit", payload={"n": n})
+            if n % 10 == 7:
+                raise ValueError(f"unit {n} refused")
+            return n
+
+        results = await asyncio.gather(*(db.write(unit, n) for n in range(30)),
+                                       return_exceptions=True)
+        failed = [n for n, r in enumerate(results) if isinstance(r, ValueError)]
+        assert failed == [7, 17, 27]
+        assert [r for r in results if not isinstance(r, Exception)] == [
+            n for n in range(30) if n not in failed]
+        assert len(commits) < 30  # they did share transactions
+
+        async with db.reader() as session:
+            stored = (await session.execute(
+                select(ActivityEvent.seq, ActivityEvent.payload).order_by(ActivityEvent.seq)
+            )).all()
+        kept = [n for n in range(30) if n not in failed]
+        assert [p["n"] for _, p in stored] == kept
+        assert [s for s, _ in stored] == list(range(1, 28))  # the undone used no number
+        assert [m["seq"] for m in published] == list(range(1, 28))
+    finally:
+        await db.dispose()

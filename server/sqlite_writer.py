@@ -1,0 +1,125 @@
+"""The SQLite writer: one thread, one connection, and group commit.
+
+SQLite has one writer at a time, so writes queue. Units of work that arrive while the
+writer is busy run together in its next transaction, each inside its own SAVEPOINT: one
+BEGIN IMMEDIATE, one COMMIT and one thread hand-off for the whole group, where a unit that
+raises is rolled back alone and its caller gets the exception. Under load the queue then
+drains in a few groups instead of a convoy of single commits.
+
+After a group commits its outboxes are flushed in commit order (so pushes leave in the
+order of their sequence numbers), and only then are the callers resumed: persist, publish,
+respond. Flushing overlaps the next group's transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, Engine
+
+from .outbox import Outbox
+
+MAX_GROUP = 64  # bounds one transaction's length, and so the wait of the next group
+
+
+@dataclass
+class _Unit:
+    fn: Callable[..., Any]
+    args: tuple
+    future: asyncio.Future
+    outbox: Outbox = field(default_factory=Outbox)
+    result: Any = None
+    error: BaseException | None = None
+
+
+class SqliteWriter:
+    def __init__(self, engine: Engine, lock: asyncio.Lock,
+                 flush: Callable[[Outbox], Awaitable[None]]) -> None:
+        self.engine = engine
+        self.lock = lock  # shared with Database.transaction(): one writer, whichever path
+        self.flush = flush
+        self.thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
+        self._pending: list[_Unit] = []
+        self._drainer: asyncio.Task | None = None
+        self._published: asyncio.Task | None = None
+
+    async def write(self, fn: Callable[..., Any], args: tuple) -> Any:
+        """Run `fn(connection, outbox, *args)` in a transaction; return once it is committed
+        and its outbox flushed."""
+        unit = _Unit(fn, args, asyncio.get_running_loop().create_future())
+        self._pending.append(unit)
+        if self._drainer is None:
+            self._drainer = asyncio.create_task(self._drain(), name="sqlite-group-commit")
+        return await unit.future
+
+    async def call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run a plain `fn(*args)` in the writer thread, holding the writer."""
+        async with self.lock:
+            return await asyncio.get_running_loop().run_in_executor(self.thread, fn, *args)
+
+    def close(self) -> None:
+        self.thread.shutdown(wait=True)
+        self.engine.dispose()
+
+    async def _drain(self) -> None:
+        loop = asyncio.get_running_loop()
+        group: list[_Unit] = []
+        try:
+            while self._pending:
+                group, self._pending = self._pending[:MAX_GROUP], self._pending[MAX_GROUP:]
+                async with self.lock:
+                    try:
+                        await loop.run_in_executor(self.thread, self._run_group, group)
+                    except Exception as exc:  # the COMMIT failed: nothing of the group stands
+                        for unit in group:
+                            unit.error, unit.outbox = exc, Outbox()
+                self._published = asyncio.create_task(self._publish(self._published, group))
+                group = []
+        except BaseException as exc:  # cancelled at shutdown: nobody may wait forever
+            for unit in group + self._pending:
+                unit.future.done() or unit.future.set_exception(exc)
+            raise
+        finally:
+            self._drainer = None
+
+    def _run_group(self, group: list[_Unit]) -> None:
+        with self.engine.begin() as conn:
+            if len(group) == 1:
+                group[0].result = group[0].fn(conn, group[0].outbox, *group[0].args)
+                return
+            for unit in group:
+                self._run_unit(conn, unit)
+
+    @staticmethod
+    def _run_unit(conn: Connection, unit: _Unit) -> None:
+        savepoint = conn.begin_nested()
+        try:
+            unit.result = unit.fn(conn, unit.outbox, *unit.args)
+        except Exception as exc:
+            savepoint.rollback()
+            unit.error, unit.outbox = exc, Outbox()
+        else:
+            savepoint.commit()
+
+    async def _publish(self, previous: asyncio.Task | None, group: list[_Unit]) -> None:
+        if previous is not None:
+            await asyncio.wait([previous])  # keep pushes in commit order
+        merged = Outbox()
+        for unit in group:
+            merged.messages += unit.outbox.messages
+            merged.jobs += unit.outbox.jobs
+        try:
+            if merged:
+                await self.flush(merged)
+        finally:
+            for unit in group:
+                if unit.future.done():
+                    continue
+                if unit.error is not None:
+                    unit.future.set_exception(unit.error)
+                else:
+                    unit.future.set_result(unit.result)
