@@ -21,6 +21,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from .bus import ORIGIN
+
 log = logging.getLogger(__name__)
 
 QUEUE_SIZE = 256
@@ -42,9 +44,10 @@ class Connection:
 
 
 class Hub:
-    def __init__(self, redis: Redis, namespace: str) -> None:
+    def __init__(self, redis: Redis, namespace: str, origin: str | None = None) -> None:
         self.redis = redis
         self.namespace = namespace
+        self.origin = origin  # our own bus's: those messages were dispatched locally
         self.channels: dict[str, set[Connection]] = defaultdict(set)
         self.subscribed = asyncio.Event()
         self._task: asyncio.Task | None = None
@@ -117,5 +120,9 @@ class Hub:
             try:
                 message = json.loads(msg["data"])
             except (TypeError, ValueError):
+                continue
+            if not isinstance(message, dict):
+                continue
+            if message.pop(ORIGIN, None) == self.origin and self.origin is not None:
                 continue
             self.dispatch(channel[prefix:], message)

@@ -147,7 +147,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         services = await build_services(settings)
         if settings.run_worker:
             start_inprocess_worker(services)
-        services.hub = Hub(services.redis, settings.channel_namespace)
+        services.hub = Hub(services.redis, settings.channel_namespace,
+                           origin=services.bus.origin)
+        services.bus.local = services.hub.dispatch
         await services.hub.start()
         try:
             yield {"services": services, "hub": services.hub}

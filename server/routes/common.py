@@ -28,7 +28,20 @@ def services(request: Request):
 
 
 def signer(request: Request, purpose: str) -> URLSafeSerializer:
-    return URLSafeSerializer(services(request).settings.secret_key, salt=f"proofroom.{purpose}")
+    return _serializer(services(request).settings.secret_key, purpose)
+
+
+@functools.lru_cache(maxsize=32)
+def _serializer(secret_key: str, purpose: str) -> URLSafeSerializer:
+    return URLSafeSerializer(secret_key, salt=f"proofroom.{purpose}")
+
+
+@functools.lru_cache(maxsize=2048)
+def _verified(secret_key: str, purpose: str, raw: str) -> str:
+    """A cookie's checked payload, as JSON text. A returning visitor sends the same cookie
+    with every click: verify its signature once, not per request (bad ones are not cached:
+    the exception escapes the cache)."""
+    return json.dumps(_serializer(secret_key, purpose).loads(raw))
 
 
 def read_signed(request: Request, cookie: str, purpose: str, default: Any = None) -> Any:
@@ -36,7 +49,8 @@ def read_signed(request: Request, cookie: str, purpose: str, default: Any = None
     if not raw:
         return default
     try:
-        return signer(request, purpose).loads(raw)
+        # Parsed afresh per call, so no caller can change what the cache holds.
+        return json.loads(_verified(services(request).settings.secret_key, purpose, raw))
     except BadSignature:
         return default
 
