@@ -11,6 +11,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from .hub import Connection
 
 HELLO_TIMEOUT = 10.0
+CLOSE_TIMEOUT = 1.0
 CLOSE_OVERFLOW = 4408  # the queue filled up: reconnect and replay
 CLOSE_LOGGED_OUT = 4409
 
@@ -41,37 +42,63 @@ async def serve(websocket: WebSocket, hub, conn: Connection, make_stream) -> Non
         stream = make_stream(max(0, last_seq))
         await stream.replay()
         await pump(websocket, conn, stream)
-    except (WebSocketDisconnect, TimeoutError, ValueError, TypeError):
-        pass
+    except (WebSocketDisconnect, TimeoutError, ValueError, TypeError, RuntimeError):
+        pass  # RuntimeError: the server already closed it (ping timeout) mid-send
     finally:
         hub.unregister(conn)
-        with contextlib.suppress(Exception):
-            await websocket.close()
+        await close_quickly(websocket)
 
 
 async def pump(websocket: WebSocket, conn: Connection, stream) -> None:
     """Deliver queued messages through `stream.deliver` until the browser leaves, its
-    queue overflows (it reconnects and replays), or its session is logged out."""
+    queue overflows, or its session is logged out.
+
+    Overflow wins over everything, even a send stalled on a browser that stopped reading
+    (its TCP window closed): the send is abandoned, the socket closed with 4408, and the
+    browser, whenever it reads again, reconnects and replays from the database."""
     receiver = asyncio.create_task(drain_incoming(websocket))
     overflow = asyncio.create_task(conn.overflowed.wait())
     try:
         while True:
-            getter = asyncio.create_task(conn.queue.get())
-            done, _ = await asyncio.wait({getter, receiver, overflow},
-                                         return_when=asyncio.FIRST_COMPLETED)
-            if getter not in done:
-                getter.cancel()
-                if overflow in done:
-                    await websocket.close(code=CLOSE_OVERFLOW)
-                return
-            message = getter.result()
+            message = await _unless(conn.queue.get(), receiver, overflow)
+            if message is _STOPPED:
+                break
             if message.get("type") == "logout" and message.get("session") == conn.session_id:
-                await websocket.close(code=CLOSE_LOGGED_OUT)
+                await close_quickly(websocket, CLOSE_LOGGED_OUT)
                 return
-            await stream.deliver(message)
+            if await _unless(stream.deliver(message), receiver, overflow) is _STOPPED:
+                break
+        if overflow.done():
+            await close_quickly(websocket, CLOSE_OVERFLOW)
     finally:
         receiver.cancel()
         overflow.cancel()
+
+
+_STOPPED = object()
+
+
+async def _unless(work, *stops: asyncio.Task):
+    """`work`'s result, or _STOPPED (and `work` cancelled) once any of `stops` is done."""
+    task = asyncio.ensure_future(work)
+    try:
+        await asyncio.wait({task, *stops}, return_when=asyncio.FIRST_COMPLETED)
+    except asyncio.CancelledError:
+        task.cancel()
+        raise
+    if not any(stop.done() for stop in stops):
+        return task.result()
+    task.cancel()
+    with contextlib.suppress(BaseException):
+        await task
+    return _STOPPED
+
+
+async def close_quickly(websocket: WebSocket, code: int = 1000) -> None:
+    """Close, but never wait on a browser that is not reading: its close frame would queue
+    behind the stalled data. Returning lets the server drop the connection."""
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(websocket.close(code=code), CLOSE_TIMEOUT)
 
 
 async def drain_incoming(websocket: WebSocket) -> None:
