@@ -6,6 +6,7 @@ takes one and checks the image really belongs to that gallery.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 from datetime import timedelta
@@ -40,18 +41,26 @@ class GalleryCache:
     def __init__(self, db) -> None:
         self.db = db
         self._items: dict[str, tuple[float, Event | None]] = {}
+        self._loading: dict[str, asyncio.Future] = {}
 
     async def get(self, slug: str) -> Event:
-        now = time.monotonic()
         hit = self._items.get(slug)
-        if hit is not None and hit[0] > now:
+        if hit is not None and hit[0] > time.monotonic():
             return check_open(hit[1])
+        # One read per expiry, however many requests for this gallery arrive meanwhile.
+        loading = self._loading.get(slug)
+        if loading is None:
+            loading = self._loading[slug] = asyncio.ensure_future(self._load(slug))
+            loading.add_done_callback(lambda _: self._loading.pop(slug, None))
+        return check_open(await asyncio.shield(loading))
+
+    async def _load(self, slug: str) -> Event | None:
         async with self.db.reader() as session:
             event = await session.scalar(select(Event).where(Event.slug == slug))
         if len(self._items) >= self.MAX:
             self._items.clear()
-        self._items[slug] = (now + self.TTL, event)
-        return check_open(event)
+        self._items[slug] = (time.monotonic() + self.TTL, event)
+        return event
 
 
 @dataclass(frozen=True)
