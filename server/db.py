@@ -91,6 +91,7 @@ class Database:
         # SQLite allows one writer. Queueing writers here, in order, beats letting each
         # connection spin in SQLite's busy handler (which sleeps in growing steps).
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
+        self._tenant_locks: dict[int, asyncio.Lock] = {}
         self._writer: SqliteWriter | None = None
         if self.is_sqlite:
             self._writer = SqliteWriter(make_sqlite_writer(url), self._write_lock, self._flush)
@@ -121,15 +122,28 @@ class Database:
         async with self._read_sessions() as session:
             yield session
 
-    async def write(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run `fn(connection, outbox, *args)` in one write transaction; flush after commit."""
+    async def write(self, fn: Callable[..., T], *args: Any, tenant: int | None = None) -> T:
+        """Run `fn(connection, outbox, *args)` in one write transaction; flush after commit.
+
+        `tenant`: the photographer whose activity counter the unit takes a number from. On
+        PostgreSQL this process lets one such write per tenant at a time into the database:
+        the others would only wait there on the counter's row lock, each holding a pooled
+        connection (measured: the pool ran dry and requests waited up to ~800 ms)."""
         if self._writer is not None:
             return await self._writer.write(fn, args)  # group commit, flushed in order
         outbox = Outbox()
-        async with self.engine.begin() as conn:
+        async with self._tenant_lock(tenant), self.engine.begin() as conn:
             result = await conn.run_sync(fn, outbox, *args)
         await self._flush(outbox)
         return result
+
+    def _tenant_lock(self, tenant: int | None) -> contextlib.AbstractAsyncContextManager:
+        if tenant is None:
+            return contextlib.nullcontext()
+        lock = self._tenant_locks.get(tenant)
+        if lock is None:
+            lock = self._tenant_locks[tenant] = asyncio.Lock()
+        return lock
 
     async def _flush(self, outbox: Outbox) -> None:
         if outbox:

@@ -63,7 +63,8 @@ def toggle(conn: Connection, outbox: Outbox, event_id: int, event_title: str, gu
 async def set_favorite(db: Database, event: Event, guest: Guest, image_id: int,
                        on: bool) -> bool:
     """The favorite toggle as routes call it: one unit of work, published after commit."""
-    return await db.write(toggle, event.id, event.title, guest, image_id, on)
+    return await db.write(toggle, event.id, event.title, guest, image_id, on,
+                          tenant=guest.photographer_id)
 
 
 async def favorite_ids(session: AsyncSession, guest: Guest) -> set[int]:
