@@ -21,7 +21,10 @@ from server.routes.common import SESSION_COOKIE, read_signed
 from .hub import CATCH_UP, Hub
 from .sockets import origin_allowed, refuse, serve
 
-MAX_REPLAY = 500
+# Beyond this many missed events the page reloads its state instead (resync). Well above
+# what an overflow drop loses (the hub's queue plus the bytes in flight, ~500-750 events),
+# so a dashboard dropped for being slow recovers by replay.
+MAX_REPLAY = 2000
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_FORBIDDEN_ORIGIN = 4403
 

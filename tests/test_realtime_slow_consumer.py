@@ -36,9 +36,9 @@ SMALL_RCVBUF = 4096
 
 #: Actions to make after the server's send queue stops growing: uvicorn's 64 KiB write
 #: buffer takes ~150 of these ~440-byte pushes, then the hub queue fills and overflows
-#: (~100 to spare). Few enough that what the dropped socket missed (everything after the
+#: (~200 to spare). Few enough that what the dropped socket missed (everything after the
 #: bytes in flight) is still a replay, not a resync.
-STALLED_ACTIONS = QUEUE_SIZE + 250
+STALLED_ACTIONS = QUEUE_SIZE + 350
 MAX_ACTIONS = 4000  # the server never stopped taking bytes: fail rather than loop on
 WAIT = 15.0  # seconds for any one read; a broken server fails the test instead of hanging
 # The whole stall takes a few seconds: uvicorn's keepalive (30 s ping + 20 s) would
@@ -158,8 +158,10 @@ async def test_a_stalled_dashboard_is_dropped_after_its_queue_overflows_and_repl
     assert delivered and delivered[-1] < newest, delivered[-1:]
 
     fresh = await open_panel_socket(photographer, server.base_url, last_seq=delivered[-1])
-    replayed = await receive_through(fresh, newest)
-    await assert_silent(fresh)  # and nothing twice
-    await fresh.close()
+    try:
+        replayed = await receive_through(fresh, newest)
+        await assert_silent(fresh)  # and nothing twice
+    finally:
+        await fresh.close()
     assert replayed == list(range(delivered[-1] + 1, newest + 1))
     assert delivered + replayed == list(range(start + 1, newest + 1))
