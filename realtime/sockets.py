@@ -36,22 +36,23 @@ async def refuse(websocket: WebSocket, code: int) -> None:
 async def serve(websocket: WebSocket, hub, conn: Connection, make_stream) -> None:
     """The shared life of a live socket after registering with the hub: read the hello
     (the last seq the page saw), replay from the database, then deliver live."""
+    code = 1000
     try:
         hello = await asyncio.wait_for(websocket.receive_json(), HELLO_TIMEOUT)
         last_seq = int(hello.get("last_seq", 0)) if isinstance(hello, dict) else 0
         stream = make_stream(max(0, last_seq))
         await stream.replay()
-        await pump(websocket, conn, stream)
+        code = await pump(websocket, conn, stream)
     except (WebSocketDisconnect, TimeoutError, ValueError, TypeError, RuntimeError):
         pass  # RuntimeError: the server already closed it (ping timeout) mid-send
     finally:
         hub.unregister(conn)
-        await close_quickly(websocket)
+        await close_quickly(websocket, code)
 
 
-async def pump(websocket: WebSocket, conn: Connection, stream) -> None:
+async def pump(websocket: WebSocket, conn: Connection, stream) -> int:
     """Deliver queued messages through `stream.deliver` until the browser leaves, its
-    queue overflows, or its session is logged out.
+    queue overflows, or its session is logged out; returns the code to close with.
 
     Overflow wins over everything, even a send stalled on a browser that stopped reading
     (its TCP window closed): the send is abandoned, the socket closed with 4408, and the
@@ -64,12 +65,10 @@ async def pump(websocket: WebSocket, conn: Connection, stream) -> None:
             if message is _STOPPED:
                 break
             if message.get("type") == "logout" and message.get("session") == conn.session_id:
-                await close_quickly(websocket, CLOSE_LOGGED_OUT)
-                return
+                return CLOSE_LOGGED_OUT
             if await _unless(stream.deliver(message), receiver, overflow) is _STOPPED:
                 break
-        if overflow.done():
-            await close_quickly(websocket, CLOSE_OVERFLOW)
+        return CLOSE_OVERFLOW if overflow.done() else 1000
     finally:
         receiver.cancel()
         overflow.cancel()

@@ -53,26 +53,14 @@ def _bump_statement(column: str | None, delta: int):
 _BUMPS = {kind: _bump_statement(*COUNTERS.get(kind, (None, 0))) for kind in KINDS}
 
 
-async def record(
-    session: AsyncSession,
-    photographer_id: int,
-    kind: str,
-    *,
-    event_id: int | None = None,
-    contact_id: int | None = None,
-    payload: dict[str, Any] | None = None,
-    names: dict[str, str] | None = None,
-) -> ActivityEvent:
-    """Append one event in the caller's transaction; publish it after commit.
-
-    `names` (contact_name, contact_email, event_title) saves a query when the caller
-    already has them."""
+async def record(session: AsyncSession, photographer_id: int, kind: str,
+                 **fields: Any) -> ActivityEvent:
+    """append() in an ORM session's transaction: published after that session commits.
+    `fields` are append()'s (event_id, contact_id, payload, names)."""
     outbox = outbox_of(session)
     return await session.run_sync(
-        lambda sync_session: append(
-            sync_session.connection(), outbox, photographer_id, kind, event_id=event_id,
-            contact_id=contact_id, payload=payload, names=names,
-        )
+        lambda sync_session: append(sync_session.connection(), outbox, photographer_id, kind,
+                                    **fields)
     )
 
 
@@ -87,7 +75,9 @@ def append(
     payload: dict[str, Any] | None = None,
     names: dict[str, str] | None = None,
 ) -> ActivityEvent:
-    """record(), for units of work that run on a plain connection (Database.write)."""
+    """Append one event in the connection's transaction; its push leaves with `outbox`
+    after commit. `names` (contact_name, contact_email, event_title) saves a query when
+    the caller already has them."""
     if kind not in KINDS:
         raise ValueError(f"unknown activity kind {kind!r}")
     at = utcnow()

@@ -34,3 +34,15 @@ document.addEventListener('click', (e) => {
     const old = btn.textContent; btn.textContent = 'Copied'; setTimeout(() => (btn.textContent = old), 1500);
   });
 });
+
+// One chat message (a comment or a reply), as both the panel inbox and the gallery's
+// lightbox thread show it. Plain text only: the body never becomes HTML.
+export function chatBubble(m) {
+  const li = document.createElement('li');
+  li.className = `bubble bubble-${m.author}`;
+  li.dataset.id = m.id;
+  const body = document.createElement('p'); body.textContent = m.body;
+  const at = document.createElement('time'); at.textContent = new Date(m.at).toLocaleString();
+  li.append(body, at);
+  return li;
+}

@@ -1,6 +1,6 @@
 // The client gallery: favorites, the email gate, the lightbox (keyboard too), comments and
 // downloads. Everything a client does goes through postJSON; the gate opens first if needed.
-import { postJSON, toast } from './common.js';
+import { chatBubble, postJSON, toast } from './common.js';
 
 const data = JSON.parse(document.getElementById('gallery-data').textContent);
 const base = `/g/${data.slug}`;
@@ -196,15 +196,7 @@ function renderThread(comments) {
     li.textContent = 'No comments yet. Ask for a retouch, a crop, or just say you love it.';
     list.append(li);
   }
-  for (const c of comments) {
-    const li = document.createElement('li');
-    li.className = `bubble bubble-${c.author}`;
-    li.dataset.id = c.id;
-    const body = document.createElement('p'); body.textContent = c.body;
-    const at = document.createElement('time'); at.textContent = new Date(c.at).toLocaleString();
-    li.append(body, at);
-    list.append(li);
-  }
+  for (const c of comments) list.append(chatBubble(c));
   list.scrollTop = list.scrollHeight;
 }
 

@@ -1,22 +1,12 @@
 // The Comments inbox: live conversation list, the open thread, and the reply box.
 // Messages are text only: every body goes through textContent.
-import { postJSON } from './common.js';
+import { chatBubble as bubble, postJSON } from './common.js';
 import { onActivity } from './live.js';
 
 const list = document.getElementById('conversations');
 const messages = document.getElementById('messages');
 const form = document.getElementById('reply-form');
 const openKey = document.getElementById('chat').dataset.open;
-
-function bubble(m) {
-  const li = document.createElement('li');
-  li.className = `bubble bubble-${m.author}`;
-  li.dataset.id = m.id;
-  const p = document.createElement('p'); p.textContent = m.body;
-  const t = document.createElement('time'); t.textContent = new Date(m.at).toLocaleString();
-  li.append(p, t);
-  return li;
-}
 
 function append(m) {
   if (!messages || messages.querySelector(`[data-id="${m.id}"]`)) return;
