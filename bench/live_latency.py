@@ -58,6 +58,46 @@ def wait_up(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
     raise SystemExit(f"no answer from {url}")
 
 
+def cpu_seconds(pid: int) -> dict[str, float]:
+    """CPU time (user + system) so far of each thread of a process, by thread name, from
+    /proc: a figure per request that machine noise moves far less than a latency tail."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    totals: dict[str, float] = defaultdict(float)
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            stat = (task / "stat").read_text()
+        except OSError:
+            continue  # the thread ended
+        name = stat[stat.index("(") + 1:stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2:].split()
+        totals["main" if task.name == str(pid) else (name + task.name if os.environ.get("BENCH_THREADS") else name)] += (
+            int(fields[11]) + int(fields[12])) / ticks
+    return totals
+
+
+class CpuMeter:
+    """The server's CPU per request over the measured window, main thread and the rest."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.before: dict[str, float] = {}
+        self.after: dict[str, float] = {}
+
+    async def measure(self, start: float, end: float) -> None:
+        await asyncio.sleep(max(0.0, start - time.perf_counter()))
+        self.before = cpu_seconds(self.pid)
+        await asyncio.sleep(max(0.0, end - time.perf_counter()))
+        self.after = cpu_seconds(self.pid)
+
+    def per_request_ms(self, requests: int) -> tuple[float, float]:
+        main = self.after.get("main", 0) - self.before.get("main", 0)
+        total = sum(self.after.values()) - sum(self.before.values())
+        if os.environ.get("BENCH_THREADS"):
+            for name in sorted(self.after, key=lambda n: self.before.get(n, 0) - self.after[n]):
+                print(f"    {name}: {(self.after[name] - self.before.get(name, 0)) * 1000 / max(requests, 1):.3f} ms")
+        return main * 1000 / max(requests, 1), total * 1000 / max(requests, 1)
+
+
 def percentile(values: list[float], p: float) -> float:
     if not values:
         return float("nan")
@@ -172,7 +212,7 @@ async def drain(tracker: Tracker, seconds: float = 5.0) -> None:
         await asyncio.sleep(0.05)
 
 
-def report(name: str, tracker: Tracker, seconds: float) -> dict:
+def report(name: str, tracker: Tracker, seconds: float, cpu: CpuMeter) -> dict:
     lat = tracker.latencies
     figures = {
         "name": name, "requests": tracker.sent, "rate": tracker.sent / seconds,
@@ -184,6 +224,10 @@ def report(name: str, tracker: Tracker, seconds: float) -> dict:
           f"max {figures['max']:.1f} ms  lost {figures['lost']}  "
           f"(HTTP alone: p50 {percentile(tracker.request_ms, 50):.1f} ms, "
           f"p99 {percentile(tracker.request_ms, 99):.1f} ms)", flush=True)
+    main, total = cpu.per_request_ms(tracker.sent)
+    figures.update(cpu_main=main, cpu_total=total)
+    print(f"{'':>24}  server CPU per toggle: {total:.2f} ms ({main:.2f} ms on the event "
+          f"loop's thread)", flush=True)
     return figures
 
 
@@ -239,7 +283,7 @@ async def setup_visitor(base: str, slug: str, n: int) -> tuple[httpx.AsyncClient
     return http, res.json()["contact_id"], random.choice(data["images"])["id"]
 
 
-async def run_proofroom(base: str, seconds: float) -> dict:
+async def run_proofroom(base: str, seconds: float, pid: int) -> dict:
     studios = await asyncio.gather(*(setup_photographer(base, n) for n in range(PHOTOGRAPHERS)))
     visitors = []
     for n in range(CLIENTS):
@@ -259,6 +303,8 @@ async def run_proofroom(base: str, seconds: float) -> dict:
     await asyncio.sleep(0.5)
     tracker.measure_from = time.perf_counter() + WARMUP
     until = tracker.measure_from + seconds
+    cpu = CpuMeter(pid)
+    metering = asyncio.create_task(cpu.measure(tracker.measure_from, until))
     loops, raws = [], []
     for slug, http, contact_id, image_id in visitors:
         cookie = "; ".join(f"{k}={v}" for k, v in http.cookies.items())
@@ -275,12 +321,13 @@ async def run_proofroom(base: str, seconds: float) -> dict:
         await ws.close()
     for http, *_ in [(v[1],) for v in visitors] + [(s[0],) for s in studios]:
         await http.aclose()
-    return report("proofroom", tracker, seconds)
+    await metering
+    return report("proofroom", tracker, seconds, cpu)
 
 
 # ---- floor --------------------------------------------------------------------------
 
-async def run_floor(base: str, seconds: float) -> dict:
+async def run_floor(base: str, seconds: float, pid: int) -> dict:
     tracker, stop = Tracker(), asyncio.Event()
     sockets = [await connect(base.replace("http", "ws") + f"/t/{t}/ws")
                for t in range(PHOTOGRAPHERS)]
@@ -288,6 +335,8 @@ async def run_floor(base: str, seconds: float) -> dict:
     clients = [RawClient(base) for _ in range(CLIENTS)]
     tracker.measure_from = time.perf_counter() + WARMUP
     until = tracker.measure_from + seconds
+    cpu = CpuMeter(pid)
+    metering = asyncio.create_task(cpu.measure(tracker.measure_from, until))
     loops = []
     for n, http in enumerate(clients):
         tenant = n % PHOTOGRAPHERS
@@ -302,7 +351,8 @@ async def run_floor(base: str, seconds: float) -> dict:
         await ws.close()
     for http in clients:
         await http.close()
-    return report("floor (bare Starlette)", tracker, seconds)
+    await metering
+    return report("floor (bare Starlette)", tracker, seconds, cpu)
 
 
 def start(cmd: list[str], env: dict, log: Path) -> subprocess.Popen:
@@ -346,13 +396,14 @@ def main() -> None:
         if args.backend == "postgres":
             procs.append(start([sys.executable, "-m", "server.cli", "worker"], env,
                                tmp / "worker.log"))
-        mine = asyncio.run(run_proofroom(base, args.seconds))
+        mine = asyncio.run(run_proofroom(base, args.seconds, procs[0].pid))
         floor_port = free_port()
         procs.append(start([sys.executable, "-m", "uvicorn", "bench.floor_app:app", "--port",
                             str(floor_port), "--log-level", "warning"], env,
                            tmp / "floor.log"))
         wait_up(f"http://127.0.0.1:{floor_port}/t/0/favorite", procs[-1])
-        floor = asyncio.run(run_floor(f"http://127.0.0.1:{floor_port}", args.seconds))
+        floor = asyncio.run(run_floor(f"http://127.0.0.1:{floor_port}", args.seconds,
+                                      procs[-1].pid))
         ratio = mine["p99"] / floor["p99"] if floor["p99"] else float("nan")
         print(f"p99 proofroom / floor: {ratio:.2f}x", flush=True)
     finally:

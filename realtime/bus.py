@@ -3,21 +3,34 @@
 Publishing happens only from a flushed outbox (after COMMIT). Subscribing is the hub's job:
 one subscriber per web process.
 
-A web process hands its own messages to its hub directly (`local`) and marks what it sends
-to Redis with its origin, so its hub skips the echo: the Redis round trip (and a JSON parse)
-stays on the path only between processes, and a Redis outage no longer stalls this
-process's own dashboards.
+`publish` never waits. It hands the message to this process's hub at once (`local`) and
+queues it for Redis, where one background sender (`run`) pipelines everything queued
+since its last round trip, in order. A client's request therefore waits for neither Redis
+nor a busy pub/sub connection, and a Redis outage stalls no dashboard of this process.
+Each payload starts with its process's origin, so the hub skips its own echo without
+parsing it; other processes get it from Redis.
+
+While Redis is unreachable the sender keeps the queue (up to MAX_PENDING messages) and
+retries; what it has to drop, a dashboard of another process still gets: the hub's
+catch-up after its own reconnect, and the gap check of every stream, read the database.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import logging
 import uuid
 from collections.abc import Callable
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
-ORIGIN = "_from"  # the publishing process, stripped by the hub before anything is delivered
+log = logging.getLogger(__name__)
+
+SEPARATOR = "|"  # between the origin and the JSON body of a payload on Redis
+MAX_PENDING = 10_000
 
 
 class RedisBus:
@@ -26,9 +39,77 @@ class RedisBus:
         self.namespace = namespace
         self.origin = uuid.uuid4().hex
         self.local: Callable[[str, dict], None] | None = None
+        self._prefix = self.origin + SEPARATOR
+        self._pending: list[tuple[str, str]] = []
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        self._sending = False
 
-    async def publish(self, channel: str, message: dict) -> None:
+    def publish(self, channel: str, message: dict) -> None:
         if self.local is not None:
             self.local(channel, message)
-        data = json.dumps({**message, ORIGIN: self.origin}, separators=(",", ":"))
-        await self.redis.publish(self.namespace + channel, data)
+        data = self._prefix + json.dumps(message, separators=(",", ":"))
+        self._pending.append((self.namespace + channel, data))
+        if len(self._pending) > MAX_PENDING:
+            del self._pending[: len(self._pending) - MAX_PENDING]
+        self._wake.set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self.run(), name="bus-sender")
+
+    async def stop(self, timeout: float = 2.0) -> None:
+        """Send what is queued (for a moment at most), then stop the sender."""
+        if self._task is None:
+            return
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                while self._pending or self._sending:
+                    await asyncio.sleep(0.01)
+        self._task.cancel()
+        with contextlib.suppress(BaseException):
+            await self._task
+
+    async def run(self) -> None:
+        backoff = 0.05
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._pending:
+                batch = self._pending
+                self._pending = []
+                self._sending = True
+                try:
+                    await self._send(batch)
+                    backoff = 0.05
+                except (RedisError, OSError) as exc:
+                    self._pending[:0] = batch  # retried first: order is kept
+                    del self._pending[: max(0, len(self._pending) - MAX_PENDING)]
+                    log.warning("bus could not reach Redis (%s); retrying in %.2fs", exc,
+                                backoff)
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 2.0)
+                finally:
+                    self._sending = False
+
+    async def _send(self, batch: list[tuple[str, str]]) -> None:
+        if len(batch) == 1:
+            await self.redis.publish(*batch[0])
+            return
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for channel, data in batch:
+                pipe.publish(channel, data)
+            await pipe.execute()
+
+
+def parse(data: bytes | str, own_origin: str | None) -> dict | None:
+    """The message of a payload from Redis, or None for our own echo or a malformed one."""
+    if isinstance(data, str):
+        data = data.encode()
+    origin, sep, body = data.partition(SEPARATOR.encode())
+    if not sep or origin.decode("ascii", "replace") == own_origin:
+        return None
+    try:
+        message = json.loads(body)
+    except ValueError:
+        return None
+    return message if isinstance(message, dict) else None

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
@@ -21,7 +21,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from .bus import ORIGIN
+from .bus import parse
 
 log = logging.getLogger(__name__)
 
@@ -34,13 +34,16 @@ class Connection:
     channel: str
     session_id: str | None = None
     queue: asyncio.Queue = field(default_factory=lambda: asyncio.Queue(QUEUE_SIZE))
-    overflowed: asyncio.Event = field(default_factory=asyncio.Event)
+    on_overflow: Callable[[], None] | None = None  # set by the socket's pump
+    overflowed: bool = False
 
     def offer(self, message: dict) -> None:
         try:
             self.queue.put_nowait(message)
         except asyncio.QueueFull:
-            self.overflowed.set()
+            self.overflowed = True
+            if self.on_overflow is not None:
+                self.on_overflow()
 
 
 class Hub:
@@ -115,14 +118,9 @@ class Hub:
                 continue
             if msg.get("type") != "pmessage":
                 continue
+            message = parse(msg["data"], self.origin)
+            if message is None:  # our own (dispatched locally already) or not ours at all
+                continue
             channel = msg["channel"]
             channel = channel.decode() if isinstance(channel, bytes) else channel
-            try:
-                message = json.loads(msg["data"])
-            except (TypeError, ValueError):
-                continue
-            if not isinstance(message, dict):
-                continue
-            if message.pop(ORIGIN, None) == self.origin and self.origin is not None:
-                continue
             self.dispatch(channel[prefix:], message)

@@ -56,41 +56,44 @@ async def pump(websocket: WebSocket, conn: Connection, stream) -> int:
 
     Overflow wins over everything, even a send stalled on a browser that stopped reading
     (its TCP window closed): the send is abandoned, the socket closed with 4408, and the
-    browser, whenever it reads again, reconnects and replays from the database."""
+    browser, whenever it reads again, reconnects and replays from the database. Leaving
+    and overflowing cancel the loop where it waits, so a message costs no extra task."""
+    stop = _Stop(asyncio.current_task())
     receiver = asyncio.create_task(drain_incoming(websocket))
-    overflow = asyncio.create_task(conn.overflowed.wait())
+    receiver.add_done_callback(lambda _: stop(1000))
+    conn.on_overflow = lambda: stop(CLOSE_OVERFLOW)
+    if conn.overflowed:  # already, during the replay
+        stop(CLOSE_OVERFLOW)
     try:
         while True:
-            message = await _unless(conn.queue.get(), receiver, overflow)
-            if message is _STOPPED:
-                break
+            message = await conn.queue.get()
             if message.get("type") == "logout" and message.get("session") == conn.session_id:
                 return CLOSE_LOGGED_OUT
-            if await _unless(stream.deliver(message), receiver, overflow) is _STOPPED:
-                break
-        return CLOSE_OVERFLOW if overflow.done() else 1000
-    finally:
-        receiver.cancel()
-        overflow.cancel()
-
-
-_STOPPED = object()
-
-
-async def _unless(work, *stops: asyncio.Task):
-    """`work`'s result, or _STOPPED (and `work` cancelled) once any of `stops` is done."""
-    task = asyncio.ensure_future(work)
-    try:
-        await asyncio.wait({task, *stops}, return_when=asyncio.FIRST_COMPLETED)
+            await stream.deliver(message)
     except asyncio.CancelledError:
-        task.cancel()
-        raise
-    if not any(stop.done() for stop in stops):
-        return task.result()
-    task.cancel()
-    with contextlib.suppress(BaseException):
-        await task
-    return _STOPPED
+        if stop.code is None:
+            raise  # cancelled from outside (shutdown): not ours to swallow
+        stop.task.uncancel()
+        return stop.code
+    finally:
+        stop.over = True
+        conn.on_overflow = None
+        receiver.cancel()
+
+
+class _Stop:
+    """Cancels the pumping task once, with the code to close with; never after the pump
+    has returned (the cancel would hit whatever its caller awaits next)."""
+
+    def __init__(self, task: asyncio.Task) -> None:
+        self.task = task
+        self.code: int | None = None
+        self.over = False
+
+    def __call__(self, code: int) -> None:
+        if self.code is None and not self.over:
+            self.code = code
+            self.task.cancel()
 
 
 async def close_quickly(websocket: WebSocket, code: int = 1000) -> None:

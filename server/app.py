@@ -63,6 +63,7 @@ class Services:
             self.worker.handle_sig(15)  # ask the loop to stop, then wait for running jobs
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.worker.close(), 10)
+        await self.bus.stop()  # what is still queued for other processes goes out first
         for task in self.tasks:
             task.cancel()
         for task in self.tasks:
@@ -84,6 +85,7 @@ async def build_services(settings: Settings, redis_pool: ArqRedis | None = None)
     if redis_pool is None:
         redis_pool = await create_pool(RedisSettings.from_dsn(redis_url))
     bus = RedisBus(redis_pool, settings.channel_namespace)
+    bus.start()
 
     async def enqueue(job: Job) -> None:
         await redis_pool.enqueue_job(job.name, *job.args, _job_id=job.job_id,

@@ -94,7 +94,8 @@ class Database:
         self._tenant_locks: dict[int, asyncio.Lock] = {}
         self._writer: SqliteWriter | None = None
         if self.is_sqlite:
-            self._writer = SqliteWriter(make_sqlite_writer(url), self._write_lock, self._flush)
+            self._writer = SqliteWriter(make_sqlite_writer(url), self._write_lock,
+                                        self.dispatcher)
             self._checkpointer = Checkpointer(url)
             self._checkpointer.start()
 

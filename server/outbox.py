@@ -42,28 +42,38 @@ class Outbox:
 
 class Dispatcher:
     """Where a flushed outbox goes. The composition root (server/app.py) supplies the real
-    publisher and enqueuer; without them (a CLI command, a unit test) nothing is sent."""
+    publisher and enqueuer; without them (a CLI command, a unit test) nothing is sent.
+
+    `publish` must not wait (the bus queues for Redis and sends in the background): pushes
+    leave in commit order, synchronously, and a request never waits on pub/sub. Jobs are
+    awaited, so a job is in Redis before the request that caused it returns."""
 
     def __init__(
         self,
-        publish: Callable[[str, dict], Awaitable[None]] | None = None,
+        publish: Callable[[str, dict], None] | None = None,
         enqueue: Callable[[Job], Awaitable[None]] | None = None,
     ) -> None:
         self.publish = publish
         self.enqueue = enqueue
 
     async def flush(self, outbox: Outbox) -> None:
+        self.publish_messages(outbox)
+        await self.enqueue_jobs(outbox)
+
+    def publish_messages(self, outbox: Outbox) -> None:
         # Failures here never undo the commit: replay (pushes) and reconcile (jobs) recover.
+        if self.publish is None:
+            return
         for channel, message in outbox.messages:
-            if self.publish is None:
-                continue
             try:
-                await self.publish(channel, message)
+                self.publish(channel, message)
             except Exception:
                 log.exception("publish to %s failed; clients recover by replay", channel)
+
+    async def enqueue_jobs(self, outbox: Outbox) -> None:
+        if self.enqueue is None:
+            return
         for job in outbox.jobs:
-            if self.enqueue is None:
-                continue
             try:
                 await self.enqueue(job)
             except Exception:

@@ -6,22 +6,23 @@ BEGIN IMMEDIATE, one COMMIT and one thread hand-off for the whole group, where a
 raises is rolled back alone and its caller gets the exception. Under load the queue then
 drains in a few groups instead of a convoy of single commits.
 
-After a group commits its outboxes are flushed in commit order (so pushes leave in the
-order of their sequence numbers), and only then are the callers resumed: persist, publish,
-respond. Flushing overlaps the next group's transaction.
+After a group commits, its pushes are handed to the dispatcher at once, in commit order (so
+they leave in the order of their sequence numbers), and only then are the callers resumed:
+persist, publish, respond. A unit that enqueued jobs resumes once they are in Redis; that
+wait overlaps the next group's transaction.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, Engine
 
-from .outbox import Outbox
+from .outbox import Dispatcher, Outbox
 
 MAX_GROUP = 64  # bounds one transaction's length, and so the wait of the next group
 
@@ -37,19 +38,18 @@ class _Unit:
 
 
 class SqliteWriter:
-    def __init__(self, engine: Engine, lock: asyncio.Lock,
-                 flush: Callable[[Outbox], Awaitable[None]]) -> None:
+    def __init__(self, engine: Engine, lock: asyncio.Lock, dispatcher: Dispatcher) -> None:
         self.engine = engine
         self.lock = lock  # shared with Database.transaction(): one writer, whichever path
-        self.flush = flush
+        self.dispatcher = dispatcher
         self.thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
         self._pending: list[_Unit] = []
         self._drainer: asyncio.Task | None = None
-        self._published: asyncio.Task | None = None
+        self._resuming: set[asyncio.Task] = set()  # strong references until they finish
 
     async def write(self, fn: Callable[..., Any], args: tuple) -> Any:
         """Run `fn(connection, outbox, *args)` in a transaction; return once it is committed
-        and its outbox flushed."""
+        and its outbox dispatched."""
         unit = _Unit(fn, args, asyncio.get_running_loop().create_future())
         self._pending.append(unit)
         if self._drainer is None:
@@ -77,7 +77,7 @@ class SqliteWriter:
                     except Exception as exc:  # the COMMIT failed: nothing of the group stands
                         for unit in group:
                             unit.error, unit.outbox = exc, Outbox()
-                self._published = asyncio.create_task(self._publish(self._published, group))
+                self._dispatch(group)
                 group = []
         except BaseException as exc:  # cancelled at shutdown: nobody may wait forever
             for unit in group + self._pending:
@@ -105,21 +105,28 @@ class SqliteWriter:
         else:
             savepoint.commit()
 
-    async def _publish(self, previous: asyncio.Task | None, group: list[_Unit]) -> None:
-        if previous is not None:
-            await asyncio.wait([previous])  # keep pushes in commit order
-        merged = Outbox()
+    def _dispatch(self, group: list[_Unit]) -> None:
         for unit in group:
-            merged.messages += unit.outbox.messages
-            merged.jobs += unit.outbox.jobs
+            self.dispatcher.publish_messages(unit.outbox)
+        for unit in group:
+            if unit.outbox.jobs:
+                task = asyncio.create_task(self._resume_after_jobs(unit))
+                self._resuming.add(task)
+                task.add_done_callback(self._resuming.discard)
+            else:
+                self._resume(unit)
+
+    async def _resume_after_jobs(self, unit: _Unit) -> None:
         try:
-            if merged:
-                await self.flush(merged)
+            await self.dispatcher.enqueue_jobs(unit.outbox)
         finally:
-            for unit in group:
-                if unit.future.done():
-                    continue
-                if unit.error is not None:
-                    unit.future.set_exception(unit.error)
-                else:
-                    unit.future.set_result(unit.result)
+            self._resume(unit)
+
+    @staticmethod
+    def _resume(unit: _Unit) -> None:
+        if unit.future.done():
+            return  # its caller went away (cancelled)
+        if unit.error is not None:
+            unit.future.set_exception(unit.error)
+        else:
+            unit.future.set_result(unit.result)

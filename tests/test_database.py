@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import json
 
 import pytest
 import redis.asyncio as aioredis
 from sqlalchemy import select, text
 
+from realtime.bus import RedisBus, parse
 from server import activity
 from server.auth import sign_up
 from server.db import SQLITE_BUSY_TIMEOUT_MS, Database
@@ -66,13 +66,15 @@ async def _collect(pubsub, seconds: float) -> list[dict]:
     while asyncio.get_running_loop().time() < end:
         msg = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.05)
         if msg:
-            got.append(json.loads(msg["data"]))
+            got.append(parse(msg["data"], own_origin=None))
     return got
 
 
 async def test_events_are_published_only_after_commit_and_never_after_rollback(sqlite_url):
     redis = aioredis.from_url(REDIS_URL)
-    db = Database(sqlite_url, Dispatcher(publish=lambda ch, m: redis.publish(ch, json.dumps(m))))
+    bus = RedisBus(redis, namespace="")
+    bus.start()
+    db = Database(sqlite_url, Dispatcher(publish=bus.publish))
     try:
         async with db.transaction() as session:
             me = await sign_up(session, email="pub@example.com", name="Pub", password="x" * 10)
@@ -98,6 +100,7 @@ async def test_events_are_published_only_after_commit_and_never_after_rollback(s
         assert seqs == [1]
         await pubsub.aclose()
     finally:
+        await bus.stop()
         await db.dispose()
         await redis.aclose()
 
@@ -136,7 +139,7 @@ async def test_concurrent_sqlite_writes_commit_together_and_fail_alone(sqlite_ur
 
     published: list[dict] = []
 
-    async def publish(channel: str, message: dict) -> None:
+    def publish(channel: str, message: dict) -> None:
         published.append(message)
 
     db = Database(sqlite_url, Dispatcher(publish=publish))
