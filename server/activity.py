@@ -12,9 +12,10 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .events import KINDS, PHOTOGRAPHER_KINDS, envelope, tenant_channel
+from .events import KINDS, PHOTOGRAPHER_KINDS, Logged, envelope, tenant_channel
 from .models import ActivityEvent, Contact, Event, Photographer, Visit, utcnow
 from .outbox import Outbox, outbox_of
+from .prepared import Prepared
 
 #: How each kind moves the Activity report's counters on the (event, contact) Visit row.
 COUNTERS: dict[str, tuple[str, int]] = {
@@ -28,20 +29,20 @@ COUNTERS: dict[str, tuple[str, int]] = {
 # Statements built once: record() runs on every client action, and building a statement
 # costs more than executing it on SQLite. Core tables skip the ORM's bulk-persistence path.
 _people, _visits, _log = Photographer.__table__, Visit.__table__, ActivityEvent.__table__
-_NEXT_SEQ = (
+_NEXT_SEQ = Prepared(
     update(_people)
     .where(_people.c.id == bindparam("pid"))
     .values(last_event_seq=_people.c.last_event_seq + 1)
     .returning(_people.c.last_event_seq)
 )
-_APPEND = insert(_log)
+_APPEND = Prepared(insert(_log))
 
 
 def _bump_statement(column: str | None, delta: int):
     values = {"last_at": bindparam("at")}
     if column:
         values[column] = _visits.c[column] + delta
-    return (
+    return Prepared(
         update(_visits)
         .where(_visits.c.event_id == bindparam("eid"), _visits.c.contact_id == bindparam("cid"))
         .values(**values)
@@ -54,7 +55,7 @@ _BUMPS = {kind: _bump_statement(*COUNTERS.get(kind, (None, 0))) for kind in KIND
 
 
 async def record(session: AsyncSession, photographer_id: int, kind: str,
-                 **fields: Any) -> ActivityEvent:
+                 **fields: Any) -> Logged:
     """append() in an ORM session's transaction: published after that session commits.
     `fields` are append()'s (event_id, contact_id, payload, names)."""
     outbox = outbox_of(session)
@@ -74,7 +75,7 @@ def append(
     contact_id: int | None = None,
     payload: dict[str, Any] | None = None,
     names: dict[str, str] | None = None,
-) -> ActivityEvent:
+) -> Logged:
     """Append one event in the connection's transaction; its push leaves with `outbox`
     after commit. `names` (contact_name, contact_email, event_title) saves a query when
     the caller already has them."""
@@ -88,14 +89,11 @@ def append(
         names = _names(conn, contact_id, event_id)
     # Last: taking the number locks the photographer's counter row until commit, so every
     # other write of this tenant waits; keep that window to the two statements it needs.
-    seq = conn.execute(_NEXT_SEQ, {"pid": photographer_id}).scalar_one()
-    activity = ActivityEvent(
-        photographer_id=photographer_id, seq=seq, event_id=event_id, contact_id=contact_id,
-        kind=kind, payload=payload or {}, at=at,
-    )
-    conn.execute(_APPEND, {
+    seq = _NEXT_SEQ.run(conn, {"pid": photographer_id}).scalar_one()
+    activity = Logged(seq, kind, event_id, contact_id, payload or {}, at)
+    _APPEND.run(conn, {
         "photographer_id": photographer_id, "seq": seq, "event_id": event_id,
-        "contact_id": contact_id, "kind": kind, "payload": activity.payload, "at": activity.at,
+        "contact_id": contact_id, "kind": kind, "payload": activity.payload, "at": at,
     })
     outbox.publish(tenant_channel(photographer_id),
                    envelope(activity, counters=counters, **names))
@@ -106,7 +104,7 @@ def _bump_visit(conn: Connection, kind: str, event_id: int, contact_id: int,
                 at) -> dict | None:
     """Keep the report's row in step: LAST SAVED moves with every action, and the counter
     of this kind changes in the same transaction as the action itself."""
-    row = conn.execute(_BUMPS[kind], {"eid": event_id, "cid": contact_id, "at": at}).first()
+    row = _BUMPS[kind].run(conn, {"eid": event_id, "cid": contact_id, "at": at}).first()
     if row is None:
         return None
     return {

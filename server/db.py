@@ -47,7 +47,7 @@ def make_engine(url: str) -> AsyncEngine:
     return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
 
 
-def make_sqlite_writer(url: str) -> Engine:
+def make_sqlite_writer(url: str, busy_ms: int | None = None) -> Engine:
     """The synchronous twin of the SQLite engine, used only from the writer thread."""
     engine = create_engine(url.replace("+aiosqlite", ""), pool_size=1, max_overflow=0,
                            connect_args={"check_same_thread": False})
@@ -56,6 +56,8 @@ def make_sqlite_writer(url: str) -> Engine:
     @event.listens_for(engine, "connect")
     def no_checkpoints_in_commits(dbapi_connection, _record) -> None:
         dbapi_connection.execute("PRAGMA wal_autocheckpoint=0")  # the Checkpointer's job
+        if busy_ms is not None:
+            dbapi_connection.execute(f"PRAGMA busy_timeout={busy_ms}")
 
     return engine
 
@@ -95,7 +97,7 @@ class Database:
         self._writer: SqliteWriter | None = None
         if self.is_sqlite:
             self._writer = SqliteWriter(make_sqlite_writer(url), self._write_lock,
-                                        self.dispatcher)
+                                        self.dispatcher, make_sqlite_writer(url, busy_ms=0))
             self._checkpointer = Checkpointer(url)
             self._checkpointer.start()
 

@@ -6,7 +6,8 @@ database and live delivery from Redis produce the very same dict.
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import Any, NamedTuple
 
 from .models import ActivityEvent
 
@@ -31,8 +32,19 @@ def tenant_channel(photographer_id: int) -> str:
     return f"tenant:{photographer_id}"
 
 
+class Logged(NamedTuple):
+    """An event as appended: what its envelope needs, without building an ORM object."""
+
+    seq: int
+    kind: str
+    event_id: int | None
+    contact_id: int | None
+    payload: dict[str, Any]
+    at: datetime
+
+
 def envelope(
-    activity: ActivityEvent,
+    activity: ActivityEvent | Logged,
     *,
     contact_name: str | None = None,
     contact_email: str | None = None,

@@ -10,11 +10,12 @@ from .db import Database
 from .errors import NotFound
 from .models import Contact, Event, Favorite, Image, utcnow
 from .outbox import Outbox
+from .prepared import Prepared
 from .public import Guest
 
 _images, _favs, _contacts = Image.__table__, Favorite.__table__, Contact.__table__
 # Built once (see activity.py): one query answers everything the toggle needs to know.
-_FIND = (
+_FIND = Prepared(
     select(_images.c.id, _images.c.filename, _favs.c.id, _contacts.c.name, _contacts.c.email)
     .select_from(_images)
     .join(_contacts, (_contacts.c.id == bindparam("cid"))
@@ -23,8 +24,8 @@ _FIND = (
     .where(_images.c.id == bindparam("iid"), _images.c.event_id == bindparam("eid"),
            _images.c.state == "ready")
 )
-_ADD = insert(_favs)
-_REMOVE = delete(_favs).where(_favs.c.id == bindparam("fid"))
+_ADD = Prepared(insert(_favs))
+_REMOVE = Prepared(delete(_favs).where(_favs.c.id == bindparam("fid")))
 
 
 def toggle(conn: Connection, outbox: Outbox, event_id: int, event_title: str, guest: Guest,
@@ -35,7 +36,7 @@ def toggle(conn: Connection, outbox: Outbox, event_id: int, event_title: str, gu
     whole in one step (Database.write). One query checks the image is a ready one of this
     gallery, whether it is already a favorite, and who the contact is (their name rides
     along in the pushed event)."""
-    found = conn.execute(_FIND, {
+    found = _FIND.run(conn, {
         "cid": guest.contact_id, "pid": guest.photographer_id, "iid": image_id,
         "eid": event_id,
     }).first()
@@ -45,12 +46,12 @@ def toggle(conn: Connection, outbox: Outbox, event_id: int, event_title: str, gu
     if on == bool(existing):
         return False
     if on:
-        conn.execute(_ADD, {
+        _ADD.run(conn, {
             "photographer_id": guest.photographer_id, "event_id": event_id, "image_id": image_id,
             "contact_id": guest.contact_id, "note": "", "created_at": utcnow(),
         })
     else:
-        conn.execute(_REMOVE, {"fid": existing})
+        _REMOVE.run(conn, {"fid": existing})
     activity.append(
         conn, outbox, guest.photographer_id, "favorite_added" if on else "favorite_removed",
         event_id=event_id, contact_id=guest.contact_id,

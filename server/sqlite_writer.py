@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import OperationalError
 
 from .outbox import Dispatcher, Outbox
 
@@ -38,7 +39,8 @@ class _Unit:
 
 
 class SqliteWriter:
-    def __init__(self, engine: Engine, lock: asyncio.Lock, dispatcher: Dispatcher) -> None:
+    def __init__(self, engine: Engine, lock: asyncio.Lock, dispatcher: Dispatcher,
+                 inline: Engine | None = None) -> None:
         self.engine = engine
         self.lock = lock  # shared with Database.transaction(): one writer, whichever path
         self.dispatcher = dispatcher
@@ -46,15 +48,33 @@ class SqliteWriter:
         self._pending: list[_Unit] = []
         self._drainer: asyncio.Task | None = None
         self._resuming: set[asyncio.Task] = set()  # strong references until they finish
+        self.inline = inline.connect() if inline is not None else None
 
     async def write(self, fn: Callable[..., Any], args: tuple) -> Any:
         """Run `fn(connection, outbox, *args)` in a transaction; return once it is committed
         and its outbox dispatched."""
+        if self.inline is not None and not self.lock.locked() and self._drainer is None:
+            try:
+                return await self._write_inline(fn, args)
+            except OperationalError as exc:
+                if "locked" not in str(exc):
+                    raise
         unit = _Unit(fn, args, asyncio.get_running_loop().create_future())
         self._pending.append(unit)
         if self._drainer is None:
             self._drainer = asyncio.create_task(self._drain(), name="sqlite-group-commit")
         return await unit.future
+
+    async def _write_inline(self, fn, args):
+        outbox = Outbox()
+        with self.inline.begin():
+            result = fn(self.inline, outbox, *args)
+        self.dispatcher.publish_messages(outbox)
+        if outbox.jobs:
+            await self.dispatcher.enqueue_jobs(outbox)
+        elif outbox.messages:
+            await asyncio.sleep(0)  # the sockets woken by the push send it before we respond
+        return result
 
     async def call(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Run a plain `fn(*args)` in the writer thread, holding the writer."""
@@ -63,6 +83,9 @@ class SqliteWriter:
 
     def close(self) -> None:
         self.thread.shutdown(wait=True)
+        if self.inline is not None:
+            self.inline.close()
+            self.inline.engine.dispose()
         self.engine.dispose()
 
     async def _drain(self) -> None:
