@@ -36,6 +36,9 @@ MAX_PENDING = 10_000
 class RedisBus:
     def __init__(self, redis: Redis, namespace: str) -> None:
         self.redis = redis
+        # The sender's own connection, kept: no pool checkout (and its health check) a send.
+        self._sender = Redis(connection_pool=redis.connection_pool,
+                             single_connection_client=True)
         self.namespace = namespace
         self.origin = uuid.uuid4().hex
         self.local: Callable[[str, dict], None] | None = None
@@ -68,6 +71,8 @@ class RedisBus:
         self._task.cancel()
         with contextlib.suppress(BaseException):
             await self._task
+        with contextlib.suppress(Exception):
+            await self._sender.aclose()
 
     async def run(self) -> None:
         backoff = 0.05
@@ -93,9 +98,9 @@ class RedisBus:
 
     async def _send(self, batch: list[tuple[str, str]]) -> None:
         if len(batch) == 1:
-            await self.redis.publish(*batch[0])
+            await self._sender.publish(*batch[0])
             return
-        async with self.redis.pipeline(transaction=False) as pipe:
+        async with self._sender.pipeline(transaction=False) as pipe:
             for channel, data in batch:
                 pipe.publish(channel, data)
             await pipe.execute()

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection
+from sqlalchemy.exc import MultipleResultsFound, NoResultFound
 from sqlalchemy.sql import Executable
 
 _REQUIRED = object()
@@ -52,8 +53,12 @@ class Prepared:
             if value is _REQUIRED:
                 raise KeyError(f"a value is required for bind parameter {name!r}")
             values.append(process(value) if process is not None else value)
+        if not conn.in_transaction():
+            conn.begin()  # what conn.execute would do (autobegin): the caller commits
         cursor = conn.connection.driver_connection.execute(plan.sql, values)
-        return Rows(cursor.fetchall() if plan.results else (), plan.results)
+        if cursor.description is None:
+            return Rows((), ())
+        return Rows(cursor.fetchall(), plan.results)
 
     def _plan(self, conn: Connection, keys: frozenset) -> _Plan:
         dialect = conn.dialect
@@ -81,7 +86,7 @@ class Rows:
     """The rows of one run, converted to Python types: the part of Result the units use."""
 
     def __init__(self, raw: Sequence[tuple], processors: tuple[Callable | None, ...]) -> None:
-        if any(processors):
+        if any(processors) and raw and len(raw[0]) == len(processors):
             raw = [tuple(p(v) if p is not None else v for p, v in zip(processors, row,
                                                                      strict=True))
                    for row in raw]
@@ -97,6 +102,8 @@ class Rows:
         return self._rows[0][0] if self._rows else None
 
     def scalar_one(self) -> Any:
-        if len(self._rows) != 1:
-            raise ValueError(f"expected one row, got {len(self._rows)}")
+        if not self._rows:
+            raise NoResultFound("No row was found when one was required")
+        if len(self._rows) > 1:
+            raise MultipleResultsFound("Multiple rows were found when exactly one was required")
         return self._rows[0][0]

@@ -15,6 +15,7 @@ wait overlaps the next group's transaction.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -56,8 +57,8 @@ class SqliteWriter:
         if self.inline is not None and not self.lock.locked() and self._drainer is None:
             try:
                 return await self._write_inline(fn, args)
-            except OperationalError as exc:
-                if "locked" not in str(exc):
+            except (OperationalError, sqlite3.OperationalError) as exc:
+                if "locked" not in str(exc):  # anything but busy: the caller's to handle
                     raise
         unit = _Unit(fn, args, asyncio.get_running_loop().create_future())
         self._pending.append(unit)
@@ -65,7 +66,10 @@ class SqliteWriter:
             self._drainer = asyncio.create_task(self._drain(), name="sqlite-group-commit")
         return await unit.future
 
-    async def _write_inline(self, fn, args):
+    async def _write_inline(self, fn: Callable[..., Any], args: tuple) -> Any:
+        """The unit on the event loop: free writer, nobody queued, so no thread hand-off
+        and no group to wait for. Its connection never waits for SQLite's lock (busy
+        timeout 0): another process holding it sends the unit to the writer thread."""
         outbox = Outbox()
         with self.inline.begin():
             result = fn(self.inline, outbox, *args)
