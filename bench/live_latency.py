@@ -58,20 +58,30 @@ def wait_up(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
     raise SystemExit(f"no answer from {url}")
 
 
+def _stat(path: Path) -> tuple[str, list[str]] | None:
+    try:
+        stat = path.read_text()
+    except OSError:
+        return None  # it ended
+    return stat[stat.index("(") + 1:stat.rindex(")")], stat[stat.rindex(")") + 2:].split()
+
+
 def cpu_seconds(pid: int) -> dict[str, float]:
-    """CPU time (user + system) so far of each thread of a process, by thread name, from
-    /proc: a figure per request that machine noise moves far less than a latency tail."""
+    """CPU time (user + system) so far of each thread of a process and of its child
+    processes (the embedded Redis), from /proc: a figure per request that machine noise
+    moves far less than a latency tail."""
     ticks = os.sysconf("SC_CLK_TCK")
     totals: dict[str, float] = defaultdict(float)
     for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            stat = (task / "stat").read_text()
-        except OSError:
-            continue  # the thread ended
-        name = stat[stat.index("(") + 1:stat.rindex(")")]
-        fields = stat[stat.rindex(")") + 2:].split()
-        totals["main" if task.name == str(pid) else (name + task.name if os.environ.get("BENCH_THREADS") else name)] += (
-            int(fields[11]) + int(fields[12])) / ticks
+        if (found := _stat(task / "stat")) is not None:
+            name, fields = found
+            key = "main" if task.name == str(pid) else f"{name}/{task.name}"
+            totals[key] += (int(fields[11]) + int(fields[12])) / ticks
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit() and (found := _stat(proc / "stat")) is not None:
+            name, fields = found
+            if fields[1] == str(pid):  # its parent is the server
+                totals[f"{name}/{proc.name}"] += (int(fields[11]) + int(fields[12])) / ticks
     return totals
 
 
@@ -91,10 +101,7 @@ class CpuMeter:
 
     def per_request_ms(self, requests: int) -> tuple[float, float]:
         main = self.after.get("main", 0) - self.before.get("main", 0)
-        total = sum(self.after.values()) - sum(self.before.values())
-        if os.environ.get("BENCH_THREADS"):
-            for name in sorted(self.after, key=lambda n: self.before.get(n, 0) - self.after[n]):
-                print(f"    {name}: {(self.after[name] - self.before.get(name, 0)) * 1000 / max(requests, 1):.3f} ms")
+        total = sum(value - self.before.get(key, 0) for key, value in self.after.items())
         return main * 1000 / max(requests, 1), total * 1000 / max(requests, 1)
 
 
@@ -227,7 +234,7 @@ def report(name: str, tracker: Tracker, seconds: float, cpu: CpuMeter) -> dict:
     main, total = cpu.per_request_ms(tracker.sent)
     figures.update(cpu_main=main, cpu_total=total)
     print(f"{'':>24}  server CPU per toggle: {total:.2f} ms ({main:.2f} ms on the event "
-          f"loop's thread)", flush=True)
+          f"loop's thread; the rest: other threads, embedded Redis)", flush=True)
     return figures
 
 
