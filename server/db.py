@@ -6,9 +6,10 @@ transaction starts with BEGIN IMMEDIATE (so two writers never deadlock on a lock
 WAL and busy_timeout are set on each DBAPI connection.
 
 `Database.write(fn, ...)` runs a short synchronous unit of work `fn(connection, outbox,
-...)` in one transaction, for the hottest client actions. On SQLite it runs whole in the
-writer thread: under aiosqlite every statement is several thread hand-offs, each waiting
-for a busy event loop, and the single writer would be held across all of them; writes
+...)` in one transaction, for the hottest client actions. On SQLite it runs whole, never
+statement by statement through aiosqlite (each statement there is several thread
+hand-offs, each waiting for a busy event loop, with the single writer held across all of
+them): on the event loop when the writer is free, else in the writer thread, where writes
 queued behind a busy writer commit together (server/sqlite_writer.py). On PostgreSQL the
 same function runs through the async engine.
 """

@@ -1,4 +1,13 @@
-"""The SQLite writer: one thread, one connection, and group commit.
+"""The SQLite writer: a unit of work on the event loop when the writer is free, else one
+thread, one connection, and group commit.
+
+A unit that finds the writer free and nobody queued runs at once on the event loop, on a
+connection that never waits for SQLite's lock (busy timeout 0). Its statements are
+prepared (server/prepared.py) and SQLite commits to the WAL without an fsync
+(synchronous=NORMAL), so this costs a fraction of a millisecond, less than handing the
+unit to a thread and back (measured: ~2 ms of CPU a favorite toggle through the thread,
+~1 ms inline, whole request included). If another connection or process holds the lock,
+the unit goes to the writer thread instead, which waits with the usual busy timeout.
 
 SQLite has one writer at a time, so writes queue. Units of work that arrive while the
 writer is busy run together in its next transaction, each inside its own SAVEPOINT: one
