@@ -46,8 +46,10 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON()}
 
 
-def tenant_fk() -> Mapped[int]:
-    return mapped_column(ForeignKey("photographers.id", ondelete="CASCADE"), index=True)
+def tenant_fk(index: bool = True) -> Mapped[int]:
+    """`index=False` where a composite index already leads with photographer_id: a second
+    index would only cost every insert a b-tree write."""
+    return mapped_column(ForeignKey("photographers.id", ondelete="CASCADE"), index=index)
 
 
 class Photographer(Base):
@@ -172,7 +174,7 @@ class Visit(Base):
         Index("ix_visits_tenant_bulk", "photographer_id", "bulk_downloads"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
-    photographer_id: Mapped[int] = tenant_fk()
+    photographer_id: Mapped[int] = tenant_fk(index=False)
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
     first_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -236,7 +238,7 @@ class ActivityEvent(Base):
         Index("ix_activity_contact", "photographer_id", "contact_id", "seq"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
-    photographer_id: Mapped[int] = tenant_fk()
+    photographer_id: Mapped[int] = tenant_fk(index=False)
     seq: Mapped[int] = mapped_column(BigInteger)
     event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id", ondelete="SET NULL"))
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))

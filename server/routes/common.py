@@ -98,17 +98,20 @@ async def read_form(request: Request) -> FormData:
     return form
 
 
+def _too_large(max_bytes: int) -> Invalid:
+    return Invalid(f"The request is too large (at most {max_bytes // 1024} KB).")
+
+
 async def read_json(request: Request, max_bytes: int = 64 * 1024) -> dict:
     check_csrf(request, request.headers.get(CSRF_HEADER))
-    too_large = Invalid(f"The request is too large (at most {max_bytes // 1024} KB).")
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_bytes:
-        raise too_large
+        raise _too_large(max_bytes)
     body = b""
     async for chunk in request.stream():  # never hold more than the limit in memory
         body += chunk
         if len(body) > max_bytes:
-            raise too_large
+            raise _too_large(max_bytes)
     if not body:
         return {}
     try:
