@@ -25,7 +25,6 @@ import uuid
 from collections.abc import Callable
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +85,7 @@ class RedisBus:
                 try:
                     await self._send(batch)
                     backoff = 0.05
-                except (RedisError, OSError) as exc:
+                except Exception as exc:  # Redis away (or worse): keep them, never die
                     self._pending[:0] = batch  # retried first: order is kept
                     del self._pending[: max(0, len(self._pending) - MAX_PENDING)]
                     log.warning("bus could not reach Redis (%s); retrying in %.2fs", exc,
