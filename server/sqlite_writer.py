@@ -24,7 +24,9 @@ wait overlaps the next group's transaction.
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -35,7 +37,10 @@ from sqlalchemy.exc import OperationalError
 
 from .outbox import Dispatcher, Outbox
 
+log = logging.getLogger(__name__)
+
 MAX_GROUP = 64  # bounds one transaction's length, and so the wait of the next group
+SLOW_INLINE = 0.02  # seconds: an inline write longer than this is logged
 
 
 @dataclass
@@ -80,8 +85,12 @@ class SqliteWriter:
         and no group to wait for. Its connection never waits for SQLite's lock (busy
         timeout 0): another process holding it sends the unit to the writer thread."""
         outbox = Outbox()
+        began = time.perf_counter()
         with self.inline.begin():
             result = fn(self.inline, outbox, *args)
+        held = time.perf_counter() - began
+        if held > SLOW_INLINE:  # the whole process waited: say so (a disk stall, a big unit)
+            log.warning("a SQLite write held the event loop for %.0f ms", held * 1000)
         self.dispatcher.publish_messages(outbox)
         if outbox.jobs:
             await self.dispatcher.enqueue_jobs(outbox)
