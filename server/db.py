@@ -135,7 +135,7 @@ class Database:
         the others would only wait there on the counter's row lock, each holding a pooled
         connection (measured: the pool ran dry and requests waited up to ~800 ms)."""
         if self._writer is not None:
-            return await self._writer.write(fn, args)  # group commit, flushed in order
+            return await self._writer.write(fn, args)  # inline, or group commit
         outbox = Outbox()
         async with self._tenant_lock(tenant), self.engine.begin() as conn:
             result = await conn.run_sync(fn, outbox, *args)

@@ -91,10 +91,8 @@ class SqliteWriter:
         held = time.perf_counter() - began
         if held > SLOW_INLINE:  # the whole process waited: say so (a disk stall, a big unit)
             log.warning("a SQLite write held the event loop for %.0f ms", held * 1000)
-        self.dispatcher.publish_messages(outbox)
-        if outbox.jobs:
-            await self.dispatcher.enqueue_jobs(outbox)
-        elif outbox.messages:
+        await self.dispatcher.flush(outbox)
+        if outbox.messages:
             await asyncio.sleep(0)  # the sockets woken by the push send it before we respond
         return result
 
