@@ -14,9 +14,8 @@ import json
 from starlette.websockets import WebSocket
 
 from server import activity
-from server.auth import load_session
 from server.events import tenant_channel
-from server.routes.common import SESSION_COOKIE, read_signed
+from server.routes.common import current_session
 
 from .hub import CATCH_UP, Hub
 from .sockets import origin_allowed, refuse, serve
@@ -27,14 +26,6 @@ from .sockets import origin_allowed, refuse, serve
 MAX_REPLAY = 2000
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_FORBIDDEN_ORIGIN = 4403
-
-
-async def _photographer_session(websocket: WebSocket):
-    session_id = read_signed(websocket, SESSION_COOKIE, "session")
-    if not isinstance(session_id, str):
-        return None
-    async with websocket.state.services.db.reader() as session:
-        return await load_session(session, session_id)
 
 
 class PanelStream:
@@ -83,7 +74,7 @@ async def panel_socket(websocket: WebSocket) -> None:
     if not origin_allowed(websocket):
         await refuse(websocket, CLOSE_FORBIDDEN_ORIGIN)
         return
-    found = await _photographer_session(websocket)
+    found = await current_session(websocket)
     if found is None:
         await refuse(websocket, CLOSE_UNAUTHORIZED)
         return

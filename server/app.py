@@ -16,6 +16,7 @@ from arq.connections import ArqRedis, RedisSettings, create_pool
 from arq.worker import Worker, run_worker
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, WebSocketRoute
@@ -35,9 +36,10 @@ from .errors import DomainError
 from .media import MediaStore
 from .outbox import Dispatcher, Job
 from .public import GalleryCache
-from .routes import accounts, gallery, gallery_presence, inbox, panel
+from .routes import account_settings, accounts, gallery, gallery_presence, inbox, panel
 from .routes import activity as activity_routes
 from .routes.common import render
+from .security_headers import SecurityHeadersMiddleware
 from .templating import WEB_DIR, make_templates
 
 log = logging.getLogger("proofroom")
@@ -170,6 +172,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *panel.routes,
         *activity_routes.routes,
         *inbox.routes,
+        *account_settings.routes,
         WebSocketRoute("/ws/panel", panel_socket),
         WebSocketRoute("/ws/gallery/{slug}", gallery_socket),
         Mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static"),
@@ -177,5 +180,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
     return Starlette(
         routes=routes,
         exception_handlers={DomainError: domain_error, HTTPException: http_error},
+        middleware=[Middleware(SecurityHeadersMiddleware, base_url=settings.base_url)],
         lifespan=lifespan,
     )

@@ -9,7 +9,8 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
+from datetime import timedelta
 from pathlib import Path
 
 
@@ -23,6 +24,74 @@ def _default_secret(var_dir: Path) -> str:
     path.write_text(key)
     path.chmod(0o600)
     return key
+
+
+@dataclass(frozen=True)
+class Rate:
+    """At most `count` per `seconds` (a fixed window that starts at the first hit)."""
+
+    count: int
+    seconds: int
+
+
+@dataclass(frozen=True)
+class Lockout:
+    """`free` failures, then a lockout of `first` seconds that doubles with each further
+    failure (capped at `longest`); the failure count is forgotten after `memory` seconds
+    without one."""
+
+    free: int
+    first: int = 30
+    longest: int = 3600
+    memory: int = 24 * 3600
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What server/throttle.py enforces. Each can be set from the environment as
+    PROOFROOM_LIMIT_<NAME>: `count/seconds` for a Rate, `free/first` (seconds) for a
+    Lockout, a plain number for a cap on concurrent sockets or downloads; e.g.
+    PROOFROOM_LIMIT_LOGIN_PER_ADDRESS=20/900, PROOFROOM_LIMIT_PIN_PER_VISITOR=5/30."""
+
+    login_per_account: Rate = Rate(10, 900)  # failed logins per email
+    login_per_address: Rate = Rate(20, 900)  # failed logins per client address
+    login_global: Rate = Rate(200, 900)  # failed logins on the whole server
+    signup_per_address: Rate = Rate(10, 3600)  # sign-up posts per address
+    gate_per_address: Rate = Rate(30, 600)  # email-gate posts per address
+    gate_per_gallery: Rate = Rate(300, 600)  # email-gate posts per gallery
+    unlock_per_visitor: Rate = Rate(10, 900)  # wrong gallery passwords per gallery+address
+    unlock_per_gallery: Rate = Rate(100, 900)  # wrong gallery passwords per gallery
+    pin_per_visitor: Lockout = Lockout(5)  # wrong PINs per gallery+address+cookie
+    pin_per_gallery: Lockout = Lockout(25)  # wrong PINs per gallery
+    sockets_per_visitor: int = 8  # live gallery sockets per gate cookie (device)
+    sockets_per_session: int = 8  # live panel sockets per login session
+    sockets_per_address: int = 64  # live sockets of both kinds per address
+    zips_per_visitor: int = 2  # concurrent bulk ZIP downloads per visitor
+    zips_per_gallery: int = 10  # concurrent bulk ZIP downloads per gallery
+
+    @classmethod
+    def from_env(cls, env: dict[str, str]) -> Limits:
+        """Defaults, overridden by PROOFROOM_LIMIT_<NAME> variables; a malformed value
+        stops the start with a message naming it."""
+        values = {}
+        for item in fields(cls):
+            raw = env.get(f"PROOFROOM_LIMIT_{item.name.upper()}")
+            if raw is None:
+                continue
+            default = getattr(cls, item.name)
+            try:
+                numbers = [int(part) for part in raw.replace(" ", "").split("/")]
+                if isinstance(default, Rate):
+                    values[item.name] = Rate(*numbers)
+                elif isinstance(default, Lockout):
+                    values[item.name] = replace(default, **dict(zip(("free", "first"),
+                                                                    numbers, strict=False)))
+                else:
+                    (values[item.name],) = numbers
+            except (TypeError, ValueError):
+                raise ValueError(f"PROOFROOM_LIMIT_{item.name.upper()}={raw!r} is not "
+                                 "`count/seconds`, `free/seconds` or a number") from None
+        return cls(**values)
 
 
 @dataclass
@@ -39,6 +108,11 @@ class Settings:
     max_upload_bytes: int = 80 * 1024 * 1024
     max_image_pixels: int = 120_000_000
     secure_cookies: bool = False
+    # A panel login ends after this long without a request, and this long after it began.
+    session_idle: timedelta = timedelta(days=3)
+    session_max_age: timedelta = timedelta(days=30)
+    limits: Limits = field(default_factory=Limits)
+    signup_open: bool = True  # PROOFROOM_SIGNUP=closed: accounts only via `proofroom createuser`
     extra: dict = field(default_factory=dict)
 
     @property
@@ -71,6 +145,10 @@ class Settings:
             mail_from=env.get("MAIL_FROM", cls.mail_from),
             run_worker=env.get("PROOFROOM_WORKER", "inprocess") == "inprocess",
             secure_cookies=base_url.startswith("https://"),
+            limits=Limits.from_env(env),
+            signup_open=env.get("PROOFROOM_SIGNUP", "open").strip().lower() != "closed",
+            session_idle=timedelta(hours=float(env.get("PROOFROOM_SESSION_IDLE_HOURS", 72))),
+            session_max_age=timedelta(days=float(env.get("PROOFROOM_SESSION_MAX_DAYS", 30))),
         )
 
 

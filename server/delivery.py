@@ -4,9 +4,10 @@ favorited images as a streaming ZIP, sent by email through the outbox."""
 from __future__ import annotations
 
 import re
+import time
 from datetime import timedelta
 
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from zipstream import ZipStream
@@ -15,7 +16,7 @@ from . import activity, mail
 from .activity_report import favorites_of
 from .contacts import get_contact
 from .downloads import build_zip, safe_name
-from .errors import DomainError, Invalid, NotFound
+from .errors import DomainError, Invalid
 from .galleries import get_event
 from .media import MediaStore
 from .models import Download, Event, Image, Photographer
@@ -25,8 +26,25 @@ LINK_LIFETIME = timedelta(days=30)
 SALT = "proofroom.favorites-link"
 
 
-class LinkExpired(DomainError):
+class LinkClosed(DomainError):
+    """A link that no longer works (expired, revoked, forged). `studio` names whom to ask
+    for a new one, when the link says whose it was."""
+
     status_code = 410
+
+    def __init__(self, message: str, studio: Photographer | None = None,
+                 status_code: int = 410) -> None:
+        super().__init__(message)
+        # Plain values: the exception outlives the (rolled back) session.
+        self.studio = {"name": studio.business_name or studio.name,
+                       "email": studio.email} if studio is not None else None
+        self.status_code = status_code
+
+
+def _release_mark(event: Event) -> int | None:
+    """Which release of the gallery a link belongs to: setting the gallery back to draft
+    and releasing it again gives a new mark, so every earlier link stays revoked."""
+    return int(event.released_at.timestamp() * 1000) if event.released_at else None
 
 
 def _serializer(secret: str) -> URLSafeTimedSerializer:
@@ -43,7 +61,7 @@ async def send_favorites(
     if not favorites:
         raise Invalid("This client has no favorites in this gallery to send.")
     token = _serializer(secret).dumps(
-        {"p": photographer_id, "e": event.id, "c": contact.id,
+        {"p": photographer_id, "e": event.id, "c": contact.id, "r": _release_mark(event),
          "i": [image.id for _, image in favorites]}
     )
     photographer = await session.get(Photographer, photographer_id)
@@ -63,26 +81,30 @@ async def send_favorites(
 
 def read_link(secret: str, token: str) -> dict:
     try:
-        data = _serializer(secret).loads(token, max_age=int(LINK_LIFETIME.total_seconds()))
-    except SignatureExpired:
-        raise LinkExpired(
-            "This download link has expired. Ask your photographer for a new one."
-        ) from None
+        data, signed_at = _serializer(secret).loads(token, return_timestamp=True)
     except BadSignature:
-        raise NotFound("This download link is not valid.") from None
+        raise LinkClosed("This download link is not valid. Check that you copied all of it.",
+                         status_code=404) from None
     if not isinstance(data, dict) or not all(k in data for k in "peci"):
-        raise NotFound("This download link is not valid.")
+        raise LinkClosed("This download link is not valid.", status_code=404)
+    data["expired"] = signed_at.timestamp() + LINK_LIFETIME.total_seconds() < time.time()
     return data
 
 
 async def favorites_zip(session: AsyncSession, media: MediaStore, secret: str,
                         token: str) -> tuple[ZipStream, str]:
     data = read_link(secret, token)
+    studio = await session.get(Photographer, data["p"]) if isinstance(data["p"], int) else None
+    if data["expired"]:
+        raise LinkClosed("This download link has expired.", studio)
     event = await session.scalar(
         select(Event).where(Event.id == data["e"], Event.photographer_id == data["p"])
     )
-    if event is None:
-        raise NotFound("This gallery no longer exists.")
+    # Deleting or unpublishing the gallery revokes its links (links made before release
+    # marks existed carry none: they live while the gallery is released).
+    if (event is None or event.status != "released"
+            or data.get("r", _release_mark(event)) != _release_mark(event)):
+        raise LinkClosed("This download link is no longer available.", studio)
     ids = [int(i) for i in data["i"]][:5000]
     images = list(await session.scalars(
         select(Image)
@@ -90,7 +112,7 @@ async def favorites_zip(session: AsyncSession, media: MediaStore, secret: str,
         .order_by(Image.position, Image.id)
     ))
     if not images:
-        raise NotFound("These photos are no longer available.")
+        raise LinkClosed("These photos are no longer available.", studio)
     stream = build_zip(media, event, images)
     session.add(Download(
         photographer_id=event.photographer_id, event_id=event.id, contact_id=data["c"],

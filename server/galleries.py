@@ -84,7 +84,8 @@ class EventForm:
 def slugify(title: str) -> str:
     ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
     base = re.sub(r"[^a-z0-9]+", "-", ascii_title.lower()).strip("-")[:50] or "gallery"
-    return f"{base}-{secrets.token_hex(3)}"
+    # 64 random bits: an unprotected gallery is as private as its address is unguessable.
+    return f"{base}-{secrets.token_hex(8)}"
 
 
 def _parse_day(value: str, label: str) -> datetime | None:

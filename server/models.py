@@ -18,7 +18,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
 def utcnow() -> datetime:
@@ -103,6 +103,53 @@ class Contact(Base):
     name: Mapped[str] = mapped_column(String(120), default="")
     source: Mapped[str] = mapped_column(String(20), default="gate")  # gate | manual
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Device(Base):
+    """A browser a contact used, made at the email gate. Unverified until it follows a
+    one-time link emailed to the contact's address (DeviceLink); only a verified device
+    sees what the contact did elsewhere. See server/devices.py."""
+
+    __tablename__ = "devices"
+    __table_args__ = (Index("ix_devices_tenant_contact", "photographer_id", "contact_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    photographer_id: Mapped[int] = tenant_fk(index=False)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    verified_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    user_agent: Mapped[str] = mapped_column(String(200), default="")
+
+
+class DeviceLink(Base):
+    """A one-time "continue on this device" link: only the token's sha256 is stored."""
+
+    __tablename__ = "device_links"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    photographer_id: Mapped[int] = tenant_fk()
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+class DeviceFavorite(Base):
+    """An unverified device favorited an image its contact had already favorited elsewhere:
+    the contact's favorites don't change, but this device sees the heart it set (and only
+    what it set), so its view never tells which images the contact had chosen."""
+
+    __tablename__ = "device_favorites"
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"),
+                                           primary_key=True)
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"),
+                                          primary_key=True)
+
+
+def device_fk() -> Mapped[int | None]:
+    """Which browser did it (None: before devices existed)."""
+    return mapped_column(ForeignKey("devices.id", ondelete="SET NULL"))
 
 
 class Event(Base):
@@ -195,6 +242,9 @@ class Favorite(Base):
     image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"))
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
     note: Mapped[str] = mapped_column(String(500), default="")
+    device_id: Mapped[int | None] = device_fk()
+    # Loaded with the row (one join): the panel marks what came from unverified browsers.
+    device: Mapped[Device | None] = relationship(lazy="joined", viewonly=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -210,6 +260,9 @@ class Comment(Base):
     body: Mapped[str] = mapped_column(Text)
     read_by_photographer: Mapped[bool] = mapped_column(Boolean, default=False)
     read_by_client: Mapped[bool] = mapped_column(Boolean, default=True)
+    device_id: Mapped[int | None] = device_fk()
+    # Loaded with the row (one join): the panel marks what came from unverified browsers.
+    device: Mapped[Device | None] = relationship(lazy="joined", viewonly=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -225,6 +278,9 @@ class Download(Base):
     size: Mapped[str] = mapped_column(String(20), default="original")
     bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     file_count: Mapped[int] = mapped_column(Integer, default=1)
+    device_id: Mapped[int | None] = device_fk()
+    # Loaded with the row (one join): the panel marks what came from unverified browsers.
+    device: Mapped[Device | None] = relationship(lazy="joined", viewonly=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -1,23 +1,24 @@
-"""The client's side of a gallery: finding it by slug, the password, the email gate, visits.
+"""The client's side of a gallery: finding it by slug, the password, visits.
 
-A `Guest` is who the signed gate cookie says the visitor is; every client action service
-takes one and checks the image really belongs to that gallery.
+A `Guest` is the browser (device) the signed gate cookie names and the contact it belongs
+to; every client action service takes one and checks the image really belongs to that
+gallery. An unverified device (`verified=False`) sees and changes only what it did itself
+(server/devices.py makes and verifies devices).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from . import activity
-from .contacts import upsert_contact
 from .errors import DomainError, NotFound
-from .models import Contact, Event, Image, Visit, utcnow
+from .models import Contact, Device, Event, Image, Visit, utcnow
 from .passwords import check_throttle, clear_failures, note_failure, verify_password
 
 #: A returning visitor counts as a new visit (and a feed entry) after this long away.
@@ -68,6 +69,33 @@ class Guest:
     photographer_id: int
     event_id: int
     contact_id: int
+    #: The browser. None only for code acting for the contact as a whole.
+    device_id: int | None = None
+    #: Whether that browser followed the emailed link. A cookie alone never says so:
+    #: known_guest() reads it from the database.
+    verified: bool = False
+
+
+def device_marks(guest: Guest) -> dict:
+    """What an ActivityEvent's payload says about the browser that acted."""
+    if guest.device_id is None:
+        return {}
+    return {"device": guest.device_id} if guest.verified else {
+        "device": guest.device_id, "unverified": True}
+
+
+async def known_guest(session: AsyncSession, guest: Guest | None) -> Guest | None:
+    """The guest the cookie claims, checked against the database: the device exists, is
+    this photographer's and belongs to that contact. None otherwise (not a guest)."""
+    if guest is None or guest.device_id is None:
+        return None
+    row = (await session.execute(
+        select(Device.contact_id, Device.verified_at).where(
+            Device.id == guest.device_id, Device.photographer_id == guest.photographer_id)
+    )).first()
+    if row is None or row.contact_id != guest.contact_id:
+        return None
+    return replace(guest, verified=row.verified_at is not None)
 
 
 async def find_gallery(session: AsyncSession, slug: str) -> Event:
@@ -95,13 +123,6 @@ async def unlock(session: AsyncSession, event: Event, password: str, client_key:
     return False
 
 
-async def pass_gate(session: AsyncSession, event: Event, *, email: str, name: str) -> Guest:
-    contact = await upsert_contact(session, event.photographer_id, email=email, name=name)
-    guest = Guest(event.photographer_id, event.id, contact.id)
-    await touch_visit(session, guest, force=True)
-    return guest
-
-
 async def visit_due(session: AsyncSession, guest: Guest) -> bool:
     """Whether opening the gallery now counts as a visit (see touch_visit)."""
     last = await session.scalar(
@@ -111,9 +132,11 @@ async def visit_due(session: AsyncSession, guest: Guest) -> bool:
     return last is None or utcnow() - last >= VISIT_GAP
 
 
-async def touch_visit(session: AsyncSession, guest: Guest, *, force: bool = False) -> bool:
+async def touch_visit(session: AsyncSession, guest: Guest, *, force: bool = False,
+                      payload: dict | None = None) -> bool:
     """Record access: CREATED on the first, LAST SAVED on later ones. Writes (and logs a
-    'visit') only on the first access or after VISIT_GAP, so page views stay cheap."""
+    'visit', saying which browser) only on the first access or after VISIT_GAP, so page
+    views stay cheap. `payload` adds to the logged event's."""
     now = utcnow()
     visit = await session.scalar(
         select(Visit).where(Visit.event_id == guest.event_id, Visit.contact_id == guest.contact_id)
@@ -135,6 +158,10 @@ async def touch_visit(session: AsyncSession, guest: Guest, *, force: bool = Fals
         first = False
     else:
         return False
+    if guest.device_id is not None:
+        device = await session.get(Device, guest.device_id)
+        if device is not None:
+            device.last_seen_at = now
     await session.flush()
     await activity.record(
         session,
@@ -142,7 +169,7 @@ async def touch_visit(session: AsyncSession, guest: Guest, *, force: bool = Fals
         "visit",
         event_id=guest.event_id,
         contact_id=guest.contact_id,
-        payload={"first": first},
+        payload={"first": first, **device_marks(guest), **(payload or {})},
     )
     return True
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import io
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -214,6 +215,9 @@ async def scalar(engine: AsyncEngine, sql: str, **params):
         return (await conn.execute(text(sql), params)).scalar()
 
 
+CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
+
+
 class Client:
     """An httpx client that fetches and sends the CSRF token the way the pages do."""
 
@@ -221,11 +225,24 @@ class Client:
         self.http = httpx.AsyncClient(base_url=base_url, follow_redirects=False, timeout=30)
         self.photographer_id: int | None = None
         self.email: str | None = None
+        self._csrf: tuple[str | None, str] | None = None  # (session cookie, token)
 
     async def csrf(self) -> str:
-        if "pr_csrf" not in self.http.cookies:
-            await self.http.get("/login")
-        return self.http.cookies["pr_csrf"]
+        """The token the pages embed: the login session's own once logged in (it changes
+        with every login), else the anonymous double-submit cookie's."""
+        session = self.http.cookies.get("pr_session")
+        if self._csrf is None or self._csrf[0] != session:
+            token = None
+            if session:
+                page = await self.http.get("/panel/settings/account")
+                found = CSRF_META.search(page.text) if page.status_code == 200 else None
+                token = found.group(1) if found else None
+            if token is None:
+                if "pr_csrf" not in self.http.cookies:
+                    await self.http.get("/login")
+                token = self.http.cookies["pr_csrf"]
+            self._csrf = (session, token)
+        return self._csrf[1]
 
     async def get(self, url: str, **kw) -> httpx.Response:
         return await self.http.get(url, **kw)

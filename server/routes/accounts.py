@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from sqlalchemy.exc import IntegrityError
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from .. import auth
 from ..errors import Invalid, Throttled
+from . import inputs
 from .common import (
     SESSION_COOKIE,
     login_required,
@@ -17,6 +19,7 @@ from .common import (
     read_signed,
     render,
     services,
+    session_policy,
     set_signed,
 )
 
@@ -40,7 +43,7 @@ def _safe_next(value: str | None) -> str:
 def _logged_in(request: Request, session_id: str, next_url: str) -> Response:
     response = RedirectResponse(_safe_next(next_url), status_code=303)
     set_signed(response, request, SESSION_COOKIE, "session", session_id,
-               max_age=int(auth.SESSION_LIFETIME.total_seconds()))
+               max_age=int(services(request).settings.session_max_age.total_seconds()))
     return response
 
 
@@ -49,36 +52,44 @@ async def signup(request: Request) -> Response:
         return render(request, "panel/signup.html", {"error": None, "form": {}})
     form = await read_form(request)
     try:
+        email = inputs.email(form)
+        name = inputs.text(form, "name", "Name", max_len=120, required=True)
+        password = inputs.secret(form, "password", "Password", max_len=200)
         async with services(request).db.transaction() as session:
-            photographer = await auth.sign_up(
-                session, email=form.get("email", ""), name=form.get("name", ""),
-                password=form.get("password", ""),
-            )
-            row = await auth.start_session(session, photographer.id)
-    except Invalid as exc:
+            photographer = await auth.sign_up(session, email=email, name=name,
+                                              password=password)
+            row = await auth.start_session(session, photographer.id, session_policy(request))
+    except (Invalid, IntegrityError) as exc:  # IntegrityError: the same email, same moment
+        message = (exc.message if isinstance(exc, Invalid)
+                   else "An account with that email already exists. Log in instead.")
         return render(request, "panel/signup.html",
-                      {"error": exc.message, "form": dict(form)}, status_code=400)
+                      {"error": message, "form": dict(form)}, status_code=400)
     return _logged_in(request, row.id, "/panel")
 
 
 async def login(request: Request) -> Response:
-    next_url = request.query_params.get("next", "/panel")
+    next_url = inputs.text(request.query_params, "next", "Next page", max_len=2000,
+                           default="/panel")
     if request.method == "GET":
         return render(request, "panel/login.html", {"error": None, "email": "", "next": next_url})
     form = await read_form(request)
-    email = str(form.get("email", ""))[:254]
+    try:
+        email = inputs.text(form, "email", "Email", max_len=254)
+        password = inputs.secret(form, "password", "Password", max_len=200)
+        next_url = inputs.text(form, "next", "Next page", max_len=2000) or next_url
+    except Invalid as exc:
+        return render(request, "panel/login.html",
+                      {"error": exc.message, "email": "", "next": "/panel"}, status_code=400)
     previous = read_signed(request, SESSION_COOKIE, "session")
     try:
         async with services(request).db.transaction() as session:
-            photographer = await auth.authenticate(
-                session, email=email, password=str(form.get("password", ""))[:200]
-            )
+            photographer = await auth.authenticate(session, email=email, password=password)
             row = None
             if photographer:
                 # Rotate: the id this browser held (if any) ends as the new one starts.
                 if isinstance(previous, str):
                     await auth.end_session(session, previous)
-                row = await auth.start_session(session, photographer.id)
+                row = await auth.start_session(session, photographer.id, session_policy(request))
     except Throttled as exc:
         return render(request, "panel/login.html",
                       {"error": exc.message, "email": email, "next": next_url}, status_code=429)
@@ -86,7 +97,7 @@ async def login(request: Request) -> Response:
         return render(request, "panel/login.html",
                       {"error": "Wrong email or password.", "email": email, "next": next_url},
                       status_code=400)
-    return _logged_in(request, row.id, str(form.get("next") or next_url))
+    return _logged_in(request, row.id, next_url)
 
 
 @login_required

@@ -24,32 +24,32 @@ from .. import (
     presence,
 )
 from ..downloads import content_disposition
-from ..errors import Invalid, NotFound
+from ..errors import NotFound
 from ..favorites_export import FavoriteLine
+from . import inputs
 from .common import int_param, login_required, me_id, read_form, render, services
 
 TABS = ("favorites", "comments", "downloads", "cart")
 
 
-def _int_query(request: Request, name: str, default: int | None = None) -> int | None:
-    try:
-        return int(request.query_params.get(name, ""))
-    except ValueError:
-        return default
-
-
 async def _report_context(request: Request) -> dict:
     q = request.query_params
+    event_id = inputs.row_id(q, "event", "Pick a gallery from the list.", required=False)
+    search = inputs.text(q, "q", "Search", max_len=100)
+    # View preferences: an unknown column, direction or page shows the default view.
+    sort = inputs.choice(q, "sort", "Sort", activity_report.SORTS, default="last", lenient=True)
+    direction = inputs.choice(q, "dir", "Direction", ("asc", "desc"), default="desc",
+                              lenient=True)
+    page_no = inputs.number(q, "page", "Page", default=1, low=1, high=10**6, lenient=True)
     async with services(request).db.reader() as session:
         page = await activity_report.report(
-            session, me_id(request), event_id=_int_query(request, "event"), q=q.get("q"),
-            sort=q.get("sort", "last"), direction=q.get("dir", "desc"),
-            page=_int_query(request, "page", 1) or 1,
+            session, me_id(request), event_id=event_id, q=search, sort=sort,
+            direction=direction, page=page_no,
         )
         events = await galleries.list_events(session, me_id(request))
         feed = await activity_report.recent(session, me_id(request))
     return {"report": page, "events": [r["event"] for r in events], "feed": feed,
-            "filters": {"event": _int_query(request, "event"), "q": q.get("q", "")},
+            "filters": {"event": event_id, "q": search},
             "last_seq": feed[0]["seq"] if feed else 0}
 
 
@@ -76,8 +76,9 @@ async def report_row(request: Request) -> Response:
 
 @login_required
 async def detail_page(request: Request) -> Response:
-    tab = request.query_params.get("tab", "favorites")
-    tab = tab if tab in TABS else "favorites"
+    tab = inputs.choice(request.query_params, "tab", "Tab", TABS, default="favorites",
+                        lenient=True)
+    sent = inputs.flag(request.query_params, "sent", "Sent")
     pid, event_id, contact_id = (me_id(request), int_param(request, "event_id"),
                                  int_param(request, "contact_id"))
     async with services(request).db.reader() as session:
@@ -94,7 +95,7 @@ async def detail_page(request: Request) -> Response:
         exports = {fmt: favorites_export.render(fmt, lines) for fmt in favorites_export.FORMATS}
     return render(request, "panel/activity_detail.html", {
         "d": found, "tab": tab, "rows": rows, "exports": exports,
-        "formats": favorites_export.FORMATS, "sent": request.query_params.get("sent"),
+        "formats": favorites_export.FORMATS, "sent": sent,
     })
 
 
@@ -104,9 +105,8 @@ def _lines(favorite_rows) -> list[FavoriteLine]:
 
 @login_required
 async def export(request: Request) -> Response:
-    fmt = request.query_params.get("format", "lightroom")
-    if fmt not in favorites_export.FORMATS:
-        raise Invalid("Unknown export format.")
+    fmt = inputs.choice(request.query_params, "format", "Export format",
+                        favorites_export.FORMATS, default="lightroom")
     pid, event_id, contact_id = (me_id(request), int_param(request, "event_id"),
                                  int_param(request, "contact_id"))
     async with services(request).db.reader() as session:
@@ -146,10 +146,15 @@ async def send_files(request: Request) -> Response:
 async def favorites_link(request: Request) -> Response:
     """The emailed link: no login, the signature is the authorisation."""
     svc = services(request)
-    async with svc.db.transaction() as session:
-        stream, filename = await delivery.favorites_zip(session, svc.media,
-                                                        svc.settings.secret_key,
-                                                        request.path_params["token"])
+    try:
+        async with svc.db.transaction() as session:
+            stream, filename = await delivery.favorites_zip(session, svc.media,
+                                                            svc.settings.secret_key,
+                                                            inputs.path_token(request))
+    except delivery.LinkClosed as exc:
+        return render(request, "link_closed.html", {"message": exc.message,
+                                                    "studio": exc.studio},
+                      status_code=exc.status_code)
     return StreamingResponse(stream, media_type="application/zip", headers={
         "Content-Length": str(len(stream)), "Content-Disposition": content_disposition(filename),
         "Cache-Control": "private, no-store"})

@@ -11,11 +11,13 @@ from typing import Any
 
 from itsdangerous import BadSignature, URLSafeSerializer
 from starlette.datastructures import FormData
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import RedirectResponse, Response
 
-from ..auth import load_session
-from ..errors import Forbidden, Invalid, NotFound
+from .. import auth
+from ..errors import Forbidden, Invalid
+from ..models import AuthSession, Photographer, utcnow
+from . import inputs
 
 SESSION_COOKIE = "pr_session"
 CSRF_COOKIE = "pr_csrf"
@@ -64,7 +66,14 @@ def set_signed(response: Response, request: Request, cookie: str, purpose: str, 
 
 
 def csrf_token(request: Request) -> str:
-    """The double-submit token: the cookie's value, made on first use in this request."""
+    """The token a page embeds in its forms and its `csrf-token` meta tag.
+
+    Logged in: the session row's own token, so a cookie+field pair planted from another
+    browser never matches, and logging in (a new session row) rotates it. Anonymous pages
+    (login, sign-up, the client gallery): a double-submit cookie, made on first use."""
+    login = getattr(request.state, "auth", None)
+    if login is not None:
+        return login.csrf_token
     token = getattr(request.state, "csrf_token", None)
     if token is None:
         token = request.cookies.get(CSRF_COOKIE) or ""
@@ -85,16 +94,28 @@ def attach_csrf_cookie(request: Request, response: Response) -> Response:
     return response
 
 
-def check_csrf(request: Request, submitted: str | None) -> None:
-    cookie = request.cookies.get(CSRF_COOKIE) or ""
-    if not cookie or not submitted or not hmac.compare_digest(cookie, str(submitted)):
+def check_csrf(request: Request, submitted: Any) -> None:
+    login = getattr(request.state, "auth", None)
+    expected = login.csrf_token if login is not None else request.cookies.get(CSRF_COOKIE) or ""
+    given = submitted if isinstance(submitted, str) else ""
+    # Bytes, not str: compare_digest refuses non-ASCII text with a TypeError.
+    if not expected or not given or not hmac.compare_digest(
+        expected.encode("utf-8", "replace"), given.encode("utf-8", "replace")
+    ):
         raise Forbidden("Your session token is missing or expired. Reload the page and try again.")
 
 
-async def read_form(request: Request) -> FormData:
-    """Parse a form post and check its CSRF token (field `csrf_token` or the header)."""
+async def read_form(request: Request, files: tuple[str, ...] = ()) -> FormData:
+    """Parse a form post and check its CSRF token (field `csrf_token` or the header).
+    A file part is refused (400) unless its field is one of `files`: every other field is
+    text, read through `inputs`."""
     form = await request.form(**FORM_LIMITS)
     check_csrf(request, form.get("csrf_token") or request.headers.get(CSRF_HEADER))
+    misplaced = sorted({k for k, v in form.multi_items()
+                        if not isinstance(v, str) and k not in files})
+    if misplaced:
+        await form.close()
+        raise Invalid(f"Expected text, not a file, in: {', '.join(misplaced)[:200]}.")
     return form
 
 
@@ -116,7 +137,7 @@ async def read_json(request: Request, max_bytes: int = 64 * 1024) -> dict:
         return {}
     try:
         data = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nesting too deep to parse
         raise Invalid("Malformed JSON.") from None
     if not isinstance(data, dict):
         raise Invalid("Expected a JSON object.")
@@ -141,11 +162,7 @@ def login_required(handler: Handler) -> Handler:
 
     @functools.wraps(handler)
     async def wrapper(request: Request) -> Response:
-        session_id = read_signed(request, SESSION_COOKIE, "session")
-        found = None
-        if isinstance(session_id, str):
-            async with services(request).db.reader() as session:
-                found = await load_session(session, session_id)
+        found = await current_session(request)
         if found is None:
             if request.method == "GET":
                 return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
@@ -156,31 +173,36 @@ def login_required(handler: Handler) -> Handler:
     return wrapper
 
 
+def session_policy(conn: HTTPConnection) -> auth.SessionPolicy:
+    settings = conn.state.services.settings
+    return auth.SessionPolicy(idle=settings.session_idle, max_age=settings.session_max_age)
+
+
+async def current_session(conn: HTTPConnection) -> tuple[AuthSession, Photographer] | None:
+    """The live session (and its photographer) behind the signed cookie, or None. Used by
+    the panel's pages and its socket alike; slides the idle expiry forward when due."""
+    session_id = read_signed(conn, SESSION_COOKIE, "session")
+    if not isinstance(session_id, str):
+        return None
+    db = conn.state.services.db
+    async with db.reader() as session:
+        found = await auth.load_session(session, session_id)
+    policy = session_policy(conn)
+    if found is not None and policy.refresh_due(found[0], utcnow()):
+        async with db.transaction() as session:
+            await auth.extend_session(session, found[0], policy)
+    return found
+
+
 def me_id(request: Request) -> int:
     return request.state.photographer.id
 
 
-#: Ids are 32-bit integer columns: a bigger number cannot name a row (and would overflow
-#: the query parameter on PostgreSQL and SQLite alike), so it is simply not found.
-MAX_ID = 2**31 - 1
-
-
 def int_param(request: Request, name: str) -> int:
-    try:
-        value = int(request.path_params[name])
-    except (KeyError, ValueError):
-        raise NotFound() from None
-    if not 0 < value <= MAX_ID:
-        raise NotFound()
-    return value
+    """A row id in the path (see `inputs.path_id`): anything else is a 404."""
+    return inputs.path_id(request, name)
 
 
 def form_id(value: Any, message: str) -> int:
-    """A row id posted in a form field; anything that can't be one is a clear 400."""
-    try:
-        number = int(str(value or "").strip())
-    except ValueError:
-        raise Invalid(message) from None
-    if not 0 < number <= MAX_ID:
-        raise Invalid(message)
-    return number
+    """A row id posted in a form field (see `inputs.row_id`): anything else is a clear 400."""
+    return inputs.row_id({"id": value}, "id", message)

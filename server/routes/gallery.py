@@ -11,13 +11,14 @@ from .. import activity, comments, downloads, favorites, public, uploads
 from ..errors import Forbidden, Invalid, NotFound, Throttled
 from ..models import Event
 from ..public import Guest
+from . import inputs
 from .common import int_param, read_form, read_json, render, services
 from .visitor import GUEST_COOKIE, PIN_COOKIE, UNLOCK_COOKIE, guest_of, pin_ok, remember, unlocked
 
 
 async def _open(request: Request) -> Event:
     """The released, unexpired, unlocked gallery of this URL, or a clear refusal."""
-    event = await services(request).gallery_cache.get(request.path_params["slug"])
+    event = await services(request).gallery_cache.get(inputs.path_slug(request))
     if not unlocked(request, event):
         raise Forbidden("This gallery is password protected.")
     return event
@@ -40,7 +41,7 @@ async def _known_guest(request: Request, event: Event, *, verify: bool = True) -
 async def gallery_page(request: Request) -> Response:
     svc = services(request)
     async with svc.db.reader() as session:
-        event = await public.find_gallery(session, request.path_params["slug"])
+        event = await public.find_gallery(session, inputs.path_slug(request))
     if not unlocked(request, event):
         return render(request, "gallery/password.html", {"event": event, "error": None})
     guest = guest_of(request, event)
@@ -71,13 +72,14 @@ async def gallery_page(request: Request) -> Response:
 async def unlock(request: Request) -> Response:
     svc = services(request)
     form = await read_form(request)
+    password = inputs.secret(form, "password", "Password", max_len=64 * 1024)
     async with svc.db.reader() as session:
-        event = await public.find_gallery(session, request.path_params["slug"])
+        event = await public.find_gallery(session, inputs.path_slug(request))
     client_key = request.client.host if request.client else "unknown"
     try:
         async with svc.db.transaction() as session:
-            ok = await public.unlock(session, event, str(form.get("password", ""))[:200],
-                                     client_key)
+            # Longer than any gallery password can be: simply not the right one.
+            ok = await public.unlock(session, event, password[:200], client_key)
     except Throttled as exc:
         return render(request, "gallery/password.html", {"event": event, "error": exc.message},
                       status_code=429)
@@ -93,9 +95,10 @@ async def unlock(request: Request) -> Response:
 async def gate(request: Request) -> Response:
     event = await _open(request)
     data = await read_json(request)
+    email = inputs.email(data)
+    name = inputs.text(data, "name", "Name", max_len=120, required=True)
     async with services(request).db.transaction() as session:
-        guest = await public.pass_gate(session, event, email=str(data.get("email", "")),
-                                       name=str(data.get("name", "")))
+        guest = await public.pass_gate(session, event, email=email, name=name)
     response = JSONResponse({"ok": True, "contact_id": guest.contact_id})
     remember(response, request, GUEST_COOKIE, str(event.photographer_id), guest.contact_id)
     return response
@@ -108,10 +111,10 @@ def _image_id(request: Request) -> int:
 async def favorite(request: Request) -> Response:
     event = await _open(request)
     data = await read_json(request)
+    on = inputs.flag(data, "on", "Favorite", default=True)
     guest = await _known_guest(request, event, verify=False)
-    await favorites.set_favorite(services(request).db, event, guest, _image_id(request),
-                                 bool(data.get("on", True)))
-    return JSONResponse({"ok": True, "on": bool(data.get("on", True))})
+    await favorites.set_favorite(services(request).db, event, guest, _image_id(request), on)
+    return JSONResponse({"ok": True, "on": on})
 
 
 async def comment_thread(request: Request) -> Response:
@@ -120,9 +123,9 @@ async def comment_thread(request: Request) -> Response:
     if request.method == "POST":
         data = await read_json(request)
         guest = await _known_guest(request, event)
+        body = inputs.text(data, "body", "Comment", max_len=comments.MAX_COMMENT, required=True)
         async with services(request).db.transaction() as session:
-            await comments.add_client_comment(session, event, guest, _image_id(request),
-                                              str(data.get("body", "")))
+            await comments.add_client_comment(session, event, guest, _image_id(request), body)
     async with services(request).db.reader() as session:
         # An image of another gallery is 404 here, whoever asks (known visitor or not).
         await public.gallery_image(session, event, _image_id(request))
@@ -139,7 +142,7 @@ async def comment_thread(request: Request) -> Response:
 async def pin(request: Request) -> Response:
     event = await _open(request)
     data = await read_json(request)
-    if not downloads.check_pin(event, str(data.get("pin", ""))):
+    if not downloads.check_pin(event, inputs.secret(data, "pin", "PIN", max_len=64 * 1024)):
         raise Invalid("That PIN is not right.")
     response = JSONResponse({"ok": True})
     remember(response, request, PIN_COOKIE, str(event.id), event.download_pin)
@@ -171,7 +174,8 @@ async def download_zip(request: Request) -> Response:
     svc = services(request)
     event = await _open(request)
     guest = await _known_guest(request, event)
-    scope = request.query_params.get("scope", "all")
+    scope = inputs.choice(request.query_params, "scope", "Download scope",
+                          ("all", "favorites"), default="all")
     async with svc.db.transaction() as session:
         stream, filename = await downloads.bulk(session, svc.media, event, guest, scope,
                                                 pin_ok=pin_ok(request, event))
@@ -187,9 +191,7 @@ async def download_zip(request: Request) -> Response:
 
 async def gallery_media(request: Request) -> Response:
     svc = services(request)
-    variant = request.path_params["variant"]
-    if variant not in ("thumb", "preview"):
-        raise NotFound()
+    variant = inputs.path_choice(request, "variant", ("thumb", "preview"))
     event = await _open(request)
     async with svc.db.reader() as session:
         image = await public.gallery_image(session, event, _image_id(request))

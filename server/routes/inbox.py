@@ -7,6 +7,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from .. import conversations, presence
+from . import inputs
 from .common import int_param, login_required, me_id, read_form, read_json, render, services
 
 
@@ -27,15 +28,16 @@ async def inbox_page(request: Request) -> Response:
             thread = await conversations.open_thread(session, pid, int_param(
                 request, "contact_id"), int_param(request, "image_id"))
             await conversations.mark_read(session, pid, thread.contact.id, thread.image.id)
+    image_filter = inputs.row_id(request.query_params, "image", "Pick an image from the list.",
+                                 required=False)
+    unread_only = inputs.flag(request.query_params, "unread", "Unread only")
     async with svc.db.reader() as session:
-        image_filter = request.query_params.get("image", "")
-        items = await conversations.inbox(
-            session, pid, unread_only=request.query_params.get("unread") == "1",
-            image_id=int(image_filter) if image_filter.isdigit() else None)
+        items = await conversations.inbox(session, pid, unread_only=unread_only,
+                                          image_id=image_filter)
         unread = await conversations.unread_total(session, pid)
     return render(request, "panel/inbox.html", {
         "conversations": items, "thread": thread, "unread_total": unread,
-        "unread_only": request.query_params.get("unread") == "1",
+        "unread_only": unread_only,
         "open_key": f"{contact_id}:{image_id}" if thread else "",
     })
 
@@ -61,6 +63,7 @@ async def thread_json(request: Request) -> Response:
 @login_required
 async def reply(request: Request) -> Response:
     data = await read_json(request)
+    body = inputs.text(data, "body", "Reply", max_len=conversations.MAX_COMMENT, required=True)
     svc = services(request)
     pid, contact_id, image_id = (me_id(request), int_param(request, "contact_id"),
                                  int_param(request, "image_id"))
@@ -70,7 +73,7 @@ async def reply(request: Request) -> Response:
                                         thread.event.id, contact_id)
     async with svc.db.transaction() as session:
         comment = await conversations.reply(
-            session, pid, contact_id, image_id, str(data.get("body", "")),
+            session, pid, contact_id, image_id, body,
             client_present=present, base_url=svc.settings.base_url,
         )
     return JSONResponse({"message": _message(comment), "emailed": not present})

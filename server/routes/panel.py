@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sqlalchemy.exc import IntegrityError
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
@@ -12,21 +13,27 @@ from ..activity_report import recent as recent_activity
 from ..dashboard import summary as dashboard_summary
 from ..errors import Invalid
 from ..galleries import DOWNLOAD_SIZES, EventForm
-from .common import form_id, int_param, login_required, me_id, read_form, render, services
+from ..media import VARIANTS
+from . import inputs
+from .common import int_param, login_required, me_id, read_form, render, services
 
 
 def _event_form(form) -> EventForm:
+    """The editor's fields, typed; the service checks what depends on the database."""
+    type_id = inputs.row_id(form, "gallery_type_id", "Pick a gallery type from the list.",
+                            required=False)
     return EventForm(
-        title=str(form.get("title", "")),
-        gallery_type_id=str(form.get("gallery_type_id", "")),
-        event_date=str(form.get("event_date", "")),
-        expires_on=str(form.get("expires_on", "")),
-        password=str(form.get("password", "")),
-        clear_password=form.get("clear_password") == "on",
-        download_single=form.get("download_single") == "on",
-        download_bulk=form.get("download_bulk") == "on",
-        download_size=str(form.get("download_size", "original")),
-        download_pin=str(form.get("download_pin", "")),
+        title=inputs.text(form, "title", "Title", max_len=200),
+        gallery_type_id=str(type_id or ""),
+        event_date=inputs.text(form, "event_date", "Event date", max_len=20),
+        expires_on=inputs.text(form, "expires_on", "Expiry date", max_len=20),
+        password=inputs.secret(form, "password", "Gallery password", max_len=100),
+        clear_password=inputs.flag(form, "clear_password", "Remove password"),
+        download_single=inputs.flag(form, "download_single", "Single downloads"),
+        download_bulk=inputs.flag(form, "download_bulk", "Bulk downloads"),
+        download_size=inputs.choice(form, "download_size", "Download size", DOWNLOAD_SIZES,
+                                    default="original"),
+        download_pin=inputs.text(form, "download_pin", "Download PIN", max_len=20),
     )
 
 
@@ -59,8 +66,9 @@ async def event_new(request: Request) -> Response:
                                                     "download_bulk": True})
     form = await read_form(request)
     try:
+        fields = _event_form(form)
         async with services(request).db.transaction() as session:
-            event = await galleries.create_event(session, me_id(request), _event_form(form))
+            event = await galleries.create_event(session, me_id(request), fields)
     except Invalid as exc:
         return await _editor(request, None, exc.message, dict(form), status=400)
     return RedirectResponse(f"/panel/events/{event.id}", status_code=303)
@@ -75,8 +83,9 @@ async def event_edit(request: Request) -> Response:
         return await _editor(request, event, None, {})
     form = await read_form(request)
     try:
+        fields = _event_form(form)
         async with services(request).db.transaction() as session:
-            await galleries.update_event(session, me_id(request), event_id, _event_form(form))
+            await galleries.update_event(session, me_id(request), event_id, fields)
     except Invalid as exc:
         return await _editor(request, event, exc.message, dict(form), status=400)
     return RedirectResponse(f"/panel/events/{event_id}", status_code=303)
@@ -111,8 +120,9 @@ async def event_delete(request: Request) -> Response:
 async def event_status(request: Request) -> Response:
     form = await read_form(request)
     event_id = int_param(request, "event_id")
+    status = inputs.choice(form, "status", "Status", ("draft", "released"), default="")
     async with services(request).db.transaction() as session:
-        await galleries.set_status(session, me_id(request), event_id, str(form.get("status")))
+        await galleries.set_status(session, me_id(request), event_id, status)
     return RedirectResponse(f"/panel/events/{event_id}", status_code=303)
 
 
@@ -120,7 +130,7 @@ async def event_status(request: Request) -> Response:
 async def event_cover(request: Request) -> Response:
     form = await read_form(request)
     event_id = int_param(request, "event_id")
-    image_id = form_id(form.get("image_id"), "Pick an image for the cover.")
+    image_id = inputs.row_id(form, "image_id", "Pick an image for the cover.")
     async with services(request).db.transaction() as session:
         await galleries.set_cover(session, me_id(request), event_id, image_id)
     return RedirectResponse(f"/panel/events/{event_id}", status_code=303)
@@ -147,7 +157,7 @@ async def upload_images(request: Request) -> Response:
     event_id = int_param(request, "event_id")
     async with services(request).db.reader() as session:
         await galleries.get_event(session, me_id(request), event_id)  # 404 before reading files
-    form = await read_form(request)
+    form = await read_form(request, files=("files",))
     files = [f for f in form.getlist("files") if isinstance(f, UploadFile)]
     if not files:
         raise Invalid("Choose at least one image to upload.")
@@ -186,7 +196,7 @@ async def image_delete(request: Request) -> Response:
 @login_required
 async def panel_media(request: Request) -> Response:
     """The owner's view of any of their images, in any variant (tenant-scoped lookup)."""
-    variant = request.path_params["variant"]
+    variant = inputs.path_choice(request, "variant", VARIANTS)
     image_id = int_param(request, "image_id")
     svc = services(request)
     async with svc.db.reader() as session:
@@ -206,13 +216,15 @@ async def gallery_types_page(request: Request) -> Response:
             async with services(request).db.transaction() as session:
                 if form.get("delete"):
                     # Someone else's (or no such) type is a 404 like everywhere else.
-                    type_id = form_id(form.get("delete"), "Pick a gallery type to delete.")
+                    type_id = inputs.row_id(form, "delete", "Pick a gallery type to delete.")
                     await galleries.delete_gallery_type(session, me_id(request), type_id)
                 else:
-                    await galleries.add_gallery_type(session, me_id(request),
-                                                     str(form.get("name", "")))
+                    name = inputs.text(form, "name", "Gallery type", max_len=60, required=True)
+                    await galleries.add_gallery_type(session, me_id(request), name)
         except Invalid as exc:
             error = exc.message
+        except IntegrityError:  # the same name added at the same moment by another request
+            error = "You already have a gallery type called that."
         else:
             return RedirectResponse("/panel/settings/gallery-types", status_code=303)
     async with services(request).db.reader() as session:
