@@ -2,8 +2,11 @@
 
 Same contract as the panel's (subscribe → replay → live), narrowed to one visitor: only
 comment events of this gallery and this contact pass, so a client never sees another
-client's thread. Sequence numbers are per photographer, so this stream has gaps by
-nature; it relies on the hub's catch-up after a Redis outage and on replay at reconnect.
+client's thread. A verified browser gets the contact's whole conversation; an unverified
+one (server/devices.py) only its own messages and the replies in threads it wrote in,
+after its first message there: the same rule as comments.visible_to(). Sequence numbers
+are per photographer, so this stream has gaps by nature; it relies on the hub's catch-up
+after a Redis outage and on replay at reconnect.
 """
 
 from __future__ import annotations
@@ -12,13 +15,14 @@ import json
 
 from starlette.websockets import WebSocket
 
-from server import activity
+from server import activity, comments, public, throttle
 from server.errors import DomainError
 from server.events import tenant_channel
-from server.routes.visitor import guest_of, unlocked
+from server.public import Guest
+from server.routes.visitor import GUEST_COOKIE, guest_of, unlocked
 
 from .hub import CATCH_UP, Hub
-from .sockets import origin_allowed, refuse, serve
+from .sockets import CLOSE_TOO_MANY, origin_allowed, refuse, serve
 
 CONVERSATION_KINDS = frozenset({"comment_added", "comment_replied"})
 CLOSE_NO_GUEST = 4401
@@ -38,12 +42,30 @@ def client_view(envelope: dict) -> dict:
 
 
 class GalleryStream:
-    def __init__(self, websocket: WebSocket, photographer_id: int, event_id: int,
-                 contact_id: int, last_seq: int) -> None:
+    def __init__(self, websocket: WebSocket, guest: Guest, last_seq: int) -> None:
         self.ws = websocket
-        self.ids = (photographer_id, event_id, contact_id)
+        self.guest = guest
+        self.ids = (guest.photographer_id, guest.event_id, guest.contact_id)
         self.last_seq = last_seq
         self.db = websocket.state.services.db
+        #: Unverified browser: image id -> id of its first comment there (None: verified).
+        self.first_own: dict[int, int] | None = None if guest.verified else {}
+
+    def visible(self, envelope: dict) -> bool:
+        if self.first_own is None:
+            return True
+        payload = envelope.get("payload") or {}
+        image_id, comment_id = payload.get("image_id"), payload.get("comment_id")
+        if not isinstance(image_id, int) or not isinstance(comment_id, int):
+            return False
+        if envelope["kind"] == "comment_added":
+            if payload.get("device") != self.guest.device_id:
+                return False
+            first = self.first_own.get(image_id)
+            self.first_own[image_id] = comment_id if first is None else min(first, comment_id)
+            return True
+        first = self.first_own.get(image_id)
+        return first is not None and comment_id > first
 
     async def send(self, envelope: dict) -> None:
         await self.ws.send_text(json.dumps(client_view(envelope), separators=(",", ":")))
@@ -53,8 +75,11 @@ class GalleryStream:
         async with self.db.reader() as session:
             events = await activity.since_for_contact(session, *self.ids, self.last_seq,
                                                       CONVERSATION_KINDS)
+            if self.first_own is not None:
+                self.first_own = await comments.first_own_comment_ids(session, self.guest)
         for event in events:
-            await self.send(event)
+            if self.visible(event):
+                await self.send(event)
 
     async def deliver(self, message: dict) -> None:
         if message is CATCH_UP:
@@ -63,7 +88,7 @@ class GalleryStream:
         if (message.get("type") != "activity" or message.get("kind") not in CONVERSATION_KINDS
                 or message.get("event_id") != event_id
                 or message.get("contact_id") != contact_id
-                or message["seq"] <= self.last_seq):
+                or message["seq"] <= self.last_seq or not self.visible(message)):
             return
         await self.send(message)
 
@@ -79,11 +104,20 @@ async def gallery_socket(websocket: WebSocket) -> None:
     except DomainError:
         await refuse(websocket, CLOSE_GALLERY_CLOSED)
         return
-    guest = guest_of(websocket, event)
-    if not unlocked(websocket, event) or guest is None:
+    guest = guest_of(websocket, event) if unlocked(websocket, event) else None
+    if guest is not None:
+        async with websocket.state.services.db.reader() as session:
+            guest = await public.known_guest(session, guest)
+    if guest is None:
         await refuse(websocket, CLOSE_NO_GUEST)
+        return
+    # Capped per gate cookie (device) and per address: 4429 beyond, the page waits a while.
+    lease = await throttle.of(websocket).gallery_socket(websocket.cookies.get(GUEST_COOKIE),
+                                                        throttle.client_address(websocket))
+    if lease is None:
+        await refuse(websocket, CLOSE_TOO_MANY)
         return
     await websocket.accept()
     conn = hub.register(tenant_channel(event.photographer_id))
-    await serve(websocket, hub, conn, lambda last_seq: GalleryStream(
-        websocket, event.photographer_id, event.id, guest.contact_id, last_seq))
+    await serve(websocket, hub, conn, lambda last_seq: GalleryStream(websocket, guest, last_seq),
+                lease)

@@ -13,12 +13,12 @@ import json
 
 from starlette.websockets import WebSocket
 
-from server import activity
+from server import activity, throttle
 from server.events import tenant_channel
 from server.routes.common import current_session
 
 from .hub import CATCH_UP, Hub
-from .sockets import origin_allowed, refuse, serve
+from .sockets import CLOSE_TOO_MANY, origin_allowed, refuse, serve
 
 # Beyond this many missed events the page reloads its state instead (resync). Well above
 # what an overflow drop loses (the hub's queue plus the bytes in flight, ~500-750 events),
@@ -79,7 +79,13 @@ async def panel_socket(websocket: WebSocket) -> None:
         await refuse(websocket, CLOSE_UNAUTHORIZED)
         return
     auth_session, photographer = found
+    # Capped per login session and per address: 4429 beyond, the page waits a while.
+    lease = await throttle.of(websocket).panel_socket(auth_session.id,
+                                                      throttle.client_address(websocket))
+    if lease is None:
+        await refuse(websocket, CLOSE_TOO_MANY)
+        return
     await websocket.accept()
     conn = hub.register(tenant_channel(photographer.id), auth_session.id)
     await serve(websocket, hub, conn,
-                lambda last_seq: PanelStream(websocket, photographer.id, last_seq))
+                lambda last_seq: PanelStream(websocket, photographer.id, last_seq), lease)

@@ -8,12 +8,17 @@ from urllib.parse import urlsplit
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from server.throttle import Lease
+
 from .hub import Connection
 
 HELLO_TIMEOUT = 10.0
 CLOSE_TIMEOUT = 1.0
 CLOSE_OVERFLOW = 4408  # the queue filled up: reconnect and replay
 CLOSE_LOGGED_OUT = 4409
+#: Too many live sockets for this visitor / login session / address (server/throttle.py):
+#: the page stops reconnecting for a while (a minute) instead of retrying at once.
+CLOSE_TOO_MANY = 4429
 
 
 def origin_allowed(websocket: WebSocket) -> bool:
@@ -33,10 +38,14 @@ async def refuse(websocket: WebSocket, code: int) -> None:
     await websocket.close(code=code)
 
 
-async def serve(websocket: WebSocket, hub, conn: Connection, make_stream) -> None:
+async def serve(websocket: WebSocket, hub, conn: Connection, make_stream,
+                lease: Lease | None = None) -> None:
     """The shared life of a live socket after registering with the hub: read the hello
-    (the last seq the page saw), replay from the database, then deliver live."""
+    (the last seq the page saw), replay from the database, then deliver live. `lease`
+    (its slot under the socket caps) is kept alive while it lives and released after."""
     code = 1000
+    if lease is not None:
+        lease.keep_alive()
     try:
         hello = await asyncio.wait_for(websocket.receive_json(), HELLO_TIMEOUT)
         last_seq = int(hello.get("last_seq", 0)) if isinstance(hello, dict) else 0
@@ -47,6 +56,8 @@ async def serve(websocket: WebSocket, hub, conn: Connection, make_stream) -> Non
         pass  # RuntimeError: the server already closed it (ping timeout) mid-send
     finally:
         hub.unregister(conn)
+        if lease is not None:
+            await lease.release()
         await close_quickly(websocket, code)
 
 

@@ -29,6 +29,7 @@ from realtime.gallery_socket import gallery_socket
 from realtime.hub import Hub
 from realtime.panel_socket import panel_socket
 
+from .body_limit import BodyLimit
 from .config import Settings
 from .db import Database
 from .embedded_redis import EmbeddedRedis
@@ -180,6 +181,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     return Starlette(
         routes=routes,
         exception_handlers={DomainError: domain_error, HTTPException: http_error},
-        middleware=[Middleware(SecurityHeadersMiddleware, base_url=settings.base_url)],
+        middleware=[Middleware(SecurityHeadersMiddleware, base_url=settings.base_url),
+                    # Inside the headers one, so a 413 carries them too.
+                    Middleware(BodyLimit, max_upload_bytes=settings.max_upload_bytes)],
         lifespan=lifespan,
     )

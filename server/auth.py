@@ -20,37 +20,51 @@ from .events import tenant_channel
 from .galleries import create_default_gallery_types
 from .models import AuthSession, Photographer, utcnow
 from .outbox import outbox_of
-from .passwords import check_throttle, clear_failures, hash_password, note_failure, verify_password
+from .passwords import check_password, hash_password, hash_password_async
+from .throttle import Throttle
 
 
-async def sign_up(session: AsyncSession, *, email: str, name: str, password: str) -> Photographer:
+async def new_account(*, email: str, name: str, password: str) -> dict:
+    """A sign-up form checked, its password hashed in a thread: sign_up's arguments, made
+    before the write transaction opens (argon2 must not hold SQLite's writer lock)."""
+    return {"email": validation.email(email), "name": validation.text(name, "Name", max_len=120),
+            "password_hash": await hash_password_async(validation.password(password))}
+
+
+async def sign_up(session: AsyncSession, *, email: str, name: str, password: str | None = None,
+                  password_hash: str | None = None) -> Photographer:
+    """A new account. Web sign-ups pass `password_hash` from new_account; scripts (the CLI,
+    the demo) may pass the plain `password`, hashed here."""
     email = validation.email(email)
     name = validation.text(name, "Name", max_len=120)
-    password = validation.password(password)
+    if password_hash is None:
+        password_hash = hash_password(validation.password(password or ""))
     taken = await session.scalar(select(Photographer.id).where(Photographer.email == email))
     if taken:
         raise Invalid("An account with that email already exists. Log in instead.", field="email")
-    photographer = Photographer(email=email, name=name, password_hash=hash_password(password))
+    photographer = Photographer(email=email, name=name, password_hash=password_hash)
     session.add(photographer)
     await session.flush()
     await create_default_gallery_types(session, photographer.id)
     return photographer
 
 
-async def authenticate(
-    session: AsyncSession, *, email: str, password: str
-) -> Photographer | None:
-    """The photographer, or None after noting the failure (the caller commits either way,
-    so the failure counts toward the throttle). Raises Throttled when locked out."""
-    key = f"login:{(email or '').strip().lower()}"
-    await check_throttle(session, key)
-    photographer = await session.scalar(
-        select(Photographer).where(Photographer.email == (email or "").strip().lower())
-    )
-    if photographer is None or not verify_password(photographer.password_hash, password or ""):
-        await note_failure(session, key)
+async def authenticate(db, throttle: Throttle, *, email: str, password: str,
+                       address: str) -> Photographer | None:
+    """The photographer, or None. A failure slot (per account, per address, server-wide)
+    is reserved before the check, so parallel guesses cannot overrun the limit; a right
+    password gives it back. Raises throttle.Limited when used up.
+
+    An unknown email costs the same argon2 verification as a known one (against a dummy
+    hash), in a thread, with no transaction open."""
+    email = (email or "").strip().lower()
+    await throttle.login_attempt(email, address)
+    async with db.reader() as session:
+        photographer = await session.scalar(select(Photographer).where(Photographer.email == email))
+    known_hash = photographer.password_hash if photographer is not None else None
+    if not await check_password(known_hash, password or "") or photographer is None:
         return None
-    await clear_failures(session, key)
+    await throttle.login_succeeded(email, address)
     return photographer
 
 

@@ -1,13 +1,19 @@
-"""Comments on images: plain text, stored as given, never rendered as HTML."""
+"""Comments on images: plain text, stored as given, never rendered as HTML.
+
+A client's thread about an image holds their messages and the photographer's replies. A
+verified browser sees the whole thread; an unverified one (see server/devices.py) only the
+messages it wrote and the replies written after its first message in that thread.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, func, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from . import activity, validation
 from .models import Comment, Event
-from .public import Guest, gallery_image
+from .public import Guest, device_marks, gallery_image
 
 MAX_COMMENT = 2000
 
@@ -26,6 +32,7 @@ async def add_client_comment(
         body=body,
         read_by_photographer=False,
         read_by_client=True,
+        device_id=guest.device_id,
     )
     session.add(comment)
     await session.flush()
@@ -40,19 +47,49 @@ async def add_client_comment(
             "image_id": image.id,
             "filename": image.filename,
             "body": body[:280],
+            **device_marks(guest),
         },
     )
     return comment
 
 
+def visible_to(guest: Guest):
+    """The condition on Comment rows (of this guest's contact) their browser may see."""
+    if guest.verified:
+        return true()
+    mine = aliased(Comment)
+    first_own = (
+        select(func.min(mine.id))
+        .where(mine.contact_id == Comment.contact_id, mine.image_id == Comment.image_id,
+               mine.device_id == guest.device_id)
+        .scalar_subquery()
+    )
+    return or_(Comment.device_id == guest.device_id,
+               and_(Comment.author == "photographer", Comment.id > first_own))
+
+
+async def first_own_comment_ids(session: AsyncSession, guest: Guest) -> dict[int, int]:
+    """image id -> id of this browser's first comment on it (in this gallery): replies
+    with a greater id are in a thread it started."""
+    rows = await session.execute(
+        select(Comment.image_id, func.min(Comment.id))
+        .where(Comment.event_id == guest.event_id, Comment.contact_id == guest.contact_id,
+               Comment.device_id == guest.device_id)
+        .group_by(Comment.image_id)
+    )
+    return dict(rows.all())
+
+
 async def thread(session: AsyncSession, guest: Guest, image_id: int) -> list[Comment]:
-    """One client's conversation about one image, oldest first (only their own)."""
+    """One client's conversation about one image, oldest first (only their own, and of it
+    only what this browser may see)."""
     rows = await session.scalars(
         select(Comment)
         .where(
             Comment.event_id == guest.event_id,
             Comment.contact_id == guest.contact_id,
             Comment.image_id == image_id,
+            visible_to(guest),
         )
         .order_by(Comment.created_at, Comment.id)
     )
@@ -63,7 +100,8 @@ async def commented_image_ids(session: AsyncSession, guest: Guest) -> dict[int, 
     """image id -> number of messages in this client's thread on it."""
     rows = await session.execute(
         select(Comment.image_id, Comment.id).where(
-            Comment.event_id == guest.event_id, Comment.contact_id == guest.contact_id
+            Comment.event_id == guest.event_id, Comment.contact_id == guest.contact_id,
+            visible_to(guest),
         )
     )
     counts: dict[int, int] = {}
@@ -78,6 +116,7 @@ async def unread_reply_image_ids(session: AsyncSession, guest: Guest) -> set[int
         select(Comment.image_id).where(
             Comment.event_id == guest.event_id, Comment.contact_id == guest.contact_id,
             Comment.author == "photographer", Comment.read_by_client.is_(False),
+            visible_to(guest),
         )
     )
     return set(rows)
@@ -88,7 +127,8 @@ async def mark_read_by_client(session: AsyncSession, guest: Guest, image_id: int
         update(Comment)
         .where(Comment.event_id == guest.event_id, Comment.contact_id == guest.contact_id,
                Comment.image_id == image_id, Comment.author == "photographer",
-               Comment.read_by_client.is_(False))
+               Comment.read_by_client.is_(False), visible_to(guest))
         .values(read_by_client=True)
+        .execution_options(synchronize_session=False)
     )
     return result.rowcount

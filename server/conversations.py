@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from . import activity, mail, validation
 from .comments import MAX_COMMENT
 from .errors import NotFound
-from .models import Comment, Contact, Event, Image, Photographer, utcnow
+from .models import Comment, Contact, Device, Event, Image, Photographer, utcnow
 from .templating import EMAILS
 
 
@@ -35,6 +35,8 @@ class Conversation:
     last_at: datetime
     unread: int
     count: int
+    #: The client's messages written from browsers that are not verified (devices.py).
+    unverified: int = 0
 
     def as_json(self) -> dict:
         return {**self.__dict__, "last_at": self.last_at.isoformat()}
@@ -44,9 +46,13 @@ async def inbox(session: AsyncSession, photographer_id: int, *, unread_only: boo
                 image_id: int | None = None, limit: int = 300) -> list[Conversation]:
     unread = func.sum(case((and_(Comment.author == "client",
                                  Comment.read_by_photographer.is_(False)), 1), else_=0))
+    unverified = func.sum(case((and_(Comment.author == "client", Device.id.is_not(None),
+                                     Device.verified_at.is_(None)), 1), else_=0))
     grouped = (
         select(Comment.contact_id, Comment.image_id, func.max(Comment.id).label("last_id"),
-               unread.label("unread"), func.count().label("n"))
+               unread.label("unread"), func.count().label("n"),
+               unverified.label("unverified"))
+        .outerjoin(Device, Device.id == Comment.device_id)
         .where(Comment.photographer_id == photographer_id)
         .group_by(Comment.contact_id, Comment.image_id)
         .subquery()
@@ -54,7 +60,7 @@ async def inbox(session: AsyncSession, photographer_id: int, *, unread_only: boo
     query = (
         select(grouped.c.contact_id, grouped.c.image_id, Comment.event_id, Contact.name,
                Contact.email, Image.filename, Event.title, Comment.body, Comment.author,
-               Comment.created_at, grouped.c.unread, grouped.c.n)
+               Comment.created_at, grouped.c.unread, grouped.c.n, grouped.c.unverified)
         .join(Comment, Comment.id == grouped.c.last_id)
         .join(Contact, Contact.id == grouped.c.contact_id)
         .join(Image, Image.id == grouped.c.image_id)

@@ -29,6 +29,9 @@ from .public import Guest, touch_visit
 from .templating import EMAILS
 
 LINK_TTL = timedelta(hours=24)
+#: Typing the address again within this while sends no second email (the first link
+#: verifies whichever browser follows it): the gate can't be used to flood an inbox.
+RESEND_AFTER = timedelta(minutes=2)
 USER_AGENT_MAX = 200
 
 
@@ -55,10 +58,10 @@ class GatePassed:
     verify_sent_to: str
 
 
-def _new_device(photographer_id: int, contact_id: int, user_agent: str, *,
+def _new_device(photographer_id: int, contact_id: int, name: str, user_agent: str, *,
                 verified: bool) -> Device:
     now = utcnow()
-    return Device(photographer_id=photographer_id, contact_id=contact_id,
+    return Device(photographer_id=photographer_id, contact_id=contact_id, name=name,
                   verified_at=now if verified else None, created_at=now, last_seen_at=now,
                   user_agent=(user_agent or "")[:USER_AGENT_MAX])
 
@@ -82,20 +85,32 @@ async def pass_gate(session: AsyncSession, event: Event, *, email: str, name: st
             Device.id == current.device_id, Device.photographer_id == pid,
             Device.contact_id == contact.id))
     if device is None:
-        device = _new_device(pid, contact.id, user_agent, verified=False)
+        device = _new_device(pid, contact.id, name, user_agent, verified=False)
         session.add(device)
         await session.flush()
-    elif device.verified_at is not None and name != contact.name:
-        contact.name = name  # only a verified browser speaks for the contact
+    else:
+        device.name = name
+        if device.verified_at is not None and name != contact.name:
+            contact.name = name  # only a verified browser speaks for the contact
     guest = Guest(pid, event.id, contact.id, device.id, device.verified_at is not None)
-    if known and not guest.verified:
-        await send_link(session, event, contact, base_url)
+    # Every unverified browser is sent a link: a new client confirms their address (the
+    # panel then stops marking them), a returning one brings their history to this device.
+    if not guest.verified and not await _recently_sent(session, event, contact):
+        await send_link(session, event, contact, base_url, first=not known)
     await touch_visit(session, guest, force=True)
     return GatePassed(guest, mask_email(contact.email))
 
 
+async def _recently_sent(session: AsyncSession, event: Event, contact: Contact) -> bool:
+    return await session.scalar(select(DeviceLink.id).where(
+        DeviceLink.photographer_id == contact.photographer_id,
+        DeviceLink.contact_id == contact.id, DeviceLink.event_id == event.id,
+        DeviceLink.used_at.is_(None), DeviceLink.created_at > utcnow() - RESEND_AFTER,
+    ).limit(1)) is not None
+
+
 async def send_link(session: AsyncSession, event: Event, contact: Contact,
-                    base_url: str) -> None:
+                    base_url: str, *, first: bool = False) -> None:
     """Queue the "continue on this device" email with a fresh one-time link."""
     token = secrets.token_urlsafe(32)
     session.add(DeviceLink(photographer_id=contact.photographer_id, contact_id=contact.id,
@@ -104,10 +119,12 @@ async def send_link(session: AsyncSession, event: Event, contact: Contact,
     photographer = await session.get(Photographer, contact.photographer_id)
     studio = photographer.business_name or photographer.name
     context = {"contact": contact, "event": event, "photographer": photographer,
-               "link": f"{base_url}/g/{event.slug}/verify/{token}", "hours": 24}
+               "link": f"{base_url}/g/{event.slug}/verify/{token}", "hours": 24,
+               "first": first}
     await mail.queue_email(
         session, contact.photographer_id, kind="verify_device", recipient=contact.email,
-        subject=f"Continue on this device: {event.title} ({studio})",
+        subject=(f"Confirm your email for {event.title} ({studio})" if first
+                 else f"Continue on this device: {event.title} ({studio})"),
         body_text=EMAILS.get_template("email/verify_device.txt").render(context),
         body_html=EMAILS.get_template("email/verify_device.html").render(context),
         contact_id=contact.id, event_id=event.id,
@@ -147,7 +164,8 @@ async def use_link(session: AsyncSession, event: Event, token: str, *, current: 
             Device.id == current.device_id, Device.photographer_id == pid,
             Device.contact_id == contact_id))
     if device is None:
-        device = _new_device(pid, contact_id, user_agent, verified=True)
+        name = await session.scalar(select(Contact.name).where(Contact.id == contact_id))
+        device = _new_device(pid, contact_id, name or "", user_agent, verified=True)
         session.add(device)
         await session.flush()
     elif device.verified_at is None:

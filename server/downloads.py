@@ -18,9 +18,10 @@ from zipstream import ZipStream
 
 from . import activity
 from .errors import Forbidden, Invalid, NotFound
+from .favorites import favorites_scope
 from .media import MediaStore
-from .models import Download, Event, Favorite, Image
-from .public import Guest, gallery_image
+from .models import Download, Event, Image
+from .public import Guest, device_marks, gallery_image
 
 
 @dataclass
@@ -33,7 +34,9 @@ class FileDownload:
 def check_pin(event: Event, pin: str | None) -> bool:
     if not event.download_pin:
         return True
-    return hmac.compare_digest(event.download_pin, (pin or "").strip())
+    # Bytes: compare_digest refuses a str with non-ASCII characters (a TypeError).
+    given = (pin or "").strip().encode("utf-8", "surrogatepass")
+    return hmac.compare_digest(event.download_pin.encode(), given)
 
 
 def _require(event: Event, kind: str, pin_ok: bool) -> None:
@@ -70,13 +73,14 @@ async def single(
         Download(
             photographer_id=guest.photographer_id, event_id=event.id, contact_id=guest.contact_id,
             image_id=image.id, kind="single", scope="image", size=event.download_size,
-            bytes=size, file_count=1,
+            bytes=size, file_count=1, device_id=guest.device_id,
         )
     )
     await activity.record(
         session, guest.photographer_id, "download_single", event_id=event.id,
         contact_id=guest.contact_id,
-        payload={"image_id": image.id, "filename": image.filename, "size": event.download_size},
+        payload={"image_id": image.id, "filename": image.filename, "size": event.download_size,
+                 **device_marks(guest)},
     )
     return FileDownload(path, safe_name(name), size)
 
@@ -87,9 +91,8 @@ async def images_for_scope(session: AsyncSession, event: Event, guest: Guest | N
     if scope == "favorites":
         if guest is None:
             raise Invalid("Favorites need your email first.")
-        query = query.join(Favorite, Favorite.image_id == Image.id).where(
-            Favorite.contact_id == guest.contact_id
-        )
+        # What this browser shows as favorites: an unverified one, only its own.
+        query = query.where(favorites_scope(guest))
     elif scope != "all":
         raise Invalid("Unknown download scope.")
     return list(await session.scalars(query.order_by(Image.position, Image.id)))
@@ -126,13 +129,14 @@ async def bulk(
         Download(
             photographer_id=guest.photographer_id, event_id=event.id, contact_id=guest.contact_id,
             kind="bulk", scope=scope, size=event.download_size, bytes=len(stream),
-            file_count=len(images),
+            file_count=len(images), device_id=guest.device_id,
         )
     )
     await activity.record(
         session, guest.photographer_id, "download_bulk", event_id=event.id,
         contact_id=guest.contact_id,
-        payload={"scope": scope, "files": len(images), "bytes": len(stream)},
+        payload={"scope": scope, "files": len(images), "bytes": len(stream),
+                 **device_marks(guest)},
     )
     title = safe_name(re.sub(r"[^\w\- ]+", "", event.title)).strip() or "gallery"
     suffix = " - favorites" if scope == "favorites" else ""

@@ -1,31 +1,58 @@
-"""Favorites: a client marks images they love; the photographer sees and exports them."""
+"""Favorites: a client marks images they love; the photographer sees and exports them.
+
+A favorite belongs to the contact and remembers the device (browser) that set it. A
+verified device sees and changes all of the contact's favorites; an unverified one only
+those it set itself. When it hearts an image the contact already favorited elsewhere, the
+contact's favorites stay as they are and the heart is kept for that device alone
+(DeviceFavorite): to that browser it looks exactly like a fresh favorite.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, bindparam, delete, insert, select
+from sqlalchemy import Connection, bindparam, delete, or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from . import activity
+from .contacts import insert_if_absent
 from .db import Database
 from .errors import NotFound
-from .models import Contact, Event, Favorite, Image, utcnow
+from .models import Contact, Device, DeviceFavorite, Event, Favorite, Image, utcnow
 from .outbox import Outbox
 from .prepared import Prepared
-from .public import Guest
+from .public import Guest, device_marks
 
 _images, _favs, _contacts = Image.__table__, Favorite.__table__, Contact.__table__
-# Built once (see activity.py): one query answers everything the toggle needs to know.
+_devices, _claims = Device.__table__, DeviceFavorite.__table__
+# Built once (see activity.py): one query answers everything the toggle needs to know,
+# including that the cookie's device is this photographer's, of this contact.
 _FIND = Prepared(
-    select(_images.c.id, _images.c.filename, _favs.c.id, _contacts.c.name, _contacts.c.email)
+    select(_images.c.id, _images.c.filename, _favs.c.id, _contacts.c.name, _contacts.c.email,
+           _devices.c.verified_at, _favs.c.device_id, _claims.c.image_id)
     .select_from(_images)
     .join(_contacts, (_contacts.c.id == bindparam("cid"))
           & (_contacts.c.photographer_id == bindparam("pid")))
+    .join(_devices, (_devices.c.id == bindparam("did")) & (_devices.c.contact_id == _contacts.c.id)
+          & (_devices.c.photographer_id == _contacts.c.photographer_id))
     .outerjoin(_favs, (_favs.c.image_id == _images.c.id) & (_favs.c.contact_id == bindparam("cid")))
+    .outerjoin(_claims, (_claims.c.device_id == _devices.c.id)
+               & (_claims.c.image_id == _images.c.id))
     .where(_images.c.id == bindparam("iid"), _images.c.event_id == bindparam("eid"),
            _images.c.state == "ready")
 )
-_ADD = Prepared(insert(_favs))
+# Race-safe: two toggles of the same image at once (two web processes) make one row.
+_ADD = {dialect: Prepared(insert_if_absent(Favorite, {}, ("image_id", "contact_id"), dialect))
+        for dialect in ("sqlite", "postgresql")}
 _REMOVE = Prepared(delete(_favs).where(_favs.c.id == bindparam("fid")))
+_UNCLAIM = Prepared(delete(_claims).where(_claims.c.device_id == bindparam("did"),
+                                          _claims.c.image_id == bindparam("iid")))
+
+
+def _claim(conn: Connection, device_id: int, image_id: int) -> None:
+    make = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    conn.execute(make(_claims).values(device_id=device_id, image_id=image_id)
+                 .on_conflict_do_nothing())
 
 
 def toggle(conn: Connection, outbox: Outbox, event_id: int, event_title: str, guest: Guest,
@@ -38,24 +65,38 @@ def toggle(conn: Connection, outbox: Outbox, event_id: int, event_title: str, gu
     along in the pushed event)."""
     found = _FIND.run(conn, {
         "cid": guest.contact_id, "pid": guest.photographer_id, "iid": image_id,
-        "eid": event_id,
+        "eid": event_id, "did": guest.device_id,
     }).first()
     if found is None:
         raise NotFound("No such image in this gallery.")
-    image_id, filename, existing, name, email = found
+    image_id, filename, existing, name, email, verified_at, setter, claimed = found
+    guest = Guest(guest.photographer_id, guest.event_id, guest.contact_id, guest.device_id,
+                  verified_at is not None)
+    if not guest.verified and existing and setter != guest.device_id:
+        # The contact's favorite, set elsewhere: not this browser's to see or remove.
+        if on and not claimed:
+            _claim(conn, guest.device_id, image_id)
+        elif not on and claimed:
+            _UNCLAIM.run(conn, {"did": guest.device_id, "iid": image_id})
+        return False
+    if claimed and not on:
+        _UNCLAIM.run(conn, {"did": guest.device_id, "iid": image_id})
     if on == bool(existing):
         return False
     if on:
-        _ADD.run(conn, {
+        added = _ADD[conn.dialect.name].run(conn, {
             "photographer_id": guest.photographer_id, "event_id": event_id, "image_id": image_id,
             "contact_id": guest.contact_id, "note": "", "created_at": utcnow(),
+            "device_id": guest.device_id,
         })
+        if added.first() is None:
+            return False  # a concurrent request just added it
     else:
         _REMOVE.run(conn, {"fid": existing})
     activity.append(
         conn, outbox, guest.photographer_id, "favorite_added" if on else "favorite_removed",
         event_id=event_id, contact_id=guest.contact_id,
-        payload={"image_id": image_id, "filename": filename},
+        payload={"image_id": image_id, "filename": filename, **device_marks(guest)},
         names={"contact_name": name, "contact_email": email, "event_title": event_title},
     )
     return True
@@ -68,10 +109,35 @@ async def set_favorite(db: Database, event: Event, guest: Guest, image_id: int,
                           tenant=guest.photographer_id)
 
 
+def own_favorites(guest: Guest):
+    """The condition on Favorite rows this guest's browser may see (see the module doc);
+    DeviceFavorite hearts come on top for an unverified one (claimed_image_ids)."""
+    if guest.verified:
+        return Favorite.contact_id == guest.contact_id
+    return (Favorite.contact_id == guest.contact_id) & (Favorite.device_id == guest.device_id)
+
+
+def claimed_image_ids(guest: Guest):
+    return select(DeviceFavorite.image_id).where(DeviceFavorite.device_id == guest.device_id)
+
+
 async def favorite_ids(session: AsyncSession, guest: Guest) -> set[int]:
+    """The images this guest's browser shows as favorites in their gallery."""
     rows = await session.scalars(
-        select(Favorite.image_id).where(
-            Favorite.event_id == guest.event_id, Favorite.contact_id == guest.contact_id
-        )
+        select(Favorite.image_id).where(Favorite.event_id == guest.event_id,
+                                        own_favorites(guest))
     )
-    return set(rows)
+    found = set(rows)
+    if not guest.verified:
+        found |= set(await session.scalars(
+            select(Image.id).where(Image.event_id == guest.event_id,
+                                   Image.id.in_(claimed_image_ids(guest)))))
+    return found
+
+
+def favorites_scope(guest: Guest):
+    """Images of a "favorites" download: the same set favorite_ids() shows."""
+    if guest.verified:
+        return Image.id.in_(select(Favorite.image_id).where(own_favorites(guest)))
+    return or_(Image.id.in_(select(Favorite.image_id).where(own_favorites(guest))),
+               Image.id.in_(claimed_image_ids(guest)))

@@ -115,6 +115,9 @@ class Device(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     photographer_id: Mapped[int] = tenant_fk(index=False)
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    #: The name typed in this browser: what its gallery page calls the visitor until it is
+    #: verified (the contact's own name is not shown to an unverified browser).
+    name: Mapped[str] = mapped_column(String(120), default="")
     verified_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -26,14 +26,25 @@ def _key(namespace: str, photographer_id: int) -> str:
     return f"{namespace}presence:{photographer_id}"
 
 
+def _verified_key(namespace: str, photographer_id: int) -> str:
+    return f"{namespace}presence-verified:{photographer_id}"
+
+
 async def beat(redis: Redis, namespace: str, photographer_id: int, event_id: int,
-               contact_id: int, outbox: Outbox) -> None:
+               contact_id: int, outbox: Outbox, *, verified: bool) -> None:
+    """`verified`: the page is open in a browser proven to be the contact's. Only such a
+    page counts as the client being present (a reply then skips its email): someone who
+    merely typed the address must not keep the real client's replies from reaching them."""
     key = _key(namespace, photographer_id)
     now = time.time()
     member = f"{event_id}:{contact_id}"
     previous = await redis.zscore(key, member)
     await redis.zadd(key, {member: now})
     await redis.expire(key, PRESENCE_TTL * 2)
+    if verified:
+        verified_key = _verified_key(namespace, photographer_id)
+        await redis.zadd(verified_key, {member: now})
+        await redis.expire(verified_key, PRESENCE_TTL * 2)
     if previous is None or now - previous > PRESENCE_TTL:
         outbox.publish(tenant_channel(photographer_id), {
             "type": "presence", "event_id": event_id, "contact_id": contact_id,
@@ -71,6 +82,7 @@ async def viewing_now(redis: Redis, namespace: str, session: AsyncSession,
 
 async def is_present(redis: Redis, namespace: str, photographer_id: int, event_id: int,
                      contact_id: int) -> bool:
-    """Whether this visitor's gallery page beat recently (it is open in their browser)."""
-    score = await redis.zscore(_key(namespace, photographer_id), f"{event_id}:{contact_id}")
+    """Whether this client's gallery page beat recently from a verified browser."""
+    score = await redis.zscore(_verified_key(namespace, photographer_id),
+                               f"{event_id}:{contact_id}")
     return score is not None and time.time() - score <= PRESENCE_TTL

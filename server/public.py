@@ -17,9 +17,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from . import activity
+from .contacts import insert_if_absent
 from .errors import DomainError, NotFound
 from .models import Contact, Device, Event, Image, Visit, utcnow
-from .passwords import check_throttle, clear_failures, note_failure, verify_password
+from .passwords import check_password
+from .throttle import Throttle
+from .validation import storable
 
 #: A returning visitor counts as a new visit (and a feed entry) after this long away.
 VISIT_GAP = timedelta(minutes=30)
@@ -45,6 +48,8 @@ class GalleryCache:
         self._loading: dict[str, asyncio.Future] = {}
 
     async def get(self, slug: str) -> Event:
+        if not storable(slug):  # never a slug (and PostgreSQL refuses NUL in a query)
+            return check_open(None)
         hit = self._items.get(slug)
         if hit is not None and hit[0] > time.monotonic():
             return check_open(hit[1])
@@ -99,6 +104,8 @@ async def known_guest(session: AsyncSession, guest: Guest | None) -> Guest | Non
 
 
 async def find_gallery(session: AsyncSession, slug: str) -> Event:
+    if not storable(slug):  # never a slug (and PostgreSQL refuses NUL in a query)
+        return check_open(None)
     return check_open(await session.scalar(select(Event).where(Event.slug == slug)))
 
 
@@ -112,14 +119,14 @@ def check_open(event: Event | None) -> Event:
     return event
 
 
-async def unlock(session: AsyncSession, event: Event, password: str, client_key: str) -> bool:
-    """Check the gallery password; failures are noted (the caller commits) and throttled."""
-    key = f"gallery:{event.id}:{client_key}"
-    await check_throttle(session, key)
-    if verify_password(event.password_hash, password or ""):
-        await clear_failures(session, key)
+async def unlock(throttle: Throttle, event: Event, password: str, address: str) -> bool:
+    """Check the gallery password (argon2 in a thread; no transaction is open, none is
+    needed). A failure slot per gallery+address and per gallery is reserved first, so
+    parallel guesses cannot overrun the limit; raises throttle.Limited when used up."""
+    await throttle.unlock_attempt(event.id, address)
+    if await check_password(event.password_hash, password or ""):
+        await throttle.unlock_succeeded(event.id, address)
         return True
-    await note_failure(session, key)
     return False
 
 
@@ -142,15 +149,12 @@ async def touch_visit(session: AsyncSession, guest: Guest, *, force: bool = Fals
         select(Visit).where(Visit.event_id == guest.event_id, Visit.contact_id == guest.contact_id)
     )
     if visit is None:
-        visit = Visit(
-            photographer_id=guest.photographer_id,
-            event_id=guest.event_id,
-            contact_id=guest.contact_id,
-            first_at=now,
-            last_at=now,
-            count=1,
-        )
-        session.add(visit)
+        made = await session.execute(insert_if_absent(Visit, {
+            "photographer_id": guest.photographer_id, "event_id": guest.event_id,
+            "contact_id": guest.contact_id, "first_at": now, "last_at": now, "count": 1,
+        }, ("event_id", "contact_id"), session.get_bind().dialect.name))
+        if made.first() is None:
+            return False  # a concurrent request just made it: that is this very visit
         first = True
     elif force or now - visit.last_at >= VISIT_GAP:
         visit.last_at = now
@@ -180,6 +184,15 @@ async def guest_contact(session: AsyncSession, guest: Guest) -> Contact | None:
             Contact.id == guest.contact_id, Contact.photographer_id == guest.photographer_id
         )
     )
+
+
+async def guest_name(session: AsyncSession, guest: Guest, contact: Contact) -> str:
+    """What the gallery page calls the visitor: the contact's name for a verified browser,
+    the name typed in this one otherwise (never someone else's name for the address)."""
+    if guest.verified:
+        return contact.name or contact.email
+    name = await session.scalar(select(Device.name).where(Device.id == guest.device_id))
+    return name or contact.email
 
 
 async def gallery_image(session: AsyncSession, event: Event, image_id: int) -> Image:

@@ -116,14 +116,35 @@ async def _drop_pg_database(name: str) -> None:
         await conn.close()
 
 
+# The shared test servers sign up dozens of photographers, pass the gate hundreds of times
+# and try wrong PINs, all from 127.0.0.1: relaxed limits. The per-account login limit stays
+# (test_auth checks it); tests/test_throttles.py runs servers with the defaults.
+RELAXED_LIMITS = {f"PROOFROOM_LIMIT_{name}": value for name, value in {
+    "LOGIN_PER_ADDRESS": "100000/60", "LOGIN_GLOBAL": "100000/60",
+    "SIGNUP_PER_ADDRESS": "100000/60", "GATE_PER_ADDRESS": "100000/60",
+    "GATE_PER_GALLERY": "100000/60", "UNLOCK_PER_GALLERY": "100000/60",
+    "PIN_PER_VISITOR": "1000/1", "PIN_PER_GALLERY": "1000/1",
+    "SOCKETS_PER_ADDRESS": "100000", "ZIPS_PER_GALLERY": "1000",
+}.items()}
+
+
+#: base URL -> database URL of every server started here, for helpers that read rows
+#: behind a visitor's back (gate_contact_id, verify_device).
+DATABASES: dict[str, str] = {}
+
+
 def start_server(backend: str, tmp: Path, *, worker: bool = True, port: int | None = None,
-                 database_url: str | None = None, redis_url: str | None = None) -> Server:
-    """Start `proofroom serve` (and, on PostgreSQL, a separate `proofroom worker`)."""
+                 database_url: str | None = None, redis_url: str | None = None,
+                 limits: dict[str, str] | None = None) -> Server:
+    """Start `proofroom serve` (and, on PostgreSQL, a separate `proofroom worker`).
+    `limits`: PROOFROOM_LIMIT_* (and other) variables instead of RELAXED_LIMITS ({} for
+    the defaults)."""
     port = port or free_port()
     var_dir = tmp / f"var-{backend}-{port}"
     var_dir.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "PROOFROOM_VAR": str(var_dir), "PORT": str(port),
-           "BASE_URL": f"http://127.0.0.1:{port}", "SECRET_KEY": "test-secret-" + backend}
+           "BASE_URL": f"http://127.0.0.1:{port}", "SECRET_KEY": "test-secret-" + backend,
+           **(RELAXED_LIMITS if limits is None else limits)}
     env.pop("DATABASE_URL", None)
     env.pop("REDIS_URL", None)
     if backend == "postgres":
@@ -135,6 +156,7 @@ def start_server(backend: str, tmp: Path, *, worker: bool = True, port: int | No
         db_url = f"sqlite+aiosqlite:///{var_dir / 'proofroom.db'}"
     log = var_dir / "server.log"
     server = Server(backend, f"http://127.0.0.1:{port}", db_url, var_dir, env)
+    DATABASES[server.base_url] = db_url
     server.processes.append(_spawn(["server.cli", "serve", "--port", str(port)], env, log))
     wait_http(server.base_url + "/login", server.processes[0], log)
     if backend == "postgres" and worker:
@@ -227,22 +249,22 @@ class Client:
         self.email: str | None = None
         self._csrf: tuple[str | None, str] | None = None  # (session cookie, token)
 
-    async def csrf(self) -> str:
-        """The token the pages embed: the login session's own once logged in (it changes
-        with every login), else the anonymous double-submit cookie's."""
+    async def csrf(self, url: str = "/panel") -> str:
+        """The token the page posting to `url` embeds: behind the login (/panel…, /logout)
+        the session's own (it changes with every login), elsewhere (login, sign-up, the
+        client gallery) the anonymous double-submit cookie's."""
         session = self.http.cookies.get("pr_session")
-        if self._csrf is None or self._csrf[0] != session:
-            token = None
-            if session:
+        if session and (url.startswith("/panel") or url == "/logout"):
+            if self._csrf is None or self._csrf[0] != session:
                 page = await self.http.get("/panel/settings/account")
                 found = CSRF_META.search(page.text) if page.status_code == 200 else None
-                token = found.group(1) if found else None
-            if token is None:
-                if "pr_csrf" not in self.http.cookies:
-                    await self.http.get("/login")
-                token = self.http.cookies["pr_csrf"]
-            self._csrf = (session, token)
-        return self._csrf[1]
+                if found:
+                    self._csrf = (session, found.group(1))
+            if self._csrf is not None and self._csrf[0] == session:
+                return self._csrf[1]
+        if "pr_csrf" not in self.http.cookies:
+            await self.http.get("/login")
+        return self.http.cookies["pr_csrf"]
 
     async def get(self, url: str, **kw) -> httpx.Response:
         return await self.http.get(url, **kw)
@@ -251,14 +273,14 @@ class Client:
                         csrf: bool = True, **kw) -> httpx.Response:
         data = dict(data or {})
         if csrf:
-            data["csrf_token"] = await self.csrf()
+            data["csrf_token"] = await self.csrf(url)
         return await self.http.post(url, data=data, files=files, **kw)
 
     async def post_json(self, url: str, payload: dict | None = None,
                         csrf: bool = True) -> httpx.Response:
         headers = {"Accept": "application/json"}
         if csrf:
-            headers["X-CSRF-Token"] = await self.csrf()
+            headers["X-CSRF-Token"] = await self.csrf(url)
         return await self.http.post(url, json=payload or {}, headers=headers)
 
     async def aclose(self) -> None:
@@ -352,6 +374,45 @@ async def pass_gate(visitor: Client, slug: str, email: str = "jane@example.com",
     res = await visitor.post_json(f"/g/{slug}/gate", {"email": email, "name": name})
     assert res.status_code == 200, res.text
     return res
+
+
+async def gate_contact_id(visitor: Client, slug: str, email: str = "jane@example.com",
+                          name: str = "Jane Client") -> int:
+    """Pass the gate; the contact's id, read from the database (the gate's answer is the
+    same for every address, so it can't say)."""
+    await pass_gate(visitor, slug, email=email, name=name)
+    engine = create_async_engine(DATABASES[str(visitor.http.base_url).rstrip("/")])
+    try:
+        return await scalar(engine, "SELECT c.id FROM contacts c JOIN events e "
+                                    "ON e.photographer_id = c.photographer_id "
+                                    "WHERE e.slug = :s AND c.email = :m",
+                            s=slug, m=email.strip().lower())
+    finally:
+        await engine.dispose()
+
+
+async def verify_device(visitor: Client, slug: str, email: str) -> httpx.Response:
+    """Follow the newest "continue on this device" link emailed to `email` for this gallery,
+    as the client would: open it, press the button. Returns the POST's answer."""
+    path = await verify_link_path(visitor, slug, email)
+    assert (await visitor.get(path)).status_code == 200
+    return await visitor.post_form(path)
+
+
+async def verify_link_path(visitor: Client, slug: str, email: str) -> str:
+    """The path of the newest "continue on this device" link emailed to `email` for this
+    gallery (of the server `visitor` talks to)."""
+    engine = create_async_engine(DATABASES[str(visitor.http.base_url).rstrip("/")])
+    try:
+        body = await scalar(engine, "SELECT o.body_text FROM outbound_emails o "
+                                    "JOIN events e ON e.id = o.event_id "
+                                    "WHERE o.kind = 'verify_device' AND o.recipient = :m "
+                                    "AND e.slug = :s ORDER BY o.id DESC",
+                            m=email.strip().lower(), s=slug)
+    finally:
+        await engine.dispose()
+    assert body, f"no verification email to {email}"
+    return "/g/" + body.split("/g/", 1)[1].split()[0]
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from conftest import (
     create_gallery,
+    gate_contact_id,
     jpeg_bytes,
     pass_gate,
     released_gallery,
@@ -34,8 +35,7 @@ JSON = {"Accept": "application/json"}
 async def visitor_in(new_client, slug: str, email: str, name: str = "Jane Client"):
     """A gallery visitor who gave their name and email: (client, contact id)."""
     visitor = new_client()
-    res = await pass_gate(visitor, slug, email=email, name=name)
-    return visitor, res.json()["contact_id"]
+    return visitor, await gate_contact_id(visitor, slug, email=email, name=name)
 
 
 async def favorite(visitor, slug: str, image_id: int, on: bool = True) -> None:

@@ -4,13 +4,24 @@ comments, malformed JSON."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 from dataclasses import dataclass
 from types import SimpleNamespace
 
 import httpx
 import pytest
-from conftest import jpeg_bytes, pass_gate, released_gallery, rows, upload
+from conftest import (
+    create_gallery,
+    gate_contact_id,
+    jpeg_bytes,
+    pass_gate,
+    released_gallery,
+    rows,
+    upload,
+    verify_link_path,
+)
 from sqlalchemy import inspect
 from starlette.routing import BaseRoute, Mount, Route
 
@@ -56,6 +67,7 @@ class World:
     image_id: int
     other_image_id: int
     contact_id: int
+    verify_path: str = ""  # a one-time link emailed to the visitor's address
 
 
 GALLERY_PASSWORD = "open sesame"
@@ -67,15 +79,16 @@ async def make_world(photographer, new_client) -> World:
     visitor = new_client()
     res = await visitor.post_form(f"/g/{slug}/unlock", {"password": GALLERY_PASSWORD})
     assert res.status_code == 303
-    contact_id = (await pass_gate(visitor, slug, email=f"{uuid.uuid4().hex[:8]}@example.com"
-                                  )).json()["contact_id"]
+    email = f"{uuid.uuid4().hex[:8]}@example.com"
+    contact_id = await gate_contact_id(visitor, slug, email=email)
+    await pass_gate(visitor, slug, email=email)  # a known address now: a link is emailed
     res = await visitor.post_json(f"/g/{slug}/images/{images[0]['id']}/favorite", {"on": True})
     assert res.status_code == 200
     res = await visitor.post_json(f"/g/{slug}/images/{images[0]['id']}/comments",
                                   {"body": "A thread to reply to"})
     assert res.status_code == 200
     return World(photographer, visitor, new_client(), event_id, slug, images[0]["id"],
-                 images[1]["id"], contact_id)
+                 images[1]["id"], contact_id, await verify_link_path(visitor, slug, email))
 
 
 # Path template -> (who posts, URL, "form" or "json", payload). Upload posts files.
@@ -117,6 +130,7 @@ def csrf_cases(w: World) -> dict[str, tuple]:
         "/g/{slug}/images/{image_id:int}/comments": (v, f"{g}/images/{i}/comments", "json",
                                                      {"body": "Forged comment"}),
         "/g/{slug}/presence": (v, f"{g}/presence", "json", {}),
+        "/g/{slug}/verify/{token}": (v, w.verify_path, "form", {}),
     }
 
 
@@ -333,20 +347,20 @@ async def test_a_name_is_required_at_the_gate(photographer, new_client, db):
 # Comments --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("body", "message"), [
-    ("", "Comment is required."),
-    ("   \n\t ", "Comment is required."),
-    ("x" * 2001, "Comment is too long (at most 2000 characters)."),
-    ("x" * 100_000, "too large"),
-])
-async def test_an_empty_or_huge_comment_is_a_clear_400(body, message, photographer,
+@pytest.mark.parametrize(("body", "status", "message"), [
+    ("", 400, "Comment is required."),
+    ("   \n\t ", 400, "Comment is required."),
+    ("x" * 2001, 400, "Comment is too long (at most 2000 characters)."),
+    ("x" * 100_000, 413, "The request is too large (at most 64 KB)."),  # refused unread
+], ids=["empty", "blank", "2001", "100k"])
+async def test_an_empty_or_huge_comment_is_a_clear_400(body, status, message, photographer,
                                                        new_client, db):
     _, slug, images = await released_gallery(photographer, n_images=1)
     visitor = new_client()
     await pass_gate(visitor, slug)
     res = await visitor.post_json(f"/g/{slug}/images/{images[0]['id']}/comments",
                                   {"body": body})
-    assert res.status_code == 400
+    assert res.status_code == status
     assert message in res.json()["error"]
     assert await rows(db, "SELECT id FROM comments WHERE photographer_id=:p",
                       p=photographer.photographer_id) == []
@@ -385,7 +399,10 @@ async def test_a_wrong_download_pin_is_a_400_and_downloads_stay_closed(photograp
     (b"\xff\xfe\x00garbage", "Malformed JSON."),
     (b'["jane@example.com"]', "Expected a JSON object."),
     (b'"jane@example.com"', "Expected a JSON object."),
-])
+    (b"[" * 50_000, "Malformed JSON."),  # too deep for the parser: a RecursionError
+    (b'{"a":' * 10_000 + b"1" + b"}" * 10_000, "Malformed JSON."),
+    (b'{"pin": ' + b"9" * 5000 + b"}", "Malformed JSON."),  # more digits than int() takes
+], ids=["cut", "text", "binary", "list", "string", "deep-list", "deep-object", "huge-int"])
 async def test_malformed_json_is_a_400(raw, message, photographer, new_client, db):
     _, slug, images = await released_gallery(photographer, n_images=1, download_pin="4321")
     visitor = new_client()
@@ -400,3 +417,241 @@ async def test_malformed_json_is_a_400(raw, message, photographer, new_client, d
         assert res.status_code == 400, url
         assert res.json()["error"] == message, url
     assert await database_state(db, photographer.photographer_id) == before
+
+
+# Bad input that used to reach a 500 (issue #9) ----------------------------------------
+
+
+async def test_an_id_too_big_for_the_database_in_a_query_string_is_a_400(photographer, db):
+    event_id, _, _ = await released_gallery(photographer, n_images=1)
+    before = await database_state(db, photographer.photographer_id)
+    for url in (f"/panel/activity?event={TOO_BIG}", f"/panel/comments?image={TOO_BIG}",
+                "/panel/activity?event=2147483648", "/panel/comments?image=0",
+                "/panel/activity?event=-1", "/panel/comments?image=1e3"):
+        res = await photographer.get(url)
+        assert res.status_code == 400, url
+        assert "Pick " in res.text, url
+    res = await photographer.post_form("/panel/events/new", {
+        "title": "Overflow", "gallery_type_id": TOO_BIG, "download_size": "original"})
+    assert res.status_code == 400 and "Pick a gallery type from the list." in res.text
+    res = await photographer.post_form("/panel/settings/gallery-types", {"delete": TOO_BIG})
+    assert res.status_code == 400
+    assert await database_state(db, photographer.photographer_id) == before
+    # The filters themselves still work.
+    assert (await photographer.get(f"/panel/activity?event={event_id}")).status_code == 200
+
+
+@pytest.mark.parametrize("field", ["gate-name", "gate-email", "comment", "reply"])
+async def test_a_lone_surrogate_is_a_400_and_nothing_is_written(field, photographer,
+                                                                new_client, db):
+    _, slug, images = await released_gallery(photographer, n_images=1)
+    visitor = new_client()
+    contact_id = await gate_contact_id(visitor, slug)
+    before = await database_state(db, photographer.photographer_id)
+    # JSON text as a client may send it: the escape `\ud800` alone is a lone surrogate.
+    client, url, body = {
+        "gate-name": (visitor, f"/g/{slug}/gate",
+                      r'{"email": "new@example.com", "name": "Jane \ud800"}'),
+        "gate-email": (visitor, f"/g/{slug}/gate",
+                       r'{"email": "ja\udc00ne@example.com", "name": "Jane"}'),
+        "comment": (visitor, f"/g/{slug}/images/{images[0]['id']}/comments",
+                    r'{"body": "lovely \ud83d"}'),
+        "reply": (photographer, f"/panel/comments/{contact_id}/{images[0]['id']}/reply",
+                  r'{"body": "thanks \udfff!"}'),
+    }[field]
+    res = await client.http.post(url, content=body.encode(), headers={
+        "Content-Type": "application/json", "X-CSRF-Token": await client.csrf()})
+    assert res.status_code == 400, res.text
+    assert "invalid characters" in res.json()["error"]
+    assert await database_state(db, photographer.photographer_id) == before
+
+
+@pytest.mark.parametrize("pin", ["४३२१", "é", "4321\u0000", 4321, ["4321"], True],
+                         ids=["devanagari", "accent", "nul", "number", "list", "bool"])
+async def test_a_non_ascii_or_non_text_pin_is_a_400(pin, photographer, new_client):
+    _, slug, images = await released_gallery(photographer, n_images=1, download_pin="4321")
+    visitor = new_client()
+    await pass_gate(visitor, slug)
+    res = await visitor.post_json(f"/g/{slug}/pin", {"pin": pin})
+    assert res.status_code == 400, res.text
+    assert "pr_pin" not in res.cookies
+    assert (await visitor.get(f"/g/{slug}/images/{images[0]['id']}/download")).status_code == 403
+
+
+async def test_a_non_ascii_csrf_token_is_a_403_on_every_post_route(photographer, new_client, db):
+    world = await make_world(photographer, new_client)
+    cases = csrf_cases(world)
+    before = await database_state(db, photographer.photographer_id)
+    for route in POST_ROUTES:
+        if route not in cases:
+            continue  # a route without a case is reported by the test above
+        client, url, kind, payload = cases[route]
+        await client.csrf()
+        for token in ("é" * 32, "\u2603" + "x" * 31, "x" * 31 + "ÿ"):
+            cookies = "; ".join(f"{k}={v}" for k, v in client.http.cookies.items())
+            headers = {"Cookie": cookies, "Accept": "application/json"}
+            async with httpx.AsyncClient(base_url=str(client.http.base_url)) as http:
+                if kind == "json":  # a header carries bytes: UTF-8 read back as Latin-1
+                    headers["X-CSRF-Token"] = token.encode().decode("latin-1")
+                    res = await http.post(url, json=payload, headers=headers)
+                else:
+                    form = {**(payload if kind == "form" else {}), "csrf_token": token}
+                    res = await http.post(url, data=form, headers=headers)
+            assert res.status_code == 403, (route, token, res.status_code, res.text[:200])
+    assert await database_state(db, photographer.photographer_id) == before
+
+
+async def test_a_file_where_text_is_expected_is_a_400(photographer, new_client, db):
+    stranger = new_client()
+    token = await stranger.csrf()
+    email = f"{uuid.uuid4().hex[:10]}@studio.example.com"
+    res = await stranger.http.post("/signup", data={
+        "csrf_token": token, "name": "File Person", "password": "correct horse battery"},
+        files={"email": ("email.txt", email.encode(), "text/plain")})
+    assert res.status_code == 400, res.text
+    assert "Expected text, not a file, in: email." in res.text
+    assert await rows(db, "SELECT id FROM photographers WHERE email=:e", e=email) == []
+    # The CSRF token itself as a file is no token at all.
+    res = await stranger.http.post("/login", data={"email": email, "password": "x" * 10},
+                                   files={"csrf_token": ("t", token.encode(), "text/plain")})
+    assert res.status_code == 403
+    # And a panel form: the gallery title sent as a file.
+    before = await database_state(db, photographer.photographer_id)
+    res = await photographer.post_form("/panel/events/new", {"download_size": "original"},
+                                       files={"title": ("t.txt", b"Sneaky", "text/plain")})
+    assert res.status_code == 400
+    assert await database_state(db, photographer.photographer_id) == before
+
+
+async def test_a_nul_byte_in_a_path_or_query_is_a_4xx(photographer, new_client, db):
+    event_id, slug, images = await released_gallery(photographer, n_images=1)
+    visitor = new_client()
+    contact_id = await gate_contact_id(visitor, slug)
+    before = await database_state(db, photographer.photographer_id)
+    image = images[0]["id"]
+    for client, url in [
+        (visitor, "/g/%00"), (visitor, f"/g/{slug}%00"),
+        (visitor, f"/g/{slug}/download.zip?scope=all%00"),
+        (visitor, f"/g/{slug}/media/thumb%00/{image}"),
+        (visitor, "/login?next=/panel%00"), (visitor, "/d/abc%00def"),
+        (photographer, "/panel/activity?q=%00"), (photographer, f"/panel/media/thumb%00/{image}"),
+    ]:
+        res = await client.get(url)
+        assert 400 <= res.status_code < 500, (url, res.status_code)
+    # View preferences fall back to the default view.
+    for url in ("/panel/activity?sort=%00", f"/panel/activity/{event_id}/{contact_id}?tab=%00"):
+        assert (await photographer.get(url)).status_code == 200, url
+    for url in (f"/g/{slug}%00/gate", f"/g/{slug}%00/pin", f"/g/{slug}%00/presence"):
+        res = await visitor.post_json(url, {"email": "a@example.com", "name": "A"})
+        assert 400 <= res.status_code < 500, (url, res.status_code)
+    res = await visitor.post_json(f"/g/{slug}/gate", {"email": "a@example.com",
+                                                      "name": "A\u0000B"})
+    assert res.status_code == 400 and "invalid characters" in res.json()["error"]
+    assert await database_state(db, photographer.photographer_id) == before
+
+
+async def test_parallel_gate_posts_with_one_new_email_make_one_contact(
+        photographer, new_client, db):
+    _, slug, _ = await released_gallery(photographer, n_images=1)
+    email = f"{uuid.uuid4().hex[:8]}@example.com"
+    visitors = [new_client() for _ in range(10)]
+    for visitor in visitors:
+        await visitor.csrf()
+    answers = await asyncio.gather(*(
+        v.post_json(f"/g/{slug}/gate", {"email": email, "name": "Jane Racer"})
+        for v in visitors))
+    assert [r.status_code for r in answers] == [200] * 10, [r.text[:200] for r in answers]
+    pid = photographer.photographer_id
+    assert len(await rows(db, "SELECT id FROM contacts WHERE photographer_id=:p", p=pid)) == 1
+    assert len(await rows(db, "SELECT id FROM visits WHERE photographer_id=:p", p=pid)) == 1
+
+
+async def test_parallel_sign_ups_and_gallery_types_never_fail_with_a_500(
+        photographer, new_client, db):
+    email = f"{uuid.uuid4().hex[:10]}@studio.example.com"
+    strangers = [new_client() for _ in range(6)]
+    for stranger in strangers:
+        await stranger.csrf()
+    answers = await asyncio.gather(*(s.post_form("/signup", {
+        "email": email, "name": "Twin", "password": "correct horse battery"})
+        for s in strangers))
+    codes = sorted(r.status_code for r in answers)
+    assert codes == [303] + [400] * 5, codes
+    assert len(await rows(db, "SELECT id FROM photographers WHERE email=:e", e=email)) == 1
+
+    answers = await asyncio.gather(*(photographer.post_form(
+        "/panel/settings/gallery-types", {"name": "Elopement"}) for _ in range(6)))
+    codes = sorted(r.status_code for r in answers)
+    assert codes == [303] + [400] * 5, codes
+    assert await rows(db, "SELECT name FROM gallery_types WHERE photographer_id=:p AND "
+                          "name='Elopement'", p=photographer.photographer_id) == [("Elopement",)]
+
+
+# Oversized bodies are refused before they are read ------------------------------------
+
+
+async def _raw_post(server, path: str, headers: dict[str, str], chunks, *,
+                    chunked: bool = False, timeout: float = 10) -> tuple[int, int, bytes]:
+    """POST over a bare socket, sending `chunks` while watching for an early answer.
+    Returns (status, body bytes sent before the answer came, the answer)."""
+    host, port = server.base_url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    head = f"POST {path} HTTP/1.1\r\nHost: {host}\r\n" + "".join(
+        f"{k}: {v}\r\n" for k, v in headers.items())
+    if chunked:
+        head += "Transfer-Encoding: chunked\r\n"
+    writer.write((head + "\r\n").encode("latin-1"))
+    answer = asyncio.ensure_future(reader.read(65536))
+    sent = 0
+    try:
+        for chunk in chunks:
+            if answer.done():
+                break
+            writer.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n" if chunked
+                         else chunk)
+            try:
+                await asyncio.wait_for(writer.drain(), 2)
+            except (TimeoutError, ConnectionError):
+                break  # the server stopped reading: its answer is what counts
+            sent += len(chunk)
+            await asyncio.sleep(0)
+        data = await asyncio.wait_for(answer, timeout)
+    finally:
+        answer.cancel()
+        writer.close()
+    status = int(data.split(b" ", 2)[1]) if data.startswith(b"HTTP/1.1 ") else 0
+    return status, sent, data
+
+
+@pytest.mark.parametrize("route", ["login", "unlock", "upload"])
+async def test_a_declared_oversized_body_is_a_413_at_once(route, server, photographer):
+    _, slug, _ = await released_gallery(photographer, n_images=1, password="open sesame")
+    event_id = await create_gallery(photographer)
+    path = {"login": "/login", "unlock": f"/g/{slug}/unlock",
+            "upload": f"/panel/events/{event_id}/images"}[route]
+    cookies = "; ".join(f"{k}={v}" for k, v in photographer.http.cookies.items())
+    started = time.monotonic()
+    status, _, data = await _raw_post(server, path, {
+        "Content-Type": "multipart/form-data; boundary=xyz" if route == "upload"
+        else "application/x-www-form-urlencoded",
+        "Content-Length": str(500 * 1024 * 1024), "Cookie": cookies},
+        (b"x" * 1024 for _ in range(4)))
+    assert status == 413, data[:300]
+    assert b"The request is too large (at most " in data
+    assert time.monotonic() - started < 5  # answered without waiting for 500 MB
+
+
+async def test_a_chunked_body_is_cut_off_with_a_413_once_past_the_limit(server):
+    # 64 MB offered in 64 KB chunks, no Content-Length: the server must stop it early.
+    chunks = (b"email=" + b"a" * (64 * 1024 - 6) for _ in range(1024))
+    status, sent, data = await _raw_post(server, "/login", {
+        "Content-Type": "application/x-www-form-urlencoded"}, chunks, chunked=True)
+    assert status == 413, data[:300]
+    assert b"The request is too large (at most 64 KB)." in data
+    assert sent < 32 * 1024 * 1024  # kernel buffers hold a few MB; it never read it all
+
+
+async def test_an_upload_within_the_limit_still_goes_through(photographer):
+    event_id = await create_gallery(photographer)
+    res = await upload(photographer, event_id, [("IMG_0001.jpg", jpeg_bytes())])
+    assert res.status_code == 200, res.text

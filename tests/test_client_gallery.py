@@ -20,8 +20,8 @@ from urllib.parse import unquote
 from conftest import (
     Client,
     create_gallery,
+    gate_contact_id,
     jpeg_bytes,
-    pass_gate,
     released_gallery,
     rows,
     scalar,
@@ -89,7 +89,7 @@ async def count(db, table: str, photographer_id: int, where: str = "", **params)
 async def visitor_past_gate(new_client, slug: str, email: str = "jane@example.com",
                             name: str = "Jane Client") -> tuple[Client, int]:
     visitor = new_client()
-    contact_id = (await pass_gate(visitor, slug, email=email, name=name)).json()["contact_id"]
+    contact_id = await gate_contact_id(visitor, slug, email=email, name=name)
     return visitor, contact_id
 
 

@@ -26,6 +26,7 @@ from aiosmtpd.controller import Controller
 from conftest import (
     Client,
     free_port,
+    gate_contact_id,
     pass_gate,
     released_gallery,
     rows,
@@ -49,8 +50,7 @@ async def client_with_favorites(photographer, new_client, favorite_indexes=(0, 2
     """A released gallery and a client who favorited some of its images."""
     event_id, slug, images = await released_gallery(photographer, n_images, title=title)
     visitor = new_client()
-    contact_id = (await pass_gate(visitor, slug, email=email_address, name="Fran Client")
-                  ).json()["contact_id"]
+    contact_id = await gate_contact_id(visitor, slug, email=email_address, name="Fran Client")
     for n in favorite_indexes:
         await favorite(visitor, slug, images[n]["id"])
     return event_id, contact_id, slug, images

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import uuid
 
-from conftest import jpeg_bytes, pass_gate, released_gallery, rows, upload
+from conftest import gate_contact_id, jpeg_bytes, released_gallery, rows, upload
 
 #: Every table whose rows belong to one photographer (column `photographer_id`).
 TENANT_TABLES = ("gallery_types", "contacts", "events", "images", "visits", "favorites",
-                 "comments", "downloads", "activity_events", "auth_sessions")
+                 "comments", "downloads", "activity_events", "auth_sessions", "devices",
+                 "device_links")
 
 
 async def tenant_rows(db, photographer_id: int) -> dict[str, list]:
@@ -30,7 +31,7 @@ async def owners_world(owner, new_client) -> dict:
     title = f"Owner Secret Wedding {uuid.uuid4().hex[:6]}"
     event_id, slug, images = await released_gallery(owner, n_images=2, title=title)
     email = f"client-{uuid.uuid4().hex[:8]}@example.com"
-    contact_id = (await pass_gate(new_client(), slug, email=email)).json()["contact_id"]
+    contact_id = await gate_contact_id(new_client(), slug, email=email)
     return {"event_id": event_id, "slug": slug, "image_id": images[0]["id"],
             "other_image_id": images[1]["id"], "contact_id": contact_id, "title": title,
             "email": email}

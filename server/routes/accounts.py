@@ -9,8 +9,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from .. import auth
-from ..errors import Invalid, Throttled
+from .. import auth, throttle
+from ..errors import Invalid
 from . import inputs
 from .common import (
     SESSION_COOKIE,
@@ -48,16 +48,26 @@ def _logged_in(request: Request, session_id: str, next_url: str) -> Response:
 
 
 async def signup(request: Request) -> Response:
+    if not services(request).settings.signup_open:  # PROOFROOM_SIGNUP=closed
+        return render(request, "panel/signup.html", {"closed": True, "error": None, "form": {}},
+                      status_code=403)
     if request.method == "GET":
         return render(request, "panel/signup.html", {"error": None, "form": {}})
     form = await read_form(request)
     try:
+        await throttle.of(request).signup(throttle.client_address(request))
+    except throttle.Limited as exc:
+        response = render(request, "panel/signup.html",
+                          {"error": exc.message, "form": dict(form)}, status_code=429)
+        response.headers.update(exc.headers)
+        return response
+    try:
         email = inputs.email(form)
         name = inputs.text(form, "name", "Name", max_len=120, required=True)
         password = inputs.secret(form, "password", "Password", max_len=200)
+        account = await auth.new_account(email=email, name=name, password=password)
         async with services(request).db.transaction() as session:
-            photographer = await auth.sign_up(session, email=email, name=name,
-                                              password=password)
+            photographer = await auth.sign_up(session, **account)
             row = await auth.start_session(session, photographer.id, session_policy(request))
     except (Invalid, IntegrityError) as exc:  # IntegrityError: the same email, same moment
         message = (exc.message if isinstance(exc, Invalid)
@@ -82,21 +92,25 @@ async def login(request: Request) -> Response:
                       {"error": exc.message, "email": "", "next": "/panel"}, status_code=400)
     previous = read_signed(request, SESSION_COOKIE, "session")
     try:
-        async with services(request).db.transaction() as session:
-            photographer = await auth.authenticate(session, email=email, password=password)
-            row = None
-            if photographer:
-                # Rotate: the id this browser held (if any) ends as the new one starts.
-                if isinstance(previous, str):
-                    await auth.end_session(session, previous)
-                row = await auth.start_session(session, photographer.id, session_policy(request))
-    except Throttled as exc:
-        return render(request, "panel/login.html",
-                      {"error": exc.message, "email": email, "next": next_url}, status_code=429)
-    if row is None:
+        # The password is checked (in a thread) before the write transaction opens.
+        photographer = await auth.authenticate(
+            services(request).db, throttle.of(request), email=email, password=password,
+            address=throttle.client_address(request))
+    except throttle.Limited as exc:
+        response = render(request, "panel/login.html",
+                          {"error": exc.message, "email": email, "next": next_url},
+                          status_code=429)
+        response.headers.update(exc.headers)
+        return response
+    if photographer is None:
         return render(request, "panel/login.html",
                       {"error": "Wrong email or password.", "email": email, "next": next_url},
                       status_code=400)
+    async with services(request).db.transaction() as session:
+        # Rotate: the id this browser held (if any) ends as the new one starts.
+        if isinstance(previous, str):
+            await auth.end_session(session, previous)
+        row = await auth.start_session(session, photographer.id, session_policy(request))
     return _logged_in(request, row.id, next_url)
 
 

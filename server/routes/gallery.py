@@ -7,13 +7,22 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from .. import activity, comments, downloads, favorites, public, uploads
-from ..errors import Forbidden, Invalid, NotFound, Throttled
+from .. import activity, comments, devices, downloads, favorites, public, throttle, uploads
+from ..errors import Forbidden, Invalid, NotFound
 from ..models import Event
 from ..public import Guest
 from . import inputs
-from .common import int_param, read_form, read_json, render, services
-from .visitor import GUEST_COOKIE, PIN_COOKIE, UNLOCK_COOKIE, guest_of, pin_ok, remember, unlocked
+from .common import CSRF_COOKIE, int_param, read_form, read_json, render, services
+from .visitor import (
+    GUEST_COOKIE,
+    PIN_COOKIE,
+    UNLOCK_COOKIE,
+    guest_of,
+    pin_ok,
+    remember,
+    remember_device,
+    unlocked,
+)
 
 
 async def _open(request: Request) -> Event:
@@ -25,16 +34,18 @@ async def _open(request: Request) -> Event:
 
 
 async def _known_guest(request: Request, event: Event, *, verify: bool = True) -> Guest:
-    """The visitor the signed gate cookie names. `verify=False` when the service checks
-    the contact itself in its own query (the favorite toggle does)."""
+    """The visitor (device) the signed gate cookie names, checked against the database and
+    with its verified state. `verify=False` when the service checks the device itself in
+    its own query (the favorite toggle does)."""
     guest = guest_of(request, event)
     if guest is None:
         raise Forbidden("Tell us your name and email first.")
     if not verify:
         return guest
     async with services(request).db.reader() as session:
-        if await public.guest_contact(session, guest) is None:
-            raise Forbidden("Tell us your name and email first.")
+        guest = await public.known_guest(session, guest)
+    if guest is None:
+        raise Forbidden("Tell us your name and email first.")
     return guest
 
 
@@ -46,8 +57,10 @@ async def gallery_page(request: Request) -> Response:
         return render(request, "gallery/password.html", {"event": event, "error": None})
     guest = guest_of(request, event)
     async with svc.db.reader() as session:
+        guest = await public.known_guest(session, guest)
         contact = await public.guest_contact(session, guest) if guest else None
         guest = guest if contact else None
+        name = await public.guest_name(session, guest, contact) if guest else ""
         due = guest is not None and await public.visit_due(session, guest)
         images = await uploads.list_images(session, event.photographer_id, event.id,
                                            ready_only=True)
@@ -63,6 +76,10 @@ async def gallery_page(request: Request) -> Response:
         "event": event, "images": images, "favorites": favs, "threads": threads,
         "unread_replies": unread, "last_seq": last_seq,
         "guest": contact, "photographer": photographer, "pin_ok": pin_ok(request, event),
+        # An unverified browser sees only its own doings: say where the link went.
+        "verify_sent_to": devices.mask_email(contact.email)
+        if guest is not None and not guest.verified else None,
+        "guest_name": name,
         "images_json": [{"id": i.id, "filename": i.filename} for i in images],
         "cover": next((i for i in images if i.id == event.cover_image_id),
                       images[0] if images else None),
@@ -75,14 +92,15 @@ async def unlock(request: Request) -> Response:
     password = inputs.secret(form, "password", "Password", max_len=64 * 1024)
     async with svc.db.reader() as session:
         event = await public.find_gallery(session, inputs.path_slug(request))
-    client_key = request.client.host if request.client else "unknown"
     try:
-        async with svc.db.transaction() as session:
-            # Longer than any gallery password can be: simply not the right one.
-            ok = await public.unlock(session, event, password[:200], client_key)
-    except Throttled as exc:
-        return render(request, "gallery/password.html", {"event": event, "error": exc.message},
-                      status_code=429)
+        # Longer than any gallery password can be: simply not the right one.
+        ok = await public.unlock(throttle.of(request), event, password[:200],
+                                 throttle.client_address(request))
+    except throttle.Limited as exc:
+        response = render(request, "gallery/password.html",
+                          {"event": event, "error": exc.message}, status_code=429)
+        response.headers.update(exc.headers)
+        return response
     if not ok:
         return render(request, "gallery/password.html",
                       {"event": event, "error": "That password is not right. Try again."},
@@ -92,15 +110,53 @@ async def unlock(request: Request) -> Response:
     return response
 
 
+@throttle.json_429
 async def gate(request: Request) -> Response:
     event = await _open(request)
     data = await read_json(request)
+    await throttle.of(request).gate(event.id, throttle.client_address(request))
     email = inputs.email(data)
     name = inputs.text(data, "name", "Name", max_len=120, required=True)
-    async with services(request).db.transaction() as session:
-        guest = await public.pass_gate(session, event, email=email, name=name)
-    response = JSONResponse({"ok": True, "contact_id": guest.contact_id})
-    remember(response, request, GUEST_COOKIE, str(event.photographer_id), guest.contact_id)
+    svc = services(request)
+    async with svc.db.reader() as session:
+        current = await public.known_guest(session, guest_of(request, event))
+    async with svc.db.transaction() as session:
+        passed = await devices.pass_gate(
+            session, event, email=email, name=name, current=current,
+            user_agent=request.headers.get("user-agent", ""), base_url=svc.settings.base_url)
+    # The same answer whether the address was known or not (devices.pass_gate).
+    response = JSONResponse({"ok": True, "verify_sent_to": passed.verify_sent_to})
+    remember_device(response, request, passed.guest)
+    return response
+
+
+async def verify_page(request: Request) -> Response:
+    """The emailed link. GET only shows a button (mail scanners fetch links); the POST
+    spends the token."""
+    event = await _open(request)
+    token = request.path_params["token"]
+    async with services(request).db.reader() as session:
+        usable = await devices.link_is_usable(session, event, token)
+    return render(request, "gallery/verify.html", {"event": event, "usable": usable},
+                  status_code=200 if usable else 410)
+
+
+async def verify(request: Request) -> Response:
+    event = await _open(request)
+    await read_form(request)
+    svc = services(request)
+    async with svc.db.reader() as session:
+        current = await public.known_guest(session, guest_of(request, event))
+    try:
+        async with svc.db.transaction() as session:
+            guest = await devices.use_link(session, event, request.path_params["token"],
+                                           current=current,
+                                           user_agent=request.headers.get("user-agent", ""))
+    except devices.LinkUnusable:
+        return render(request, "gallery/verify.html", {"event": event, "usable": False},
+                      status_code=410)
+    response = RedirectResponse(f"/g/{event.slug}", status_code=303)
+    remember_device(response, request, guest)
     return response
 
 
@@ -119,7 +175,8 @@ async def favorite(request: Request) -> Response:
 
 async def comment_thread(request: Request) -> Response:
     event = await _open(request)
-    guest = guest_of(request, event)
+    async with services(request).db.reader() as session:
+        guest = await public.known_guest(session, guest_of(request, event))
     if request.method == "POST":
         data = await read_json(request)
         guest = await _known_guest(request, event)
@@ -139,11 +196,18 @@ async def comment_thread(request: Request) -> Response:
     ]})
 
 
+@throttle.json_429
 async def pin(request: Request) -> Response:
     event = await _open(request)
     data = await read_json(request)
-    if not downloads.check_pin(event, inputs.secret(data, "pin", "PIN", max_len=64 * 1024)):
+    given = inputs.secret(data, "pin", "PIN", max_len=64 * 1024)
+    # Growing lockouts per gallery and per visitor (address + their cookie).
+    limiter, visitor = throttle.of(request), throttle.visitor_key(request, GUEST_COOKIE,
+                                                                   CSRF_COOKIE)
+    await limiter.pin_attempt(event.id, visitor)
+    if not downloads.check_pin(event, given):
         raise Invalid("That PIN is not right.")
+    await limiter.pin_succeeded(event.id, visitor)
     response = JSONResponse({"ok": True})
     remember(response, request, PIN_COOKIE, str(event.id), event.download_pin)
     return response
@@ -167,20 +231,26 @@ async def download_one(request: Request) -> Response:
                         headers={"Cache-Control": "private, no-store"})
 
 
+@throttle.json_429
 async def download_zip(request: Request) -> Response:
     _refuse_head(request)
-    from starlette.responses import StreamingResponse
-
     svc = services(request)
     event = await _open(request)
     guest = await _known_guest(request, event)
     scope = inputs.choice(request.query_params, "scope", "Download scope",
                           ("all", "favorites"), default="all")
-    async with svc.db.transaction() as session:
-        stream, filename = await downloads.bulk(session, svc.media, event, guest, scope,
-                                                pin_ok=pin_ok(request, event))
-    return StreamingResponse(
-        stream, media_type="application/zip",
+    # A slot per visitor and per gallery, held until the stream ends or the client leaves.
+    lease = await throttle.of(request).bulk_download(
+        event.id, f"{guest.photographer_id}:{guest.contact_id}")
+    try:
+        async with svc.db.transaction() as session:
+            stream, filename = await downloads.bulk(session, svc.media, event, guest, scope,
+                                                    pin_ok=pin_ok(request, event))
+    except BaseException:
+        await lease.release()
+        raise
+    return throttle.LeasedStreamingResponse(
+        lease, stream, media_type="application/zip",
         headers={
             "Content-Length": str(len(stream)),
             "Content-Disposition": downloads.content_disposition(filename),
@@ -205,6 +275,8 @@ routes = [
     Route("/g/{slug}", gallery_page),
     Route("/g/{slug}/unlock", unlock, methods=["POST"]),
     Route("/g/{slug}/gate", gate, methods=["POST"]),
+    Route("/g/{slug}/verify/{token}", verify_page),
+    Route("/g/{slug}/verify/{token}", verify, methods=["POST"]),
     Route("/g/{slug}/pin", pin, methods=["POST"]),
     Route("/g/{slug}/images/{image_id:int}/favorite", favorite, methods=["POST"]),
     Route("/g/{slug}/images/{image_id:int}/comments", comment_thread, methods=["GET", "POST"]),

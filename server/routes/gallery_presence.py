@@ -17,14 +17,14 @@ async def heartbeat(request: Request) -> Response:
     svc = services(request)
     async with svc.db.reader() as session:
         event = await public.find_gallery(session, request.path_params["slug"])
-    if not unlocked(request, event):
-        return JSONResponse({"ok": False})  # can't be viewing a gallery still locked to them
-    guest = guest_of(request, event)
+        if not unlocked(request, event):
+            return JSONResponse({"ok": False})  # can't be viewing a gallery still locked
+        guest = await public.known_guest(session, guest_of(request, event))
     if guest is None:
         return JSONResponse({"ok": False})  # anonymous visitors are not tracked
     outbox = Outbox()
     await presence.beat(svc.redis, svc.settings.channel_namespace, event.photographer_id,
-                        event.id, guest.contact_id, outbox)
+                        event.id, guest.contact_id, outbox, verified=guest.verified)
     await svc.db.dispatcher.flush(outbox)
     return JSONResponse({"ok": True, "every": presence.PRESENCE_BEAT})
 

@@ -70,7 +70,9 @@ async def event_new(request: Request) -> Response:
         async with services(request).db.transaction() as session:
             event = await galleries.create_event(session, me_id(request), fields)
     except Invalid as exc:
-        return await _editor(request, None, exc.message, dict(form), status=400)
+        # Never an empty dict: the template reads an empty one as "no post, use the event".
+        return await _editor(request, None, exc.message, {"title": "", **dict(form)},
+                             status=400)
     return RedirectResponse(f"/panel/events/{event.id}", status_code=303)
 
 

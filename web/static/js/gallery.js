@@ -37,15 +37,36 @@ document.getElementById('gate-form').addEventListener('submit', async (e) => {
   const email = document.getElementById('gate-email').value.trim();
   if (!name) return showError('gate-error', 'Please tell us your name.');
   if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) return showError('gate-error', 'Please enter a valid email address.');
+  let passed;
   try {
-    await postJSON(`${base}/gate`, { name, email });
+    passed = await postJSON(`${base}/gate`, { name, email });
   } catch (err) { return showError('gate-error', err.message); }
   known = true;
+  showDeviceNote(passed.verify_sent_to);
   document.dispatchEvent(new CustomEvent('proofroom:gate-passed'));
   showError('gate-error', '');
   const modal = document.getElementById('gate');
   const next = modal._done; closeModal(modal);
   if (next) next();
+});
+
+// ---- "we've emailed you a link": a new browser sees only what it does itself until the
+// client follows the link sent to their address. Same note for known and new addresses.
+const note = document.getElementById('device-note');
+const noteKey = `proofroom:device-note:${data.slug}`;
+function showDeviceNote(sentTo) {
+  if (!note || !sentTo) return;
+  document.getElementById('device-note-email').textContent = sentTo;
+  note.classList.remove('hidden');
+  try { sessionStorage.removeItem(noteKey); } catch { /* storage off */ }
+}
+function dismissedNote() {
+  try { return sessionStorage.getItem(noteKey) === '1'; } catch { return false; }
+}
+if (note && dismissedNote()) note.classList.add('hidden');
+document.getElementById('device-note-close')?.addEventListener('click', () => {
+  note.classList.add('hidden');
+  try { sessionStorage.setItem(noteKey, '1'); } catch { /* storage off */ }
 });
 
 function requirePin(action) {

@@ -18,7 +18,8 @@ function connect() {
   };
   socket.onclose = (ev) => {
     if (ev.code === 4404) return;  // the gallery closed
-    setTimeout(connect, backoff);
+    // 4429: too many live connections from this browser or network; wait a minute.
+    setTimeout(connect, ev.code === 4429 ? 60000 : backoff);
     backoff = Math.min(backoff * 2, 10000);
   };
 }

@@ -33,6 +33,10 @@ async function refreshList() {
     const name = document.createElement('strong'); name.className = 'conv-name'; name.textContent = c.contact_name || c.contact_email;
     const time = document.createElement('time'); time.textContent = new Date(c.last_at).toLocaleDateString(undefined, { month: 'short', day: 'numeric' });
     top.append(name, time);
+    if (c.unverified) {  // messages from a browser that never followed the emailed link
+      const tag = document.createElement('span'); tag.className = 'badge badge-draft unverified-tag';
+      tag.textContent = 'unverified browser'; name.after(' ', tag);
+    }
     const sub = document.createElement('span'); sub.className = 'conv-sub muted small'; sub.textContent = `${c.filename} · ${c.event_title}`;
     const last = document.createElement('span'); last.className = 'conv-last'; last.textContent = (c.last_author === 'photographer' ? 'You: ' : '') + c.last_body;
     text.append(top, sub, last);

@@ -58,6 +58,14 @@ export function renderFeedItem(li, e) {
   if (conversation) what.href = `/panel/comments/${e.contact_id}/${p.image_id}`;
   line.append(what, d.where);
   const at = document.createElement('time'); at.dateTime = e.at; at.textContent = timeAgo(e.at);
+  if (p.unverified) {  // done in a browser that never followed the link emailed to the client
+    const tag = document.createElement('span'); tag.className = 'badge badge-draft unverified-tag';
+    tag.title = 'Done in a browser that has not followed the link emailed to this address: it may not be your client.';
+    tag.textContent = 'unverified browser'; line.append(' ', tag);
+  } else if (p.verified) {  // this browser just followed that link
+    const tag = document.createElement('span'); tag.className = 'badge badge-released';
+    tag.textContent = 'verified this browser'; line.append(' ', tag);
+  }
   li.append(line);
   if (d.body) { const q = document.createElement('blockquote'); q.textContent = d.body; li.append(q); }
   li.append(at);
@@ -236,6 +244,11 @@ function connect() {
   socket.onclose = (ev) => {
     setStatus('off', 'Reconnecting…');
     if (ev.code === 4401 || ev.code === 4409) { location.href = '/login'; return; }
+    if (ev.code === 4429) {  // too many live connections (tabs) for this login: wait a minute
+      setStatus('off', 'Too many open tabs; retrying in a minute…');
+      setTimeout(connect, 60000);
+      return;
+    }
     setTimeout(connect, backoff);
     backoff = Math.min(backoff * 2, 10000);
   };

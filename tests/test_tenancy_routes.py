@@ -1,0 +1,833 @@
+"""Tenancy, generated from the route table (security issue #9).
+
+Photographer A builds a real history through the HTTP API (a gallery type, a released
+gallery with images, a client who passed the gate, favorited, commented and downloaded, a
+reply from the Comments inbox, a "send files" email with its /d/<token> link). Then
+photographer B requests EVERY route of the app's route table that takes a login, with
+every method it allows, with A's ids in every path parameter (and every mix of A's and
+B's own ids), and with A's ids in every query parameter and form/JSON field that names an
+object. Expected: 404 for anything that names A's object in the path; a normal answer that
+shows none of A's data for B's own pages with A's ids in filters and fields; never a 5xx;
+never one of A's rows changed; never one of B's rows pointing at one of A's.
+
+Why it stays complete when routes are added:
+- routes come from `create_app(...).routes`, not from a list in this file: a new route is
+  requested as soon as it exists;
+- every route is either login-scoped (under /panel, or in SCOPED_OUTSIDE_PANEL) or in the
+  documented PUBLIC allow-list; anything else fails `test_every_route_is_classified`,
+  and every scoped route must refuse an anonymous request (so it really takes a login);
+- a path parameter whose name has no mapping to one of A's objects fails with
+  "add a mapping for {param}"; a parameter of a kind A's history lacks fails too;
+- query parameters and form/JSON fields are read from the source of server/routes/ (AST):
+  each must be classified as naming an object (then B sends A's id in it everywhere) or as
+  plain; an unclassified one fails;
+- the before/after comparison covers every table of the database (found by inspection),
+  so a new tenant table (devices, carts…) is covered without editing this file;
+- every WebSocket route must have a case here.
+"""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import contextlib
+import inspect
+import json
+import re
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from itertools import product
+from pathlib import Path
+from urllib.parse import urlencode
+
+import httpx
+from conftest import (
+    Client,
+    create_gallery,
+    jpeg_bytes,
+    pass_gate,
+    released_gallery,
+    rows,
+    scalar,
+    upload,
+    wait_processed,
+)
+from sqlalchemy import inspect as sa_inspect
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from server.app import create_app
+from server.config import Settings
+
+ROUTES_DIR = Path(__file__).resolve().parents[1] / "server" / "routes"
+
+# --- classification ------------------------------------------------------------------------
+
+#: Routes that are not photographer-scoped, and why. Everything else must take a login.
+PUBLIC = {
+    "/": "landing page; redirects a logged-in browser to /panel, shows no tenant data",
+    "/signup": "creates a new photographer; names no existing object",
+    "/login": "authenticates; names no existing object",
+    "/g/{slug}": "the client gallery: authorised by its slug, password and visitor cookies",
+    "/g/{slug}/unlock": "client gallery (password form)",
+    "/g/{slug}/gate": "client gallery (email gate)",
+    "/g/{slug}/pin": "client gallery (download PIN)",
+    "/g/{slug}/presence": "client gallery (viewing-now heartbeat)",
+    "/g/{slug}/images/{image_id:int}/favorite": "client gallery (favorite)",
+    "/g/{slug}/images/{image_id:int}/comments": "client gallery (comments)",
+    "/g/{slug}/images/{image_id:int}/download": "client gallery (single download)",
+    "/g/{slug}/download.zip": "client gallery (bulk download)",
+    "/g/{slug}/media/{variant}/{image_id:int}": "client gallery (thumbnails, previews)",
+    "/g/{slug}/verify/{token}": "client gallery (a device's one-time verification link, "
+                                "emailed: the signed token is the authorisation)",
+    "/d/{token}": "the emailed download link: its signature is the authorisation",
+    "/static": "static assets (Mount)",
+}
+#: Login-scoped routes outside /panel. (/logout ends only the caller's session: B posts it
+#: last, and A's sessions must survive it.)
+SCOPED_OUTSIDE_PANEL = {"/logout"}
+
+#: Path parameter -> the table of the object it names. `slug` names an event by its slug.
+PARAM_KINDS = {
+    "event_id": "events", "image_id": "images", "contact_id": "contacts",
+    "comment_id": "comments", "gallery_type_id": "gallery_types", "type_id": "gallery_types",
+    "visit_id": "visits", "favorite_id": "favorites", "download_id": "downloads",
+    "email_id": "outbound_emails", "device_id": "devices", "activity_id": "activity_events",
+    "order_id": "orders", "cart_id": "carts", "workflow_id": "workflows",
+    "slug": "events",
+}
+#: A bare `{id}` names the object of the path segment before it.
+ID_SEGMENTS = {
+    "events": "events", "images": "images", "contacts": "contacts", "comments": "comments",
+    "gallery-types": "gallery_types", "mail": "outbound_emails", "emails": "outbound_emails",
+    "devices": "devices", "visits": "visits", "favorites": "favorites",
+    "downloads": "downloads", "workflows": "workflows", "orders": "orders",
+}
+#: Path parameters that name no object: every value is tried.
+VALUE_PARAMS = {"variant": ("thumb", "preview", "original")}
+
+#: Query parameters read in server/routes/: those that name an object (B sends A's id in
+#: them on every request) and plain ones.
+OBJECT_QUERY = {"event": "events", "image": "images", "contact": "contacts",
+                "gallery_type": "gallery_types"}
+PLAIN_QUERY = {"q", "sort", "dir", "page", "tab", "format", "sent", "unread", "next", "saved",
+               "scope"}
+
+#: Form/JSON fields read in server/routes/: those that name an object, and plain ones with
+#: the value B sends (None: not sent). Plain values are valid, so a request that would
+#: succeed with its own ids fails only because of A's id in an object field.
+OBJECT_FIELDS = {"gallery_type_id": "gallery_types", "image_id": "images",
+                 "delete": "gallery_types", "event_id": "events", "contact_id": "contacts"}
+PLAIN_FIELDS = {
+    "csrf_token": None, "files": None, "clear_password": None,
+    "title": "Intruder gallery", "event_date": "", "expires_on": "", "password": "",
+    "download_single": "on", "download_bulk": "on", "download_size": "original",
+    "download_pin": "", "status": "released", "name": "Intruder Name",
+    "business_name": "Intruder Studio", "current_password": "not the password",
+    "new_password": "intruder password 123", "confirm_password": "intruder password 123",
+    "email": "intruder@example.com", "body": "Intruder text", "on": "on", "pin": "",
+    "next": "/panel",
+}
+
+#: What B's POST with its OWN path ids (and A's ids in the object fields) must answer,
+#: where it is known; other routes must just not fail (no 5xx) and change nothing of A's.
+OWN_POST_EXPECT = {
+    "/panel/events/new": {400},  # A's gallery type
+    "/panel/events/{event_id:int}/edit": {400},  # A's gallery type
+    "/panel/events/{event_id:int}/cover": {404},  # A's image
+    "/panel/settings/gallery-types": {404},  # delete A's gallery type
+}
+
+#: Columns that point at another table without a declared foreign key.
+EXTRA_REFS = {"cover_image_id": "images"}
+
+#: WebSocket routes: each must be covered by a test below.
+SOCKETS = {"/ws/panel": "test_the_panel_socket_never_carries_another_tenants_events",
+           "/ws/gallery/{slug}": "test_another_tenants_cookies_open_no_gallery_socket"}
+
+# --- the route table -----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class HttpRoute:
+    template: str  # as in the table: /panel/events/{event_id:int}
+    path_format: str  # /panel/events/{event_id}
+    params: tuple[str, ...]
+    methods: tuple[str, ...]
+    endpoint: object = field(compare=False)
+
+    @property
+    def scoped(self) -> bool:
+        return self.template.startswith("/panel") or self.template in SCOPED_OUTSIDE_PANEL
+
+
+def route_table() -> tuple[list[HttpRoute], list[str], list[str]]:
+    """(HTTP routes, WebSocket paths, leaf mounts) of the app, built without its lifespan."""
+    with tempfile.TemporaryDirectory() as var:
+        app = create_app(Settings.from_env({"PROOFROOM_VAR": var,
+                                            "SECRET_KEY": "route-table-only"}))
+    http: list[HttpRoute] = []
+    sockets: list[str] = []
+    mounts: list[str] = []
+
+    def walk(routes: list[BaseRoute], prefix: str, prefix_format: str,
+             prefix_params: tuple[str, ...]) -> None:
+        for route in routes:
+            if isinstance(route, Mount):
+                params = prefix_params + tuple(route.param_convertors)
+                if route.routes:
+                    walk(route.routes, prefix + route.path, prefix_format + route.path_format,
+                         params)
+                else:
+                    mounts.append(prefix + route.path)
+            elif isinstance(route, WebSocketRoute):
+                sockets.append(prefix + route.path)
+            elif isinstance(route, Route):
+                methods = route.methods
+                if methods is None:  # an HTTPEndpoint answers what it defines
+                    methods = {m.upper() for m in ("get", "post", "put", "patch", "delete")
+                               if hasattr(route.endpoint, m)}
+                http.append(HttpRoute(
+                    prefix + route.path, prefix_format + route.path_format,
+                    prefix_params + tuple(route.param_convertors),
+                    tuple(sorted(set(methods) - {"HEAD"})), route.endpoint))
+            else:
+                raise AssertionError(f"unknown kind of route {route!r}: teach this test it")
+
+    walk(app.routes, "", "", ())
+    return http, sockets, mounts
+
+
+def param_kind(route: HttpRoute, param: str) -> str:
+    """The table of the object a path parameter names, or a failure naming what to add."""
+    if param in PARAM_KINDS:
+        return PARAM_KINDS[param]
+    if param == "id":
+        segments = route.path_format.split("/")
+        before = segments[segments.index("{id}") - 1]
+        if before in ID_SEGMENTS:
+            return ID_SEGMENTS[before]
+    raise AssertionError(
+        f"{route.template}: add a mapping for {{{param}}} to PARAM_KINDS (or ID_SEGMENTS / "
+        f"VALUE_PARAMS) in tests/test_tenancy_routes.py")
+
+
+# --- inputs read by the handlers, from their source ----------------------------------------
+
+def _literal(node: ast.AST | None) -> str | None:
+    return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
+
+
+def _reads(node: ast.AST, is_source) -> tuple[str, bool] | None:
+    """(key, names a row) of what `node` reads from a qualifying source: `src.get("k")`,
+    `src.getlist("k")`, `src["k"]`, or a typed reader `inputs.<reader>(src, "k", …)`
+    (`inputs.row_id` reads a row id; `inputs.email(src)` reads "email")."""
+    if isinstance(node, ast.Subscript) and is_source(node.value):
+        key = _literal(node.slice)
+        return (key, False) if key else None
+    if not isinstance(node, ast.Call):
+        return None
+    func = node.func
+    if (isinstance(func, ast.Attribute) and func.attr in ("get", "getlist") and node.args
+            and is_source(func.value)):
+        key = _literal(node.args[0])
+        return (key, False) if key else None
+    if node.args and is_source(node.args[0]):
+        name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+        key = _literal(node.args[1]) if len(node.args) > 1 else None
+        if key is None and name == "email":
+            key = "email"
+        return (key, "row_id" in name) if key else None
+    return None
+
+
+@dataclass
+class Inputs:
+    query: set[str] = field(default_factory=set)  # query parameters
+    fields: set[str] = field(default_factory=set)  # form / JSON fields
+    row_ids: set[str] = field(default_factory=set)  # of either, those read as a row id
+
+
+def handler_inputs() -> Inputs:
+    """The query parameters and form/JSON fields the code in server/routes/ reads."""
+    found = Inputs()
+    for path in sorted(ROUTES_DIR.glob("*.py")):
+        if path.name == "inputs.py":  # the readers themselves
+            continue
+        tree = ast.parse(path.read_text())
+        functions = [f for f in ast.walk(tree)
+                     if isinstance(f, ast.FunctionDef | ast.AsyncFunctionDef)]
+
+        def is_query_attr(node: ast.AST) -> bool:
+            return isinstance(node, ast.Attribute) and node.attr == "query_params"
+
+        # Helpers like `_int_query(request, "event")`: a parameter used as a query key.
+        helpers: dict[str, int] = {}
+        for func in functions:
+            names = [a.arg for a in func.args.args]
+            for node in ast.walk(func):
+                reads_query = isinstance(node, ast.Call) and node.args and (
+                    is_query_attr(node.args[0]) or (isinstance(node.func, ast.Attribute)
+                                                    and is_query_attr(node.func.value)))
+                if reads_query:
+                    for arg in node.args:
+                        if isinstance(arg, ast.Name) and arg.id in names:
+                            helpers[func.name] = names.index(arg.id)
+        for func in functions:
+            query_aliases: set[str] = set()
+            form_aliases = {"form", "data", "payload"}
+            for node in ast.walk(func):
+                if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(
+                        node.targets[0], ast.Name):
+                    value, name = node.value, node.targets[0].id
+                    if is_query_attr(value):
+                        query_aliases.add(name)
+                    if isinstance(value, ast.Await) and isinstance(value.value, ast.Call):
+                        called = ast.unparse(value.value.func)
+                        if called.split(".")[-1] in ("read_form", "read_json", "form", "json"):
+                            form_aliases.add(name)
+
+            def is_query(node: ast.AST, aliases=query_aliases) -> bool:
+                return is_query_attr(node) or (isinstance(node, ast.Name)
+                                               and node.id in aliases)
+
+            def is_form(node: ast.AST, aliases=form_aliases) -> bool:
+                return isinstance(node, ast.Name) and node.id in aliases
+
+            for node in ast.walk(func):
+                if (read := _reads(node, is_query)) is not None:
+                    found.query.add(read[0])
+                elif (read := _reads(node, is_form)) is not None:
+                    found.fields.add(read[0])
+                elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                      and node.func.id in helpers and len(node.args) > helpers[node.func.id]
+                      and (key := _literal(node.args[helpers[node.func.id]])) is not None):
+                    read = (key, False)
+                    found.query.add(key)
+                if read is not None and read[1]:
+                    found.row_ids.add(read[0])
+    return found
+
+
+def classification_errors() -> list[str]:
+    http, sockets, mounts = route_table()
+    errors = []
+    templates = {r.template for r in http} | set(mounts)
+    for route in http:
+        if route.scoped and route.template in PUBLIC:
+            errors.append(f"{route.template} is both scoped and in PUBLIC")
+        elif not route.scoped and route.template not in PUBLIC:
+            errors.append(f"{route.template} is neither login-scoped (/panel/…, "
+                          f"SCOPED_OUTSIDE_PANEL) nor in the PUBLIC allow-list: classify it")
+        if route.scoped:
+            for param in route.params:
+                if param in VALUE_PARAMS:
+                    continue
+                try:
+                    param_kind(route, param)
+                except AssertionError as exc:
+                    errors.append(str(exc))
+            for method in route.methods:
+                if method not in ("GET", "POST"):
+                    errors.append(f"{route.template}: teach this test to send {method}")
+    for mount in mounts:
+        if mount not in PUBLIC:
+            errors.append(f"mount {mount} is not in the PUBLIC allow-list: classify it")
+    errors += [f"stale PUBLIC entry {t}: no such route" for t in PUBLIC if t not in templates]
+    errors += [f"WebSocket route {s} has no case in SOCKETS: add a test for it"
+               for s in sockets if s not in SOCKETS]
+    read = handler_inputs()
+    errors += [f"query parameter {q!r} read in server/routes/: add it to OBJECT_QUERY (it "
+               f"names an object) or PLAIN_QUERY" for q in sorted(read.query)
+               if q not in OBJECT_QUERY and q not in PLAIN_QUERY]
+    errors += [f"form/JSON field {f!r} read in server/routes/: add it to OBJECT_FIELDS (it "
+               f"names an object) or PLAIN_FIELDS" for f in sorted(read.fields)
+               if f not in OBJECT_FIELDS and f not in PLAIN_FIELDS]
+    errors += [f"{k!r} is read as a row id: it names an object, so it belongs in "
+               f"OBJECT_QUERY / OBJECT_FIELDS" for k in sorted(read.row_ids)
+               if (k in read.query and k not in OBJECT_QUERY)
+               or (k in read.fields and k not in OBJECT_FIELDS)]
+    return errors
+
+
+def test_every_route_and_input_is_classified():
+    errors = classification_errors()
+    assert not errors, "\n".join(errors)
+    http, _, _ = route_table()
+    scoped = [r for r in http if r.scoped]
+    assert len(scoped) >= 30  # the test really walks the table
+    read = handler_inputs()
+    assert {"event", "image"} <= read.query
+    assert {"gallery_type_id", "image_id", "delete"} <= read.fields
+
+
+# --- the database, by inspection -----------------------------------------------------------
+
+async def db_schema(db) -> dict[str, dict]:
+    def read(sync_conn) -> dict[str, dict]:
+        insp = sa_inspect(sync_conn)
+        out = {}
+        for name in insp.get_table_names():
+            refs = {}
+            for fk in insp.get_foreign_keys(name):
+                for col in fk["constrained_columns"]:
+                    refs[col] = fk["referred_table"]
+            columns = [c["name"] for c in insp.get_columns(name)]
+            for col in columns:
+                if col in EXTRA_REFS and col not in refs:
+                    refs[col] = EXTRA_REFS[col]
+            out[name] = {"columns": columns, "refs": refs}
+        return out
+
+    async with db.connect() as conn:
+        return await conn.run_sync(read)
+
+
+async def owner_state(db, schema: dict, photographer_id: int) -> dict[str, list]:
+    """Every row that belongs to the photographer, in every table: their own rows, and rows
+    of shared tables that point at their objects."""
+    state = {"photographers": await rows(db, "SELECT * FROM photographers WHERE id=:p",
+                                         p=photographer_id)}
+    for table, info in sorted(schema.items()):
+        if table == "photographers":
+            continue
+        if "photographer_id" in info["columns"]:
+            state[table] = await rows(db, f"SELECT * FROM {table} WHERE photographer_id=:p "
+                                          "ORDER BY 1", p=photographer_id)
+            continue
+        owned = [f"{col} IN (SELECT id FROM {target} WHERE photographer_id=:p)"
+                 for col, target in info["refs"].items()
+                 if "photographer_id" in schema.get(target, {}).get("columns", ())]
+        if owned:
+            state[table] = await rows(db, f"SELECT * FROM {table} WHERE {' OR '.join(owned)} "
+                                          "ORDER BY 1", p=photographer_id)
+    return state
+
+
+async def cross_tenant_references(db, schema: dict, photographer_id: int) -> list[str]:
+    """Rows of this photographer that point at another photographer's row."""
+    found = []
+    for table, info in sorted(schema.items()):
+        if "photographer_id" not in info["columns"]:
+            continue
+        for col, target in info["refs"].items():
+            if col == "photographer_id" or "photographer_id" not in schema.get(
+                    target, {}).get("columns", ()):
+                continue
+            bad = await rows(db, f"SELECT t.{col} FROM {table} t JOIN {target} r "
+                                 f"ON r.id = t.{col} WHERE t.photographer_id=:p "
+                                 "AND r.photographer_id <> :p", p=photographer_id)
+            found += [f"{table}.{col} = {r[0]} (a row of {target} of another tenant)"
+                      for r in bad]
+    return found
+
+
+async def settled(db, photographer_id: int, timeout: float = 60) -> None:
+    """Wait until no email of the photographer is still queued (the worker writes to it)."""
+    deadline = time.monotonic() + timeout
+    while await scalar(db, "SELECT count(*) FROM outbound_emails WHERE photographer_id=:p "
+                           "AND state IN ('queued', 'sending')", p=photographer_id):
+        assert time.monotonic() < deadline, "emails still queued"
+        await asyncio.sleep(0.1)
+
+
+# --- the tenants' histories ----------------------------------------------------------------
+
+@dataclass
+class Tenant:
+    client: Client
+    ids: dict[str, object]  # table -> one of the tenant's row ids ("slug": the gallery's)
+    secrets: list[str] = field(default_factory=list)  # text only this tenant's data holds
+
+
+async def first_ids(db, schema: dict, photographer_id: int, chosen: dict) -> dict:
+    """One row id per tenant table (the chosen ones where given)."""
+    ids = dict(chosen)
+    for table, info in schema.items():
+        if table in ids or "photographer_id" not in info["columns"] or "id" not in info[
+                "columns"]:
+            continue
+        found = await scalar(db, f"SELECT id FROM {table} WHERE photographer_id=:p "
+                                 "ORDER BY id LIMIT 1", p=photographer_id)
+        if found is not None:
+            ids[table] = found
+    return ids
+
+
+async def gate(visitor: Client, slug: str, db, email: str, name: str) -> int:
+    """The visitor passes the gallery's email gate; their contact's id."""
+    await pass_gate(visitor, slug, email=email, name=name)
+    return await scalar(db, "SELECT c.id FROM contacts c JOIN events e ON "
+                            "e.photographer_id = c.photographer_id WHERE e.slug=:s AND "
+                            "c.email=:m", s=slug, m=email)
+
+
+async def owners_history(owner: Client, new_client, db, schema: dict) -> Tenant:
+    """A's realistic history, all through the HTTP API."""
+    tag = uuid.uuid4().hex[:10]
+    type_name = f"Typeq{tag}"
+    res = await owner.post_form("/panel/settings/gallery-types", {"name": type_name})
+    assert res.status_code == 303, res.text
+    type_id = await scalar(db, "SELECT id FROM gallery_types WHERE photographer_id=:p "
+                               "AND name=:n", p=owner.photographer_id, n=type_name)
+    title = f"Weddingq{tag}"
+    event_id = await create_gallery(owner, title=title, gallery_type_id=str(type_id))
+    names = [f"DSCq{tag}_{n}.jpg" for n in range(2)]
+    res = await upload(owner, event_id, [(name, jpeg_bytes(color=(60 * n, 90, 160)))
+                                         for n, name in enumerate(names)])
+    assert res.status_code == 200, res.text
+    images = await wait_processed(owner, event_id)
+    res = await owner.post_form(f"/panel/events/{event_id}/status", {"status": "released"})
+    assert res.status_code == 303, res.text
+    slug = await scalar(db, "SELECT slug FROM events WHERE id=:e", e=event_id)
+
+    visitor = new_client()
+    email, name = f"clientq{tag}@example.com", f"Clientq{tag}"
+    contact_id = await gate(visitor, slug, db, email, name)
+    image_id = images[0]["id"]
+    gallery = f"/g/{slug}/images/{image_id}"
+    assert (await visitor.post_json(f"{gallery}/favorite", {"on": True})).status_code == 200
+    comment = f"Commentq{tag}"
+    res = await visitor.post_json(f"{gallery}/comments", {"body": comment})
+    assert res.status_code == 200, res.text
+    assert (await visitor.get(f"{gallery}/download")).status_code == 200
+    assert (await visitor.get(f"/g/{slug}/download.zip?scope=all")).status_code == 200
+    reply = f"Replyq{tag}"
+    res = await owner.post_json(f"/panel/comments/{contact_id}/{image_id}/reply",
+                                {"body": reply})
+    assert res.status_code == 200, res.text
+    res = await owner.post_form(f"/panel/activity/{event_id}/{contact_id}/send-files")
+    assert res.status_code == 303, res.text
+    await settled(db, owner.photographer_id)
+    bodies = [r[0] for r in await rows(db, "SELECT body_text FROM outbound_emails WHERE "
+                                           "photographer_id=:p", p=owner.photographer_id)]
+    (token,) = {t for b in bodies for t in re.findall(r"/d/([A-Za-z0-9_\-.]+)", b)}
+    res = await visitor.post_json(f"/g/{slug}/presence", {})  # "viewing now" holds A's client
+    assert res.status_code == 200 and res.json()["ok"], res.text
+
+    comment_id = await scalar(db, "SELECT id FROM comments WHERE photographer_id=:p AND "
+                                  "author='client'", p=owner.photographer_id)
+    ids = await first_ids(db, schema, owner.photographer_id, {
+        "events": event_id, "images": image_id, "contacts": contact_id,
+        "gallery_types": type_id, "comments": comment_id, "slug": slug})
+    return Tenant(owner, ids, [title, slug, type_name, email, email.split("@")[0], name,
+                               comment, reply, token, owner.email, *names])
+
+
+async def own_world(me: Client, new_client, db, schema: dict) -> Tenant:
+    """B's own objects, so B's requests can mix A's ids with valid ids of its own."""
+    tag = uuid.uuid4().hex[:8]
+    event_id, slug, images = await released_gallery(me, n_images=2, title=f"Own {tag}")
+    visitor = new_client()
+    contact_id = await gate(visitor, slug, db, f"own-{tag}@example.com", "Own Client")
+    gallery = f"/g/{slug}/images/{images[0]['id']}"
+    assert (await visitor.post_json(f"{gallery}/favorite", {"on": True})).status_code == 200
+    res = await visitor.post_json(f"{gallery}/comments", {"body": "Own comment"})
+    assert res.status_code == 200
+    ids = await first_ids(db, schema, me.photographer_id, {
+        "events": event_id, "images": images[0]["id"], "contacts": contact_id,
+        "slug": slug})
+    return Tenant(me, ids)
+
+
+# --- B's requests --------------------------------------------------------------------------
+
+@dataclass
+class Case:
+    route: HttpRoute
+    method: str
+    path: str
+    foreign: tuple[str, ...]  # the path parameters holding A's ids
+
+    @property
+    def destructive(self) -> bool:
+        return self.route.template.endswith("/delete") or self.route.template == "/logout"
+
+    def order(self) -> tuple:
+        # A's ids first; then B's own pages; destructive posts last (an image before its
+        # event), /logout at the very end.
+        return (not self.foreign and self.method == "POST", self.destructive,
+                self.route.template == "/logout", "event_id" in self.route.params,
+                self.route.template, self.path)
+
+
+def kind_value(tenant: Tenant, kind: str, param: str) -> object | None:
+    return tenant.ids.get("slug") if param == "slug" else tenant.ids.get(kind)
+
+
+def cases_for(route: HttpRoute, owner: Tenant, me: Tenant) -> list[Case]:
+    objects = [p for p in route.params if p not in VALUE_PARAMS]
+    kinds = {p: param_kind(route, p) for p in objects}
+    for param, kind in kinds.items():
+        assert kind_value(owner, kind, param) is not None, (
+            f"{route.template}: A's history has no row of {kind} for {{{param}}}: extend "
+            f"owners_history() in tests/test_tenancy_routes.py")
+    value_choices = [VALUE_PARAMS[p] for p in route.params if p in VALUE_PARAMS]
+    cases = []
+    for method in route.methods:
+        for whose in product((owner, me), repeat=len(objects)):
+            chosen = dict(zip(objects, whose, strict=True))
+            if any(kind_value(t, kinds[p], p) is None for p, t in chosen.items()):
+                continue  # B has no object of that kind: only the all-A case is tried
+            for values in product(*value_choices):
+                fill = {p: kind_value(t, kinds[p], p) for p, t in chosen.items()}
+                fill.update(zip([p for p in route.params if p in VALUE_PARAMS], values,
+                                strict=True))
+                cases.append(Case(route, method, route.path_format.format(**fill),
+                                  tuple(p for p, t in chosen.items() if t is owner)))
+    return cases
+
+
+def foreign_query(owner: Tenant) -> str:
+    return urlencode({name: owner.ids[kind] for name, kind in OBJECT_QUERY.items()
+                      if kind in owner.ids})
+
+
+def foreign_fields(owner: Tenant) -> dict[str, str]:
+    data = {name: value for name, value in PLAIN_FIELDS.items() if value is not None}
+    data.update({name: str(owner.ids[kind]) for name, kind in OBJECT_FIELDS.items()
+                 if kind in owner.ids})
+    return data
+
+
+def source_of(route: HttpRoute) -> str:
+    try:
+        return inspect.getsource(route.endpoint)
+    except (OSError, TypeError):
+        return ""
+
+
+async def send(client: Client, case: Case, owner: Tenant):
+    """B's request for one case; one retry if the connection dropped (after a 5xx the
+    server may close a kept-alive connection under the next request)."""
+    try:
+        return await _send(client, case, owner)
+    except httpx.TransportError:
+        return await _send(client, case, owner)
+
+
+async def _send(client: Client, case: Case, owner: Tenant):
+    url = f"{case.path}?{foreign_query(owner)}"
+    if case.method == "GET":
+        return await client.get(url)
+    source = source_of(case.route)
+    if "read_json(" in source:
+        return await client.post_json(url, foreign_fields(owner))
+    files = None
+    if '"files"' in source:  # an upload form: a real image, so only the id can refuse it
+        files = [("files", ("intruder.jpg", jpeg_bytes(64, 48), "image/jpeg"))]
+    return await client.post_form(url, foreign_fields(owner), files=files)
+
+
+def leaked(res, secrets: list[str]) -> list[str]:
+    blob = res.content + b"\n".join(k + b": " + v for k, v in res.headers.raw)
+    return [s for s in secrets if s.encode() in blob]
+
+
+def gist(res) -> str:
+    """The message of an answer, without the page around it."""
+    text = res.text
+    if "<body" in text:
+        text = re.sub(r"<script.*?</script>|<[^>]+>", " ", text.split("<body", 1)[1], flags=re.S)
+    return " ".join(text.split())[:160]
+
+
+def check(case: Case, res, owner: Tenant) -> list[str]:
+    """What is wrong with B's answer to one case (nothing: an empty list)."""
+    what = f"{case.method} {case.path} (A's: {', '.join(case.foreign) or 'fields only'})"
+    problems = []
+    if leaked(res, owner.secrets):
+        problems.append(f"{what}: {res.status_code} shows A's {leaked(res, owner.secrets)}")
+    if res.status_code >= 500:
+        problems.append(f"{what}: {res.status_code} {gist(res)}")
+    elif case.foreign:
+        if res.status_code != 404:
+            problems.append(f"{what}: {res.status_code}, expected 404: {gist(res)}")
+    elif case.method == "GET":
+        if res.status_code != 200:  # the control: the same URL works with B's own ids
+            problems.append(f"{what}: {res.status_code} for B's own ids, expected 200")
+    else:
+        expected = OWN_POST_EXPECT.get(case.route.template)
+        if expected and res.status_code not in expected:
+            problems.append(f"{what}: {res.status_code}, expected {sorted(expected)}: "
+                            f"{gist(res)}")
+    return problems
+
+
+async def test_another_photographer_gets_404_for_every_object_on_every_route(
+        photographer, other_photographer, new_client, db):
+    errors = classification_errors()
+    assert not errors, "\n".join(errors)
+    schema = await db_schema(db)
+    owner = await owners_history(photographer, new_client, db, schema)
+    me = await own_world(other_photographer, new_client, db, schema)
+    http, _, _ = route_table()
+    scoped = [r for r in http if r.scoped]
+    cases = sorted((c for r in scoped for c in cases_for(r, owner, me)), key=Case.order)
+    assert {c.route.template for c in cases} == {r.template for r in scoped}
+    before = await owner_state(db, schema, photographer.photographer_id)
+
+    # Anonymous: every scoped route takes a login (a GET goes to /login, a POST is 403).
+    anonymous = new_client()
+    problems = []
+    for case in cases:
+        if case.foreign != tuple(p for p in case.route.params if p not in VALUE_PARAMS):
+            continue
+        try:
+            res = await send(anonymous, case, owner)
+        except httpx.TransportError as exc:
+            problems.append(f"anonymous {case.method} {case.path}: no answer ({exc!r})")
+            continue
+        login = (res.status_code == 303 and res.headers["location"].startswith("/login")
+                 if case.method == "GET" else res.status_code == 403)
+        if not login or leaked(res, owner.secrets):
+            problems.append(f"anonymous {case.method} {case.path}: {res.status_code}: the "
+                            "route does not take a login; is it PUBLIC?")
+
+    checked_references = False
+    for case in cases:
+        if case.destructive and not checked_references:
+            # Before B deletes its own objects (which would hide a reference to A's).
+            problems += await cross_tenant_references(db, schema, me.client.photographer_id)
+            checked_references = True
+        try:
+            res = await send(other_photographer, case, owner)
+        except httpx.TransportError as exc:
+            problems.append(f"{case.method} {case.path}: no answer ({exc!r})")
+            continue
+        problems += check(case, res, owner)
+
+    after = await owner_state(db, schema, photographer.photographer_id)
+    changed = [table for table in sorted(set(before) | set(after))
+               if before.get(table) != after.get(table)]
+    problems += [f"A's rows in {table} changed during B's requests" for table in changed]
+    problems += await cross_tenant_references(db, schema, other_photographer.photographer_id)
+    for variant in VALUE_PARAMS["variant"]:  # A's files are all still there
+        res = await photographer.get(f"/panel/media/{variant}/{owner.ids['images']}")
+        if res.status_code != 200:
+            problems.append(f"A's {variant} file is gone after B's requests")
+    assert not problems, f"{len(problems)} tenancy problems:\n" + "\n".join(problems)
+    assert len(cases) >= 60
+
+
+# --- live sockets --------------------------------------------------------------------------
+
+def cookie_header(*clients: Client) -> str:
+    jar: dict[str, str] = {}
+    for client in clients:
+        jar.update(client.http.cookies.items())
+    return "; ".join(f"{k}={v}" for k, v in jar.items())
+
+
+async def open_socket(base_url: str, path: str, *clients: Client, last_seq: int = 0):
+    ws = await connect(base_url.replace("http://", "ws://") + path,
+                       additional_headers={"Cookie": cookie_header(*clients),
+                                           "Origin": base_url})
+    with contextlib.suppress(ConnectionClosed):  # refused: read() reports the close
+        await ws.send(json.dumps({"last_seq": last_seq}))
+    return ws
+
+
+async def read(ws, seconds: float) -> tuple[list[str], int | None]:
+    """What the socket received within `seconds`, and its close code if it closed."""
+    got: list[str] = []
+    try:
+        async with asyncio.timeout(seconds):
+            while True:
+                got.append(await ws.recv())
+    except TimeoutError:
+        return got, None
+    except ConnectionClosed as exc:
+        return got, exc.rcvd.code if exc.rcvd else None
+
+
+async def read_until(ws, predicate, seconds: float = 10) -> list[dict]:
+    got: list[dict] = []
+    async with asyncio.timeout(seconds):
+        while not any(predicate(m) for m in got):
+            got.append(json.loads(await ws.recv()))
+    return got
+
+
+def mentions(raw: str, world: dict) -> bool:
+    message = json.loads(raw)
+    payload = message.get("payload") or {}
+    return (any(s in raw for s in world["secrets"])
+            or message.get("event_id") == world["event_id"]
+            or message.get("contact_id") == world["contact_id"]
+            or payload.get("image_id") in world["image_ids"])
+
+
+async def small_world(owner: Client, new_client, db) -> dict:
+    tag = uuid.uuid4().hex[:10]
+    title, email = f"Socketq{tag}", f"socketq{tag}@example.com"
+    event_id, slug, images = await released_gallery(owner, n_images=2, title=title)
+    visitor = new_client()
+    contact_id = await gate(visitor, slug, db, email, f"Sockq{tag}")
+    return {"event_id": event_id, "slug": slug, "image_ids": [i["id"] for i in images],
+            "contact_id": contact_id, "visitor": visitor, "tag": tag,
+            "secrets": [title, slug, email, f"Sockq{tag}", owner.email]}
+
+
+async def test_the_panel_socket_never_carries_another_tenants_events(
+        photographer, other_photographer, new_client, server, db):
+    world = await small_world(photographer, new_client, db)
+    base = server.base_url
+    theirs = await open_socket(base, "/ws/panel", other_photographer)
+    mine = await open_socket(base, "/ws/panel", photographer)
+    await read_until(mine, lambda m: m.get("kind") == "visit")  # A's socket is live
+
+    visitor, slug, image_id = world["visitor"], world["slug"], world["image_ids"][1]
+    res = await visitor.post_json(f"/g/{slug}/images/{image_id}/favorite", {"on": True})
+    assert res.status_code == 200
+    body = f"Sockq{world['tag']} comment"
+    res = await visitor.post_json(f"/g/{slug}/images/{image_id}/comments", {"body": body})
+    assert res.status_code == 200
+    world["secrets"].append(body)
+    # The control: A's own dashboard gets both at once.
+    await read_until(mine, lambda m: m.get("kind") == "comment_added")
+
+    got, code = await read(theirs, 1.0)
+    assert code is None, f"B's own socket closed ({code})"
+    assert not [m for m in got if mentions(m, world)], got
+    # Nor does asking B's socket to replay everything from 0 give anything of A's.
+    replay = await open_socket(base, "/ws/panel", other_photographer, last_seq=0)
+    got, _ = await read(replay, 1.0)
+    assert not [m for m in got if mentions(m, world)], got
+    for ws in (theirs, mine, replay):
+        await ws.close()
+
+
+async def test_another_tenants_cookies_open_no_gallery_socket(
+        photographer, other_photographer, new_client, server, db):
+    world = await small_world(photographer, new_client, db)
+    # B's own visitor, who passed B's gate: a gate cookie of another photographer.
+    _, own_slug, _ = await released_gallery(other_photographer, n_images=1)
+    own_visitor = new_client()
+    await pass_gate(own_visitor, own_slug, email=f"b-{world['tag']}@example.com")
+    base, slug = server.base_url, world["slug"]
+    path = f"/ws/gallery/{slug}"
+
+    control = await open_socket(base, path, world["visitor"])  # A's own client
+    intruders = [await open_socket(base, path, other_photographer),
+                 await open_socket(base, path, own_visitor),
+                 await open_socket(base, path, other_photographer, own_visitor)]
+
+    image_id = world["image_ids"][0]
+    body, reply = f"Gq{world['tag']} question", f"Gq{world['tag']} answer"
+    world["secrets"] += [body, reply]
+    res = await world["visitor"].post_json(f"/g/{slug}/images/{image_id}/comments",
+                                           {"body": body})
+    assert res.status_code == 200
+    res = await photographer.post_json(
+        f"/panel/comments/{world['contact_id']}/{image_id}/reply", {"body": reply})
+    assert res.status_code == 200
+    got = await read_until(control, lambda m: m.get("body") == reply)
+    assert any(m.get("body") == body for m in got)
+
+    for ws in intruders:
+        received, code = await read(ws, 1.0)
+        assert received == [] and code in (4401, 4403, 4404), (received, code)
+    await control.close()
