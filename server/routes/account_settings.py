@@ -11,6 +11,7 @@ from starlette.routing import Route
 from .. import auth, validation
 from ..errors import Invalid
 from ..passwords import hash_password, verify_password
+from . import inputs
 from .common import login_required, me_id, read_form, render, services
 
 SAVED = {"profile": "Your details are saved.",
@@ -29,9 +30,10 @@ async def account_page(request: Request) -> Response:
         return _page(request)
     form = await read_form(request)
     try:
+        name = inputs.text(form, "name", "Name", max_len=120, required=True)
+        studio = inputs.text(form, "business_name", "Studio name", max_len=120)
         async with services(request).db.transaction() as session:
-            await auth.update_profile(session, me_id(request), name=str(form.get("name", "")),
-                                      business_name=str(form.get("business_name", "")))
+            await auth.update_profile(session, me_id(request), name=name, business_name=studio)
     except Invalid as exc:
         return _page(request, error=exc.message, status=400)
     return RedirectResponse("/panel/settings/account?saved=profile", status_code=303)
@@ -40,10 +42,11 @@ async def account_page(request: Request) -> Response:
 @login_required
 async def change_password(request: Request) -> Response:
     form = await read_form(request)
-    current = str(form.get("current_password", ""))[:200]
     try:
-        new = validation.password(str(form.get("new_password", "")))
-        if new != str(form.get("confirm_password", "")):
+        current = inputs.secret(form, "current_password", "Current password", max_len=200)
+        new = validation.password(inputs.secret(form, "new_password", "New password",
+                                                max_len=200))
+        if new != inputs.secret(form, "confirm_password", "New password", max_len=200):
             raise Invalid("The two new passwords differ.", field="confirm_password")
     except Invalid as exc:
         return _page(request, error=exc.message, status=400)
