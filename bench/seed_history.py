@@ -33,8 +33,12 @@ async def gallery_slugs(base: str, email: str, password: str) -> list[str]:
                                               "csrf_token": http.cookies["pr_csrf"]})
         if res.status_code != 303:
             raise SystemExit(f"login failed ({res.status_code}): check --email/--password")
-        page = (await http.get("/panel")).text
-    return sorted(set(re.findall(r"/g/([a-z0-9-]+)", page)))
+        slugs = set()
+        for event_id in set(re.findall(r"/panel/events/(\d+)", (await http.get("/panel")).text)):
+            page = (await http.get(f"/panel/events/{event_id}")).text
+            if "Released" in page or "released" in page:
+                slugs.update(re.findall(r"/g/([A-Za-z0-9_-]+)", page))
+    return sorted(slugs)
 
 
 class Client:

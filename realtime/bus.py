@@ -11,8 +11,12 @@ Each payload starts with its process's origin, so the hub skips its own echo wit
 parsing it; other processes get it from Redis.
 
 While Redis is unreachable the sender keeps the queue (up to MAX_PENDING messages) and
-retries; what it has to drop, a dashboard of another process still gets: the hub's
-catch-up after its own reconnect, and the gap check of every stream, read the database.
+PINGs every RETRY_EVERY seconds, sending the moment Redis answers again (no backoff to wait
+out). Its kept connection is health-checked: PINGed before reuse after an error or when idle
+beyond IDLE_CHECK, and a send that hangs longer than SEND_TIMEOUT (a half-open link) drops
+it, so the next attempt dials afresh. What it has to drop, a dashboard of another process
+still gets: the hub's catch-up after its own reconnect, and the gap check of every stream,
+read the database.
 """
 
 from __future__ import annotations
@@ -21,15 +25,23 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 import uuid
 from collections.abc import Callable
 
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 log = logging.getLogger(__name__)
 
 SEPARATOR = "|"  # between the origin and the JSON body of a payload on Redis
 MAX_PENDING = 10_000
+RETRY_EVERY = 0.2  # seconds between two PINGs while Redis is away
+PING_TIMEOUT = 1.0  # no PONG within this: the link is dead
+SEND_TIMEOUT = 5.0  # a send waiting longer: the connection is presumed dead
+IDLE_CHECK = 15.0  # kept connection unused this long: PING before reusing it
+MAX_BACKOFF = 2.0  # between retries when Redis answers PING but refuses the send
+_WARN_EVERY = 10.0  # seconds between two "cannot reach Redis" warnings
 
 
 class RedisBus:
@@ -46,6 +58,9 @@ class RedisBus:
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
         self._sending = False
+        self._last_ok = time.monotonic()  # the kept connection last worked then
+        self._suspect = False  # an error since: PING it before sending again
+        self._warned = 0.0
 
     def publish(self, channel: str, message: dict) -> None:
         if self.local is not None:
@@ -83,17 +98,50 @@ class RedisBus:
                 self._pending = []
                 self._sending = True
                 try:
-                    await self._send(batch)
-                    backoff = 0.05
+                    checked = self._suspect or time.monotonic() - self._last_ok > IDLE_CHECK
+                    if checked and not await self._ping():
+                        raise RedisConnectionError("no answer to PING")
+                    async with asyncio.timeout(SEND_TIMEOUT):
+                        await self._send(batch)
+                    self._last_ok, self._suspect, backoff = time.monotonic(), False, 0.05
                 except Exception as exc:  # Redis away (or worse): keep them, never die
                     self._pending[:0] = batch  # retried first: order is kept
                     del self._pending[: max(0, len(self._pending) - MAX_PENDING)]
-                    log.warning("bus could not reach Redis (%s); retrying in %.2fs", exc,
-                                backoff)
-                    await asyncio.sleep(backoff)
-                    backoff = min(backoff * 2, 2.0)
+                    self._suspect = True
+                    await self._drop_connection()
+                    self._warn(exc)
+                    if await self._ping():  # Redis answers: not the link; don't spin
+                        await asyncio.sleep(backoff)
+                        backoff = min(backoff * 2, MAX_BACKOFF)
+                    else:  # away: send the moment it answers again
+                        while not await self._ping():
+                            await asyncio.sleep(RETRY_EVERY)
                 finally:
                     self._sending = False
+
+    async def _ping(self) -> bool:
+        """Whether Redis answers on the kept connection (dropped if not)."""
+        try:
+            async with asyncio.timeout(PING_TIMEOUT):
+                await self._sender.ping()
+            return True
+        except Exception:
+            await self._drop_connection()
+            return False
+
+    async def _drop_connection(self) -> None:
+        """Close the kept connection; the next command dials a new one."""
+        conn = self._sender.connection
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await conn.disconnect()
+
+    def _warn(self, exc: Exception) -> None:
+        now = time.monotonic()
+        if now - self._warned >= _WARN_EVERY:
+            self._warned = now
+            log.warning("bus could not reach Redis (%s: %s); %d pushes kept, retrying",
+                        type(exc).__name__, exc, len(self._pending))
 
     async def _send(self, batch: list[tuple[str, str]]) -> None:
         if len(batch) == 1:

@@ -7,6 +7,11 @@ one (server/devices.py) only its own messages and the replies in threads it wrot
 after its first message there: the same rule as comments.visible_to(). Sequence numbers
 are per photographer, so this stream has gaps by nature; it relies on the hub's catch-up
 after a Redis outage and on replay at reconnect.
+
+The hub routes to this socket only the conversation events of its (gallery, contact), so an
+event costs nothing to the other visitors' sockets. Replay sends the newest MAX_REPLAY
+missed events, oldest first; if more were missed it sends `{"type": "resync", "seq": N}`
+instead (the page refetches what it shows). A hello beyond the newest seq gets `resync`.
 """
 
 from __future__ import annotations
@@ -17,17 +22,27 @@ from starlette.websockets import WebSocket
 
 from server import activity, comments, public, throttle
 from server.errors import DomainError
-from server.events import tenant_channel
+from server.events import CONVERSATION_KINDS
 from server.public import Guest
 from server.routes.visitor import GUEST_COOKIE, guest_of, unlocked
 
 from .hub import CATCH_UP, Hub
-from .sockets import CLOSE_TOO_MANY, origin_allowed, refuse, serve
+from .sockets import (
+    CLOSE_FORBIDDEN_ORIGIN,
+    CLOSE_GALLERY_CLOSED,
+    CLOSE_TOO_MANY,
+    origin_allowed,
+    refuse,
+    send_json,
+    send_text,
+    serve,
+)
+from .sockets import CLOSE_UNAUTHORIZED as CLOSE_NO_GUEST
 
-CONVERSATION_KINDS = frozenset({"comment_added", "comment_replied"})
-CLOSE_NO_GUEST = 4401
-CLOSE_FORBIDDEN_ORIGIN = 4403
-CLOSE_GALLERY_CLOSED = 4404
+#: At most this many missed events are replayed (the newest); more: `resync`.
+MAX_REPLAY = 500
+__all__ = ["CLOSE_FORBIDDEN_ORIGIN", "CLOSE_GALLERY_CLOSED", "CLOSE_NO_GUEST",
+           "CONVERSATION_KINDS", "GalleryStream", "gallery_socket"]
 
 
 def client_view(envelope: dict) -> dict:
@@ -68,15 +83,32 @@ class GalleryStream:
         return first is not None and comment_id > first
 
     async def send(self, envelope: dict) -> None:
-        await self.ws.send_text(json.dumps(client_view(envelope), separators=(",", ":")))
+        await send_text(self.ws, json.dumps(client_view(envelope), separators=(",", ":")))
         self.last_seq = max(self.last_seq, envelope["seq"])
+
+    async def start(self) -> None:
+        """After the hello: beyond the newest seq, `resync` and live from the newest;
+        otherwise replay what the page missed."""
+        async with self.db.reader() as session:
+            newest = await activity.latest_seq(session, self.ids[0])
+        if self.last_seq > newest:
+            self.last_seq = newest
+            await send_json(self.ws, {"type": "resync", "seq": newest})
+            return
+        await self.replay()
 
     async def replay(self) -> None:
         async with self.db.reader() as session:
             events = await activity.since_for_contact(session, *self.ids, self.last_seq,
-                                                      CONVERSATION_KINDS)
+                                                      CONVERSATION_KINDS,
+                                                      limit=MAX_REPLAY + 1)
             if self.first_own is not None:
                 self.first_own = await comments.first_own_comment_ids(session, self.guest)
+        if len(events) > MAX_REPLAY:  # more missed than we replay: the page refetches
+            newest = events[-1]["seq"]
+            self.last_seq = max(self.last_seq, newest)
+            await send_json(self.ws, {"type": "resync", "seq": newest})
+            return
         for event in events:
             if self.visible(event):
                 await self.send(event)
@@ -118,6 +150,6 @@ async def gallery_socket(websocket: WebSocket) -> None:
         await refuse(websocket, CLOSE_TOO_MANY)
         return
     await websocket.accept()
-    conn = hub.register(tenant_channel(event.photographer_id))
+    conn = hub.register_gallery(event.photographer_id, event.id, guest.contact_id)
     await serve(websocket, hub, conn, lambda last_seq: GalleryStream(websocket, guest, last_seq),
                 lease)

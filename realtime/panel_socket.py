@@ -5,27 +5,37 @@ hub first (so nothing published from now on can be missed), then send everything
 from the database, then stream live messages, dropping any seq already sent. A gap in the
 live stream (Redis dropped a message) or a hub reconnect is filled from the database.
 Too far behind: `resync`, and the page reloads its state.
+
+The page's hello names the last seq it applied; a hello beyond the newest seq (a restored
+database, another server) gets `resync` and then streams live from the newest. The hub's
+heartbeat ({"type": "heartbeat", "seq": N}) reaches the page only after every event up to N:
+a missing one is fetched first, so a push lost without any later event is still delivered.
 """
 
 from __future__ import annotations
 
-import json
-
 from starlette.websockets import WebSocket
 
 from server import activity, throttle
-from server.events import tenant_channel
 from server.routes.common import current_session
 
 from .hub import CATCH_UP, Hub
-from .sockets import CLOSE_TOO_MANY, origin_allowed, refuse, serve
+from .sockets import (
+    CLOSE_FORBIDDEN_ORIGIN,
+    CLOSE_TOO_MANY,
+    CLOSE_UNAUTHORIZED,
+    origin_allowed,
+    refuse,
+    send_json,
+    serve,
+)
 
 # Beyond this many missed events the page reloads its state instead (resync). Well above
 # what an overflow drop loses (the hub's queue plus the bytes in flight, ~500-750 events),
 # so a dashboard dropped for being slow recovers by replay.
 MAX_REPLAY = 2000
-CLOSE_UNAUTHORIZED = 4401
-CLOSE_FORBIDDEN_ORIGIN = 4403
+__all__ = ["CLOSE_FORBIDDEN_ORIGIN", "CLOSE_UNAUTHORIZED", "MAX_REPLAY", "PanelStream",
+           "panel_socket"]
 
 
 class PanelStream:
@@ -38,7 +48,18 @@ class PanelStream:
         self.db = websocket.state.services.db
 
     async def send(self, message: dict) -> None:
-        await self.ws.send_text(json.dumps(message, separators=(",", ":")))
+        await send_json(self.ws, message)
+
+    async def start(self) -> None:
+        """After the hello: a last seq beyond the newest gets `resync` (then live from the
+        newest); anything else replays what the page missed."""
+        async with self.db.reader() as session:
+            newest = await activity.latest_seq(session, self.photographer_id)
+        if self.last_seq > newest:
+            self.last_seq = newest
+            await self.send({"type": "resync", "seq": newest})
+            return
+        await self.replay()
 
     async def replay(self) -> None:
         async with self.db.reader() as session:
@@ -56,8 +77,13 @@ class PanelStream:
     async def deliver(self, message: dict) -> None:
         if message is CATCH_UP:
             return await self.replay()
+        kind = message.get("type")
+        if kind == "heartbeat":
+            if message["seq"] > self.last_seq:
+                await self.replay()  # a push went missing: the database has it
+            return await self.send(message)
         seq = message.get("seq")
-        if seq is None:  # not an activity event (e.g. an image finished processing)
+        if kind != "activity" or seq is None:  # e.g. presence, an image finished processing
             return await self.send(message)
         if seq <= self.last_seq:
             return  # already sent by the replay
@@ -86,6 +112,6 @@ async def panel_socket(websocket: WebSocket) -> None:
         await refuse(websocket, CLOSE_TOO_MANY)
         return
     await websocket.accept()
-    conn = hub.register(tenant_channel(photographer.id), auth_session.id)
+    conn = hub.register_panel(photographer.id, auth_session.id)
     await serve(websocket, hub, conn,
                 lambda last_seq: PanelStream(websocket, photographer.id, last_seq), lease)

@@ -46,8 +46,6 @@ def _bump_statement(column: str | None, delta: int):
         update(_visits)
         .where(_visits.c.event_id == bindparam("eid"), _visits.c.contact_id == bindparam("cid"))
         .values(**values)
-        .returning(_visits.c.favorites, _visits.c.comments, _visits.c.single_downloads,
-                   _visits.c.bulk_downloads, _visits.c.first_at, _visits.c.last_at)
     )
 
 
@@ -82,9 +80,8 @@ def append(
     if kind not in KINDS:
         raise ValueError(f"unknown activity kind {kind!r}")
     at = utcnow()
-    counters = None
     if event_id is not None and contact_id is not None and kind not in PHOTOGRAPHER_KINDS:
-        counters = _bump_visit(conn, kind, event_id, contact_id, at)
+        _bump_visit(conn, kind, event_id, contact_id, at)
     if names is None:
         names = _names(conn, contact_id, event_id)
     # Last: taking the number locks the photographer's counter row until commit, so every
@@ -96,21 +93,14 @@ def append(
         "contact_id": contact_id, "kind": kind, "payload": activity.payload, "at": at,
     })
     outbox.publish(tenant_channel(photographer_id),
-                   envelope(activity, counters=counters, **names))
+                   envelope(activity, **names))
     return activity
 
 
-def _bump_visit(conn: Connection, kind: str, event_id: int, contact_id: int,
-                at) -> dict | None:
+def _bump_visit(conn: Connection, kind: str, event_id: int, contact_id: int, at) -> None:
     """Keep the report's row in step: LAST SAVED moves with every action, and the counter
     of this kind changes in the same transaction as the action itself."""
-    row = _BUMPS[kind].run(conn, {"eid": event_id, "cid": contact_id, "at": at}).first()
-    if row is None:
-        return None
-    return {
-        "favorites": row[0], "comments": row[1], "single_downloads": row[2],
-        "bulk_downloads": row[3], "created": row[4].isoformat(), "last_saved": row[5].isoformat(),
-    }
+    _BUMPS[kind].run(conn, {"eid": event_id, "cid": contact_id, "at": at})
 
 
 def _names(conn: Connection, contact_id: int | None, event_id: int | None) -> dict:
@@ -156,13 +146,15 @@ async def since_for_contact(
     session: AsyncSession, photographer_id: int, event_id: int, contact_id: int,
     after_seq: int, kinds: frozenset[str], limit: int = 500,
 ) -> list[dict]:
-    """What one client's gallery page replays: their own conversation events, oldest first."""
+    """What one client's gallery page replays: their own conversation events newer than
+    `after_seq`, the NEWEST `limit` of them, returned oldest first. A caller asking one
+    more than it will send can tell that more were missed (and resync instead)."""
     result = await session.execute(
         select(ActivityEvent)
         .where(ActivityEvent.photographer_id == photographer_id,
                ActivityEvent.event_id == event_id, ActivityEvent.contact_id == contact_id,
                ActivityEvent.kind.in_(kinds), ActivityEvent.seq > after_seq)
-        .order_by(ActivityEvent.seq)
+        .order_by(ActivityEvent.seq.desc())
         .limit(limit)
     )
-    return [envelope(a) for a in result.scalars()]
+    return [envelope(a) for a in reversed(result.scalars().all())]

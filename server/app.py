@@ -154,7 +154,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         if settings.run_worker:
             start_inprocess_worker(services)
         services.hub = Hub(services.redis, settings.channel_namespace,
-                           origin=services.bus.origin)
+                           origin=services.bus.origin, db=services.db)  # db: heartbeat
         services.bus.local = services.hub.dispatch
         await services.hub.start()
         gc.collect()

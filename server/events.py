@@ -26,6 +26,10 @@ KINDS: dict[str, str] = {
 #: Kinds the photographer causes: they do not move the client's LAST SAVED or counters.
 PHOTOGRAPHER_KINDS = frozenset({"comment_replied"})
 
+#: Kinds a client's own gallery socket receives (their conversation): the hub routes only
+#: these to the gallery sockets of the event's (gallery, contact).
+CONVERSATION_KINDS = frozenset({"comment_added", "comment_replied"})
+
 
 def tenant_channel(photographer_id: int) -> str:
     """Logical channel; the bus prefixes it with the deployment's namespace."""
@@ -49,10 +53,10 @@ def envelope(
     contact_name: str | None = None,
     contact_email: str | None = None,
     event_title: str | None = None,
-    counters: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """What the dashboard receives. Names ride along so the feed renders without a fetch;
-    `counters` (live only) is the Activity report row after this action."""
+    """What the dashboard receives, the same dict live and replayed. Names ride along so
+    the feed renders without a fetch; a page applies the event by its kind (favorites ±1,
+    comments +1, downloads +1, LAST SAVED = `at` for the client's kinds)."""
     return {
         "type": "activity",
         "seq": activity.seq,
@@ -64,5 +68,4 @@ def envelope(
         "event_title": event_title or "",
         "payload": activity.payload,
         "at": activity.at.isoformat(),
-        "counters": counters,
     }

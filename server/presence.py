@@ -4,13 +4,23 @@ Presence is ephemeral, so it lives in Redis, not the database: each open gallery
 known visitor beats every PRESENCE_BEAT seconds into a sorted set per photographer; members
 older than PRESENCE_TTL are gone. A first beat publishes a `presence` message so open
 dashboards refresh their list at once.
+
+Redis down (or slower than REDIS_TIMEOUT): presence is *unknown*, never an error. A beat
+reports it (the gallery page just beats again later), "viewing now" is an empty list
+flagged unknown, and `is_present` answers None, which a reply treats as away (it emails:
+a duplicate email is better than a client never told). A warning is logged now and then.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import time
+from collections.abc import AsyncIterator
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,6 +30,32 @@ from .outbox import Outbox
 
 PRESENCE_BEAT = 20
 PRESENCE_TTL = 50
+REDIS_TIMEOUT = 0.75  # seconds; beyond it presence is unknown (a stalled Redis stalls no request)
+_WARN_EVERY = 10.0  # seconds between two "Redis is down" warnings
+
+log = logging.getLogger("proofroom.presence")
+_last_warning = 0.0
+
+
+class _Unknown(Exception):
+    """Redis could not answer in time: presence is unknown."""
+
+
+@contextlib.asynccontextmanager
+async def _bounded(what: str) -> AsyncIterator[None]:
+    """At most REDIS_TIMEOUT; a Redis error or the timeout becomes `_Unknown` (and a
+    warning, at most every _WARN_EVERY seconds)."""
+    try:
+        async with asyncio.timeout(REDIS_TIMEOUT):
+            yield
+    except (RedisError, OSError, TimeoutError) as exc:
+        global _last_warning
+        now = time.monotonic()
+        if now - _last_warning >= _WARN_EVERY:
+            _last_warning = now
+            log.warning("presence unknown: Redis unreachable during %s (%s: %s)", what,
+                        type(exc).__name__, exc)
+        raise _Unknown(what) from exc
 
 
 def _key(namespace: str, photographer_id: int) -> str:
@@ -31,32 +67,54 @@ def _verified_key(namespace: str, photographer_id: int) -> str:
 
 
 async def beat(redis: Redis, namespace: str, photographer_id: int, event_id: int,
-               contact_id: int, outbox: Outbox, *, verified: bool) -> None:
+               contact_id: int, outbox: Outbox, *, verified: bool) -> bool:
     """`verified`: the page is open in a browser proven to be the contact's. Only such a
     page counts as the client being present (a reply then skips its email): someone who
-    merely typed the address must not keep the real client's replies from reaching them."""
+    merely typed the address must not keep the real client's replies from reaching them.
+
+    False when Redis could not record it (presence unknown); nothing is published then."""
     key = _key(namespace, photographer_id)
     now = time.time()
     member = f"{event_id}:{contact_id}"
-    previous = await redis.zscore(key, member)
-    await redis.zadd(key, {member: now})
-    await redis.expire(key, PRESENCE_TTL * 2)
-    if verified:
-        verified_key = _verified_key(namespace, photographer_id)
-        await redis.zadd(verified_key, {member: now})
-        await redis.expire(verified_key, PRESENCE_TTL * 2)
+    try:
+        # One round trip; the pipeline keeps the order, so zscore reads the previous beat.
+        async with _bounded("a presence beat"), redis.pipeline(transaction=False) as pipe:
+            pipe.zscore(key, member)
+            pipe.zadd(key, {member: now})
+            pipe.expire(key, PRESENCE_TTL * 2)
+            if verified:
+                verified_key = _verified_key(namespace, photographer_id)
+                pipe.zadd(verified_key, {member: now})
+                pipe.expire(verified_key, PRESENCE_TTL * 2)
+            previous = (await pipe.execute())[0]
+    except _Unknown:
+        return False
     if previous is None or now - previous > PRESENCE_TTL:
         outbox.publish(tenant_channel(photographer_id), {
             "type": "presence", "event_id": event_id, "contact_id": contact_id,
         })
+    return True
 
 
-async def viewing_now(redis: Redis, namespace: str, session: AsyncSession,
-                      photographer_id: int) -> list[dict]:
+async def viewing_now_json(redis: Redis, namespace: str, session: AsyncSession,
+                           photographer_id: int) -> dict:
+    """{"viewers": [...], "presence": "known"} or, Redis unreachable, {"viewers": [],
+    "presence": "unknown"} (the panel can say it can't tell right now)."""
+    try:
+        viewers = await _viewing_now(redis, namespace, session, photographer_id)
+    except _Unknown:
+        return {"viewers": [], "presence": "unknown"}
+    return {"viewers": viewers, "presence": "known"}
+
+
+async def _viewing_now(redis: Redis, namespace: str, session: AsyncSession,
+                       photographer_id: int) -> list[dict]:
     key = _key(namespace, photographer_id)
     now = time.time()
-    await redis.zremrangebyscore(key, 0, now - PRESENCE_TTL)
-    members = await redis.zrange(key, 0, -1, withscores=True)
+    async with _bounded("viewing now"), redis.pipeline(transaction=False) as pipe:
+        pipe.zremrangebyscore(key, 0, now - PRESENCE_TTL)
+        pipe.zrange(key, 0, -1, withscores=True)
+        members = (await pipe.execute())[1]
     pairs = []
     for raw, score in members:
         event_id, contact_id = (int(x) for x in raw.decode().split(":"))
@@ -81,8 +139,13 @@ async def viewing_now(redis: Redis, namespace: str, session: AsyncSession,
 
 
 async def is_present(redis: Redis, namespace: str, photographer_id: int, event_id: int,
-                     contact_id: int) -> bool:
-    """Whether this client's gallery page beat recently from a verified browser."""
-    score = await redis.zscore(_verified_key(namespace, photographer_id),
-                               f"{event_id}:{contact_id}")
+                     contact_id: int) -> bool | None:
+    """Whether this client's gallery page beat recently from a verified browser; None when
+    Redis can't say (unknown: a reply then emails, like for an absent client)."""
+    try:
+        async with _bounded("a presence check"):
+            score = await redis.zscore(_verified_key(namespace, photographer_id),
+                                       f"{event_id}:{contact_id}")
+    except _Unknown:
+        return None
     return score is not None and time.time() - score <= PRESENCE_TTL

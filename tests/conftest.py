@@ -138,7 +138,9 @@ def start_server(backend: str, tmp: Path, *, worker: bool = True, port: int | No
                  limits: dict[str, str] | None = None) -> Server:
     """Start `proofroom serve` (and, on PostgreSQL, a separate `proofroom worker`).
     `limits`: PROOFROOM_LIMIT_* (and other) variables instead of RELAXED_LIMITS ({} for
-    the defaults)."""
+    the defaults). `redis_url` on SQLite too: that Redis instead of the private embedded
+    one (the default). `database_url` on SQLite (`sqlite:///path`): another process on
+    that file, e.g. a second web process of a server already started."""
     port = port or free_port()
     var_dir = tmp / f"var-{backend}-{port}"
     var_dir.mkdir(parents=True, exist_ok=True)
@@ -147,11 +149,15 @@ def start_server(backend: str, tmp: Path, *, worker: bool = True, port: int | No
            **(RELAXED_LIMITS if limits is None else limits)}
     env.pop("DATABASE_URL", None)
     env.pop("REDIS_URL", None)
+    if redis_url:
+        env["REDIS_URL"] = redis_url
     if backend == "postgres":
         env["DATABASE_URL"] = database_url
-        env["REDIS_URL"] = redis_url
         env["PROOFROOM_WORKER"] = "external"
         db_url = database_url.replace("postgresql://", "postgresql+asyncpg://")
+    elif database_url:
+        env["DATABASE_URL"] = database_url
+        db_url = database_url.replace("sqlite:///", "sqlite+aiosqlite:///", 1)
     else:
         db_url = f"sqlite+aiosqlite:///{var_dir / 'proofroom.db'}"
     log = var_dir / "server.log"

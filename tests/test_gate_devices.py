@@ -253,10 +253,14 @@ async def test_the_gate_answers_alike_for_known_and_unknown_addresses(
         visitor = new_client()
         res = await pass_gate(visitor, slug, email=email, name="Someone")
         page = (await visitor.get(f"/g/{slug}")).text
-        answers.append((res.status_code, res.headers["content-type"], res.content,
+        answer = res.json()
+        # The photographer's latest seq (where the page's live socket starts): it moves
+        # with every gate pass, known or not, so it says nothing about the address.
+        assert isinstance(answer.pop("seq"), int)
+        answers.append((res.status_code, res.headers["content-type"], answer,
                         shown_favorites(page), badge_counts(page)))
     assert answers[0] == answers[1]
-    assert json.loads(answers[0][2]) == {"ok": True, "verify_sent_to": "j…@example.com"}
+    assert answers[0][2] == {"ok": True, "verify_sent_to": "j…@example.com"}
     # Both addresses get a link: the new client to confirm it, the known one to continue.
     sent = await rows(db, "SELECT recipient, subject FROM outbound_emails "
                           "WHERE photographer_id=:p AND kind='verify_device' ORDER BY id", p=pid)

@@ -170,9 +170,8 @@ async def feed_json(request: Request) -> Response:
 async def viewing_now(request: Request) -> Response:
     svc = services(request)
     async with svc.db.reader() as session:
-        viewers = await presence.viewing_now(svc.redis, svc.settings.channel_namespace,
-                                             session, me_id(request))
-    return JSONResponse({"viewers": viewers})
+        return JSONResponse(await presence.viewing_now_json(
+            svc.redis, svc.settings.channel_namespace, session, me_id(request)))
 
 
 @login_required

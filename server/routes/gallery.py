@@ -124,8 +124,12 @@ async def gate(request: Request) -> Response:
         passed = await devices.pass_gate(
             session, event, email=email, name=name, current=current,
             user_agent=request.headers.get("user-agent", ""), base_url=svc.settings.base_url)
+        # The photographer's current seq (the same for any address): the page's live socket
+        # starts from here, so replies older than the gate are not pushed as new.
+        seq = await activity.latest_seq(session, event.photographer_id)
     # The same answer whether the address was known or not (devices.pass_gate).
-    response = JSONResponse({"ok": True, "verify_sent_to": passed.verify_sent_to})
+    response = JSONResponse({"ok": True, "verify_sent_to": passed.verify_sent_to,
+                             "seq": seq})
     remember_device(response, request, passed.guest)
     return response
 

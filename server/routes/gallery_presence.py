@@ -23,8 +23,11 @@ async def heartbeat(request: Request) -> Response:
     if guest is None:
         return JSONResponse({"ok": False})  # anonymous visitors are not tracked
     outbox = Outbox()
-    await presence.beat(svc.redis, svc.settings.channel_namespace, event.photographer_id,
-                        event.id, guest.contact_id, outbox, verified=guest.verified)
+    recorded = await presence.beat(svc.redis, svc.settings.channel_namespace,
+                                   event.photographer_id, event.id, guest.contact_id, outbox,
+                                   verified=guest.verified)
+    if not recorded:  # Redis unreachable: not an error, the page beats again later
+        return JSONResponse({"ok": False, "presence": "unknown"})
     await svc.db.dispatcher.flush(outbox)
     return JSONResponse({"ok": True, "every": presence.PRESENCE_BEAT})
 

@@ -69,14 +69,20 @@ async def reply(request: Request) -> Response:
                                  int_param(request, "image_id"))
     async with svc.db.reader() as session:
         thread = await conversations.open_thread(session, pid, contact_id, image_id)
+    # None: Redis can't say (it is down). Then the reply is emailed, as to an absent client:
+    # a duplicate email is better than a client never told.
     present = await presence.is_present(svc.redis, svc.settings.channel_namespace, pid,
                                         thread.event.id, contact_id)
     async with svc.db.transaction() as session:
         comment = await conversations.reply(
             session, pid, contact_id, image_id, body,
-            client_present=present, base_url=svc.settings.base_url,
+            client_present=present is True, base_url=svc.settings.base_url,
         )
-    return JSONResponse({"message": _message(comment), "emailed": not present})
+    return JSONResponse({"message": _message(comment), "emailed": present is not True,
+                         "presence": _PRESENCE[present]})
+
+
+_PRESENCE = {True: "present", False: "away", None: "unknown"}
 
 
 @login_required

@@ -1,6 +1,9 @@
 // The activity detail page: export format switcher, copy to clipboard, and a small lightbox.
-const select = document.getElementById('export-format');
-if (select) {
+// The tab's content is swapped in place when live events change it (live.js re-fetches it
+// once per burst): the controls inside it are bound again after each swap.
+function bindExport() {
+  const select = document.getElementById('export-format');
+  if (!select) return;
   const download = document.getElementById('download-export');
   const texts = [...document.querySelectorAll('.export-text')];
   select.addEventListener('change', () => {
@@ -15,12 +18,19 @@ if (select) {
 }
 
 const box = document.getElementById('panel-lightbox');
-const links = [...document.querySelectorAll('.lightbox-link')];
 function open(link) {
   document.getElementById('plb-img').src = link.href;
   document.getElementById('plb-name').textContent = link.dataset.filename;
   box.classList.remove('hidden');
 }
-links.forEach((link) => link.addEventListener('click', (e) => { e.preventDefault(); open(link); }));
+// Delegated: links inside a swapped tab work without binding again.
+document.addEventListener('click', (e) => {
+  const link = e.target.closest?.('.lightbox-link');
+  if (!link || !box) return;
+  e.preventDefault(); open(link);
+});
 document.getElementById('plb-close')?.addEventListener('click', () => box.classList.add('hidden'));
 document.addEventListener('keydown', (e) => { if (e.key === 'Escape') box?.classList.add('hidden'); });
+
+bindExport();
+document.addEventListener('proofroom:region-swapped', bindExport);

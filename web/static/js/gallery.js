@@ -43,7 +43,7 @@ document.getElementById('gate-form').addEventListener('submit', async (e) => {
   } catch (err) { return showError('gate-error', err.message); }
   known = true;
   showDeviceNote(passed.verify_sent_to);
-  document.dispatchEvent(new CustomEvent('proofroom:gate-passed'));
+  document.dispatchEvent(new CustomEvent('proofroom:gate-passed', { detail: passed }));  // its seq starts the live line
   showError('gate-error', '');
   const modal = document.getElementById('gate');
   const next = modal._done; closeModal(modal);
@@ -270,6 +270,13 @@ document.addEventListener('proofroom:comment', (ev) => {
   badge.classList.remove('hidden');
   const count = badge.querySelector('span');
   count.textContent = Number(count.textContent) + 1;
+});
+
+// The live line fell too far behind (gallery_live.js): refetch the open thread.
+document.addEventListener('proofroom:resync', () => {
+  const threadOpen = !lb.classList.contains('hidden') && current >= 0
+    && !document.getElementById('lb-comments').classList.contains('hidden');
+  if (threadOpen) loadThread();
 });
 
 // A link from an email (?image=<id>&comments=1) opens that photo with its conversation.

@@ -1,31 +1,36 @@
 // The client's live line to the photographer: their own conversation, pushed as it happens.
-// Opens once the visitor is known (after the email gate), replays from the last seq it saw
-// after any reconnect, and tells the page through a `proofroom:comment` DOM event.
-const data = JSON.parse(document.getElementById('gallery-data').textContent);
-let lastSeq = Number(data.lastSeq || 0);
-let backoff = 500;
-let socket = null;
+// Opens once the visitor is known (after the email gate: from the seq the gate answered),
+// replays from the last seq it saw after any reconnect (live_socket.js), and tells the page
+// through DOM events: `proofroom:comment` per message, `proofroom:resync` when the page's
+// conversation state is too old (gallery.js refetches the open thread and the markers).
+import { liveSocket } from './live_socket.js';
 
-function connect() {
-  const proto = location.protocol === 'https:' ? 'wss' : 'ws';
-  socket = new WebSocket(`${proto}://${location.host}/ws/gallery/${data.slug}`);
-  socket.onopen = () => { backoff = 500; socket.send(JSON.stringify({ last_seq: lastSeq })); };
-  socket.onmessage = (msg) => {
-    const e = JSON.parse(msg.data);
-    if (e.type !== 'comment' || e.seq <= lastSeq) return;
-    lastSeq = e.seq;
-    document.dispatchEvent(new CustomEvent('proofroom:comment', { detail: e }));
-  };
-  socket.onclose = (ev) => {
-    if (ev.code === 4404) return;  // the gallery closed
-    // 4429: too many live connections from this browser or network; wait a minute.
-    setTimeout(connect, ev.code === 4429 ? 60000 : backoff);
-    backoff = Math.min(backoff * 2, 10000);
-  };
+const data = JSON.parse(document.getElementById('gallery-data').textContent);
+let live = null;
+
+function connect(seq) {
+  if (live) return;
+  live = liveSocket({
+    url: () => `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws/gallery/${data.slug}`,
+    lastSeq: seq,
+    onStatus(state, info) {
+      document.documentElement.dataset.live = state;
+      if (state === 'stopped') document.documentElement.dataset.liveStopped = info.code;
+    },
+    onMessage(m) {
+      if (m.type === 'comment') document.dispatchEvent(new CustomEvent('proofroom:comment', { detail: m }));
+      else if (m.type === 'resync') document.dispatchEvent(new CustomEvent('proofroom:resync', { detail: m }));
+    },
+  });
+  live.start();
 }
 
-if (data.known) connect();
-else document.addEventListener('proofroom:gate-passed', connect, { once: true });
-document.addEventListener('visibilitychange', () => {
-  if (document.visibilityState === 'visible' && socket && socket.readyState > 1) connect();
-});
+if (data.known) connect(Number(data.lastSeq || 0));
+else {
+  document.addEventListener('proofroom:gate-passed', (ev) => {
+    // The gate's answer carries the seq this visitor's view starts from (an older server:
+    // none, so the rendered one).
+    const seq = Number(ev.detail?.seq);
+    connect(Number.isFinite(seq) ? seq : Number(data.lastSeq || 0));
+  }, { once: true });
+}

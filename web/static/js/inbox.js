@@ -48,15 +48,35 @@ async function refreshList() {
   list.replaceChildren(...items);
 }
 
-onActivity(async (e) => {
+// Events change the open thread and the list; a burst (a replay after a reconnect, a busy
+// client) costs one fetch of each, never one per event. Only bubbles are appended and the
+// list is rebuilt: the reply box is never touched, so typing is never interrupted.
+function debounced(fn, delay = 500) {
+  let timer = null; let running = false; let again = false;
+  const run = async () => {
+    timer = null;
+    if (running) { again = true; return; }
+    running = true;
+    try { await fn(); } catch (err) { console.warn(err); }
+    running = false;
+    if (again) { again = false; schedule(); }
+  };
+  const schedule = () => { clearTimeout(timer); timer = setTimeout(run, delay); };
+  return schedule;
+}
+
+const refreshThread = debounced(async () => {
+  // The open thread: fetch it (this also marks the client's new message read).
+  const res = await fetch(`/panel/comments/${messages.dataset.contactId}/${messages.dataset.imageId}/thread.json`, { headers: { Accept: 'application/json' } });
+  if (res.ok) (await res.json()).messages.forEach(append);
+});
+const refreshListSoon = debounced(refreshList);
+
+onActivity((e) => {
   if (e.kind !== 'comment_added' && e.kind !== 'comment_replied') return;
   const p = e.payload || {};
-  if (messages && Number(messages.dataset.contactId) === e.contact_id && Number(messages.dataset.imageId) === p.image_id) {
-    // The open thread: fetch it (this also marks the client's new message read).
-    const res = await fetch(`/panel/comments/${e.contact_id}/${p.image_id}/thread.json`, { headers: { Accept: 'application/json' } });
-    if (res.ok) (await res.json()).messages.forEach(append);
-  }
-  await refreshList();
+  if (messages && Number(messages.dataset.contactId) === e.contact_id && Number(messages.dataset.imageId) === p.image_id) refreshThread();
+  refreshListSoon();
 });
 
 if (form) {

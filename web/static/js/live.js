@@ -1,13 +1,13 @@
-// The panel's live connection: one WebSocket per page. It sends the last seq it saw,
-// receives the replay then live events, and reconnects with backoff (replaying again).
-// Pages react through small renderers: the feed, the Activity table, the detail tabs,
-// "viewing now" and the dashboard's counters.
+// The panel's live connection: one socket per page (live_socket.js). It says the seq the
+// page's content reflects, receives the replay then live events, and reconnects (replaying
+// again). Every event is applied in place by its kind, identical whether replayed or live:
+// the feed, Activity rows and detail counts, the contact timeline, the Contacts list, the
+// dashboard's counters, "viewing now", the gallery editor's tiles. A region that is only
+// server-rendered (a detail tab) is re-fetched at most once per burst, never reloaded.
+import { liveSocket } from './live_socket.js';
+
 const root = document.getElementById('live-root');
 const status = document.getElementById('live-status');
-let lastSeq = Number(root?.dataset.lastSeq || 0);
-let backoff = 500;
-let socket = null;
-let queue = Promise.resolve();
 
 const VERBS = {
   visit: 'opened',
@@ -88,8 +88,37 @@ function flash(el) {
 const handlers = [];
 export function onActivity(fn) { handlers.push(fn); }
 
+// Fetch this page's own URL (debounced: one fetch per burst of events) and swap the marked
+// regions ([data-live-region="name"]) with their fresh versions. A burst that continues
+// while a fetch is in flight gets exactly one more fetch after it.
+export function regionRefresher(names, { delay = 500, onSwapped = () => {} } = {}) {
+  let timer = null; let inFlight = false; let again = false;
+  async function run() {
+    timer = null;
+    if (inFlight) { again = true; return; }
+    inFlight = true;
+    try {
+      const res = await fetch(location.href, { headers: { Accept: 'text/html' }, credentials: 'same-origin' });
+      if (res.ok) {
+        const doc = new DOMParser().parseFromString(await res.text(), 'text/html');
+        for (const name of names) {
+          const old = document.querySelector(`[data-live-region="${name}"]`);
+          const fresh = doc.querySelector(`[data-live-region="${name}"]`);
+          if (old && fresh) old.replaceWith(document.importNode(fresh, true));
+        }
+        onSwapped();
+        document.dispatchEvent(new CustomEvent('proofroom:region-swapped', { detail: { names } }));
+      }
+    } catch (err) { console.warn('live refresh failed', err); }
+    inFlight = false;
+    if (again) { again = false; schedule(); }
+  }
+  function schedule() { clearTimeout(timer); timer = setTimeout(run, delay); }
+  return schedule;
+}
+
 // --- renderers shared by every panel page ---
-onActivity((e) => {  // the feed
+onActivity((e) => {  // the feed (dashboard, Activity list)
   const feed = document.getElementById('feed');
   if (!feed || feed.querySelector(`[data-seq="${e.seq}"]`)) return;
   const li = document.createElement('li');
@@ -100,35 +129,52 @@ onActivity((e) => {  // the feed
   document.getElementById('feed-empty')?.classList.add('hidden');
 });
 
-async function rowData(e) {
-  if (e.counters) return e.counters;
-  const res = await fetch(`/panel/activity/${e.event_id}/${e.contact_id}/row.json`, { headers: { Accept: 'application/json' } });
-  return res.ok ? res.json() : null;
-}
+onActivity((e) => {  // the contact record's timeline
+  const timeline = document.getElementById('timeline');
+  if (!timeline || Number(timeline.dataset.contactId) !== e.contact_id) return;
+  if (timeline.querySelector(`[data-seq="${e.seq}"]`)) return;
+  const li = document.createElement('li');
+  li.className = `feed-item kind-${e.kind}`; li.dataset.seq = e.seq;
+  renderFeedItem(li, e);
+  timeline.querySelector('.timeline-empty')?.remove();
+  timeline.prepend(li); flash(li);
+});
 
-function fillRow(el, c) {
+// Counters by kind: what one event adds to a report row (Activity, contact, detail tabs).
+const DELTAS = {
+  favorite_added: { favorites: 1 },
+  favorite_removed: { favorites: -1 },
+  comment_added: { comments: 1 },
+  download_single: { single_downloads: 1, downloads: 1 },
+  download_bulk: { bulk_downloads: 1, downloads: 1 },
+};
+const CLIENT_KINDS = new Set(['visit', 'favorite_added', 'favorite_removed', 'comment_added', 'download_single', 'download_bulk']);
+const shortDate = (iso) => new Date(iso).toLocaleDateString(undefined, { month: 'short', day: 'numeric', year: 'numeric' });
+
+function applyToRow(el, e) {
+  const delta = DELTAS[e.kind] || {};
   for (const cell of el.querySelectorAll('[data-col]')) {
     const col = cell.dataset.col;
-    if (col === 'downloads') cell.textContent = c.single_downloads + c.bulk_downloads;
-    else if (col === 'last_saved' || col === 'created') cell.textContent = new Date(c[col]).toLocaleDateString(undefined, { month: 'short', day: 'numeric', year: 'numeric' });
-    else if (col in c) cell.textContent = c[col];
+    if (col in delta) cell.textContent = Math.max(0, Number(cell.textContent) + delta[col]);
+    else if (col === 'last_saved' && CLIENT_KINDS.has(e.kind)) { cell.dataset.at = e.at; cell.textContent = shortDate(e.at); }
+    else if (col === 'last_saved_at' && CLIENT_KINDS.has(e.kind)) cell.textContent = new Date(e.at).toLocaleString();
   }
 }
 
-onActivity(async (e) => {  // Activity table rows, contact record rows, detail tab counts
+onActivity((e) => {  // Activity table rows, contact record rows, detail tab counts
   if (!e.contact_id || !e.event_id) return;
-  const key = `${e.event_id}:${e.contact_id}`;
-  const rows = [...document.querySelectorAll(`[data-row="${key}"]`)];
+  const rows = [...document.querySelectorAll(`[data-row="${e.event_id}:${e.contact_id}"]`)];
   const table = document.getElementById('activity-table');
-  const c = await rowData(e);
-  if (!c) return;
-  if (!rows.length && table && isFirstPageByRecency(table, e)) {
-    const res = await fetch(`/panel/activity/${e.event_id}/${e.contact_id}/row.json`, { headers: { Accept: 'application/json' } });
-    if (res.ok) rows.push(insertRow(table, await res.json()));
+  const first = isFirstPageByRecency(table, e);
+  if (!rows.length && e.kind === 'visit') {
+    if (table && first) rows.push(insertRow(table, e));
+    const mine = document.getElementById('contact-rows');
+    if (mine && Number(mine.dataset.contactId) === e.contact_id) rows.push(insertContactRow(mine, e));
+    return;
   }
   for (const el of rows) {
-    fillRow(el, c); flash(el);
-    if (el.tagName === 'TR' && el.parentElement && isFirstPageByRecency(table, e)) el.parentElement.prepend(el);
+    applyToRow(el, e); flash(el);
+    if (el.tagName === 'TR' && el.closest('#activity-table') && first && CLIENT_KINDS.has(e.kind)) el.parentElement.prepend(el);
   }
 });
 
@@ -144,39 +190,69 @@ function isFirstPageByRecency(table, e) {
   return sorted && first && matches;
 }
 
-function insertRow(table, r) {
-  const base = `/panel/activity/${r.event_id}/${r.contact_id}`;
+function countCell(tr, base, col, tab) {
+  const td = document.createElement('td'); td.className = 'num';
+  const a = document.createElement('a'); a.dataset.col = col; a.href = `${base}?tab=${tab}`; a.textContent = '0';
+  td.append(a); tr.append(td);
+}
+const COUNT_COLS = [['favorites', 'favorites'], ['comments', 'comments'], ['single_downloads', 'downloads'], ['bulk_downloads', 'downloads']];
+
+// A new (contact, gallery) row from its first visit: everything it needs is in the event.
+function insertRow(table, e) {
+  const base = `/panel/activity/${e.event_id}/${e.contact_id}`;
   const tr = document.createElement('tr');
-  tr.dataset.row = `${r.event_id}:${r.contact_id}`;
-  const cell = (content, cls) => { const td = document.createElement('td'); if (cls) td.className = cls; td.append(content); tr.append(td); return td; };
+  tr.dataset.row = `${e.event_id}:${e.contact_id}`;
+  const cell = (content) => { const td = document.createElement('td'); td.append(content); tr.append(td); return td; };
   const link = document.createElement('a'); link.className = 'contact-link'; link.href = `${base}?tab=favorites`;
-  const strong = document.createElement('strong'); strong.textContent = r.name || '—';
-  const email = document.createElement('span'); email.className = 'muted small'; email.textContent = r.email;
+  const strong = document.createElement('strong'); strong.textContent = e.contact_name || '—';
+  const email = document.createElement('span'); email.className = 'muted small'; email.textContent = e.contact_email;
   link.append(strong, document.createElement('br'), email);
   cell(link);
-  cell(r.event_title);
-  for (const [col, tab] of [['favorites', 'favorites'], ['comments', 'comments'], ['single_downloads', 'downloads'], ['bulk_downloads', 'downloads']]) {
-    const a = document.createElement('a'); a.dataset.col = col; a.href = `${base}?tab=${tab}`; a.textContent = r[col];
-    cell(a, 'num');
-  }
-  cell('').dataset.col = 'created';
-  cell('').dataset.col = 'last_saved';
-  cell('—', 'muted');
+  cell(e.event_title);
+  for (const [col, tab] of COUNT_COLS) countCell(tr, base, col, tab);
+  cell(shortDate(e.at)).dataset.col = 'created';
+  const last = cell(shortDate(e.at)); last.dataset.col = 'last_saved'; last.dataset.at = e.at;
+  cell('—').className = 'muted';
   table.querySelector('.empty-row')?.remove();
   const total = document.getElementById('report-total');
   if (total) total.textContent = Number(total.textContent) + 1;
-  table.tBodies[0].prepend(tr);
-  fillRow(tr, { ...r });
+  table.tBodies[0].prepend(tr); flash(tr);
   return tr;
 }
 
-onActivity((e) => {  // the open detail tab: offer to show the new item
+function insertContactRow(tbody, e) {
+  const base = `/panel/activity/${e.event_id}/${e.contact_id}`;
+  const tr = document.createElement('tr');
+  tr.dataset.row = `${e.event_id}:${e.contact_id}`;
+  const td = document.createElement('td'); const a = document.createElement('a');
+  a.href = `${base}?tab=favorites`; a.textContent = e.event_title; td.append(a); tr.append(td);
+  for (const [col, tab] of COUNT_COLS) countCell(tr, base, col, tab);
+  const created = document.createElement('td'); created.textContent = shortDate(e.at);
+  const last = document.createElement('td'); last.dataset.col = 'last_saved'; last.textContent = shortDate(e.at);
+  tr.append(created, last);
+  tbody.prepend(tr); flash(tr);
+  return tr;
+}
+
+onActivity((e) => {  // the Contacts list: a contact it does not show yet appears on top
+  const list = document.getElementById('contacts-list');
+  if (!list || !e.contact_id || list.querySelector(`[data-contact-id="${e.contact_id}"]`)) return;
+  const tr = document.createElement('tr'); tr.dataset.contactId = e.contact_id;
+  const link = (text) => { const td = document.createElement('td'); const a = document.createElement('a'); a.href = `/panel/contacts/${e.contact_id}`; a.textContent = text; td.append(a); tr.append(td); };
+  link(e.contact_name || '—'); link(e.contact_email);
+  const since = document.createElement('td'); since.textContent = shortDate(e.at); tr.append(since);
+  list.prepend(tr); flash(tr);
+  document.getElementById('contacts-empty')?.remove();
+});
+
+const refreshTab = document.querySelector('[data-live-region="detail-tab"]') ? regionRefresher(['detail-tab']) : null;
+onActivity((e) => {  // the open detail tab: server-rendered, re-fetched once per burst
   const detail = document.getElementById('detail');
-  if (!detail || Number(detail.dataset.eventId) !== e.event_id || Number(detail.dataset.contactId) !== e.contact_id) return;
+  if (!refreshTab || !detail || Number(detail.dataset.eventId) !== e.event_id || Number(detail.dataset.contactId) !== e.contact_id) return;
   const tab = detail.dataset.tab;
-  const relevant = (tab === 'favorites' && e.kind.startsWith('favorite')) || (tab === 'comments' && e.kind === 'comment_added')
+  const relevant = (tab === 'favorites' && e.kind.startsWith('favorite')) || (tab === 'comments' && e.kind.startsWith('comment'))
     || (tab === 'downloads' && e.kind.startsWith('download'));
-  if (relevant) location.reload();  // the tab is server-rendered; a reload keeps it exact
+  if (relevant) refreshTab();
 });
 
 onActivity((e) => {  // dashboard "today" counters
@@ -185,7 +261,34 @@ onActivity((e) => {  // dashboard "today" counters
   if (el && new Date(e.at).toDateString() === new Date().toDateString()) { el.textContent = Number(el.textContent) + 1; flash(el); }
 });
 
+onActivity((e) => {  // the gallery editor: "N comments" under a photo
+  const grid = document.getElementById('image-grid');
+  const p = e.payload || {};
+  if (!grid || e.kind !== 'comment_added' || Number(grid.dataset.eventId) !== e.event_id || !p.image_id) return;
+  const actions = grid.querySelector(`[data-image-id="${p.image_id}"] .tile-actions`);
+  if (!actions) return;
+  let link = actions.querySelector('.comment-count');
+  if (!link) {
+    link = document.createElement('a'); link.className = 'link-btn comment-count'; link.dataset.count = '0';
+    link.href = `/panel/comments?image=${p.image_id}`; link.title = 'Comments on this photo';
+    actions.prepend(link);
+  }
+  const n = Number(link.dataset.count || 0) + 1;
+  link.dataset.count = n; link.textContent = `${n} comment${n === 1 ? '' : 's'}`;
+});
+
+function imageProcessed(m) {  // the gallery editor: a photo finished processing
+  const grid = document.getElementById('image-grid');
+  const tile = grid?.querySelector(`[data-image-id="${m.image_id}"]`);
+  if (!tile || m.state !== 'ready' || tile.querySelector('img')) return;
+  const img = new Image();
+  img.src = `/panel/media/thumb/${m.image_id}`; img.alt = tile.querySelector('.filename')?.textContent || ''; img.loading = 'lazy';
+  tile.querySelector('.tile-placeholder')?.replaceWith(img);
+  tile.classList.remove('state-processing'); tile.classList.add('state-ready');
+}
+
 // --- viewing now ---
+let viewingTimer = null;
 async function refreshViewing() {
   const box = document.getElementById('viewing-now');
   if (!box) return;
@@ -205,55 +308,73 @@ async function refreshViewing() {
     li.append(dot, a, t); list.append(li);
   }
 }
-refreshViewing();
-setInterval(refreshViewing, 30000);
+function refreshViewingSoon() {  // presence beats come in bursts: one fetch per burst
+  clearTimeout(viewingTimer);
+  viewingTimer = setTimeout(() => refreshViewing().catch(() => {}), 300);
+}
+refreshViewing().catch(() => {});
+setInterval(() => refreshViewing().catch(() => {}), 30000);
 
-// --- the socket ---
+// --- status and the "out of date" banner ---
 function setStatus(state, label) {
   if (!status) return;
   status.className = `live-status ${state}`;
   status.querySelector('.label').textContent = label;
+  status.dataset.state = state;
 }
 
-function connect() {
-  const proto = location.protocol === 'https:' ? 'wss' : 'ws';
-  socket = new WebSocket(`${proto}://${location.host}/ws/panel`);
-  socket.onopen = () => { socket.send(JSON.stringify({ last_seq: lastSeq })); backoff = 500; setStatus('on', 'Live'); };
-  socket.onmessage = (msg) => {
-    const e = JSON.parse(msg.data);
-    if (e.type === 'activity') {
-      if (e.seq <= lastSeq) return;
-      lastSeq = e.seq;
-      root.dataset.lastSeq = lastSeq;
-      // One event at a time: a handler that fetches must finish before the next event
-      // looks at the page (else two quick events could both insert the same new row).
-      queue = queue.then(async () => {
-        for (const fn of handlers) {
-          try { await fn(e); } catch (err) { console.error(err); }
-        }
-      });
-      document.dispatchEvent(new CustomEvent('proofroom:activity', { detail: e }));
-    } else if (e.type === 'resync') {
-      location.reload();
-    } else if (e.type === 'presence') {
-      refreshViewing();
-    } else {
-      document.dispatchEvent(new CustomEvent(`proofroom:${e.type}`, { detail: e }));
-    }
-  };
-  socket.onclose = (ev) => {
-    setStatus('off', 'Reconnecting…');
-    if (ev.code === 4401 || ev.code === 4409) { location.href = '/login'; return; }
-    if (ev.code === 4429) {  // too many live connections (tabs) for this login: wait a minute
-      setStatus('off', 'Too many open tabs; retrying in a minute…');
-      setTimeout(connect, 60000);
-      return;
-    }
-    setTimeout(connect, backoff);
-    backoff = Math.min(backoff * 2, 10000);
-  };
+function showBanner(text, loggedOut = false) {
+  const banner = document.getElementById('live-banner');
+  if (!banner) return;
+  banner.querySelector('.live-banner-text').textContent = text;
+  const link = banner.querySelector('a');
+  if (loggedOut) { link.href = '/login'; link.textContent = 'Log in'; }
+  banner.classList.remove('hidden');
 }
-if (root) connect();
-document.addEventListener('visibilitychange', () => {
-  if (document.visibilityState === 'visible' && socket && socket.readyState > 1) connect();
-});
+
+// resync: the page's state is too old to catch up by replay. Reload once; if this page was
+// already reloaded for a resync a moment ago, say so instead of looping.
+const RESYNC_KEY = `proofroom:resync:${location.pathname}${location.search}`;
+function resync(m) {
+  let previous = null;
+  try { previous = JSON.parse(sessionStorage.getItem(RESYNC_KEY) || 'null'); } catch { /* unreadable */ }
+  if (previous && Date.now() - previous.at < 5 * 60 * 1000) {
+    showBanner('Out of date.');
+    setStatus('off', 'Out of date');
+    return;
+  }
+  try { sessionStorage.setItem(RESYNC_KEY, JSON.stringify({ seq: m.seq, at: Date.now() })); } catch { /* private mode */ }
+  location.reload();
+}
+
+// --- the socket ---
+function apply(e) {
+  for (const fn of handlers) {
+    try { fn(e); } catch (err) { console.error(err); }
+  }
+  document.dispatchEvent(new CustomEvent('proofroom:activity', { detail: e }));
+}
+
+const STATUS_LABELS = { connecting: 'Connecting…', live: 'Live', retrying: 'Reconnecting…' };
+export const live = root ? liveSocket({
+  url: () => `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws/panel`,
+  lastSeq: root.dataset.lastSeq,
+  onStatus(state, info) {
+    if (state === 'stopped') {
+      setStatus('off stopped', info.reason);
+      showBanner(info.reason, info.code === 4401 || info.code === 4409);
+    } else setStatus(state === 'live' ? 'on' : 'off', STATUS_LABELS[state]);
+  },
+  onMessage(m) {
+    if (m.type === 'activity') {
+      root.dataset.lastSeq = m.seq;
+      apply(m);
+    } else if (m.type === 'resync') resync(m);
+    else if (m.type === 'presence') refreshViewingSoon();
+    else {
+      if (m.type === 'image') imageProcessed(m);
+      document.dispatchEvent(new CustomEvent(`proofroom:${m.type}`, { detail: m }));
+    }
+  },
+}) : null;
+live?.start();

@@ -1,0 +1,145 @@
+"""Redis down degrades, never 500s: presence says "unknown" (quickly), a reply is emailed,
+and the bus sends what it kept the moment Redis is back."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+
+import pytest
+from conftest import (
+    _create_pg_database,
+    _drop_pg_database,
+    free_port,
+    gate_contact_id,
+    released_gallery,
+    rows,
+    sign_up,
+    start_server,
+)
+from test_realtime_recovery import OwnRedis, publishes, start_redis
+
+from realtime.bus import RedisBus
+
+
+@pytest.fixture
+async def server_on_own_redis(server, tmp_path):
+    """A server on the test's backend (PostgreSQL: with its separate worker) whose Redis
+    the test can kill."""
+    own = OwnRedis(free_port(), tmp_path)
+    database = None
+    srv = None
+    try:
+        if server.backend == "postgres":
+            database = await _create_pg_database()
+            base = os.environ.get("PROOFROOM_TEST_PG",
+                                  "postgresql://postgres@127.0.0.1:5432/test")
+            srv = await asyncio.to_thread(
+                start_server, "postgres", tmp_path,
+                database_url=f"{base.rsplit('/', 1)[0]}/{database}", redis_url=own.url)
+        else:
+            srv = await asyncio.to_thread(start_server, "sqlite", tmp_path, redis_url=own.url)
+        yield srv, own
+    finally:
+        if srv is not None:
+            srv.stop()
+        own.stop()
+        if database:
+            await _drop_pg_database(database)
+
+
+async def test_reply_and_presence_answer_while_redis_is_down(server_on_own_redis,
+                                                              new_client):
+    srv, own = server_on_own_redis
+    engine = srv.engine()
+    photographer = new_client()
+    photographer.http.base_url = srv.base_url
+    await sign_up(photographer, engine)
+    event_id, slug, images = await released_gallery(photographer, 1)
+    image = images[0]["id"]
+    visitor = new_client()
+    visitor.http.base_url = srv.base_url
+    contact_id = await gate_contact_id(visitor, slug)
+    res = await visitor.post_json(f"/g/{slug}/images/{image}/comments", {"body": "Hi"})
+    assert res.status_code == 200
+    assert (await visitor.post_json(f"/g/{slug}/presence")).json()["ok"] is True
+
+    own.kill()
+    started = time.monotonic()
+    beat = await visitor.post_json(f"/g/{slug}/presence")
+    assert beat.status_code == 200 and beat.json() == {"ok": False, "presence": "unknown"}
+    viewing = await photographer.get("/panel/activity/viewing.json")
+    assert viewing.status_code == 200 and viewing.json()["viewers"] == []
+    res = await photographer.post_json(f"/panel/comments/{contact_id}/{image}/reply",
+                                       {"body": "While Redis is down"})
+    assert res.status_code == 200, res.text
+    assert res.json()["emailed"] is True and res.json()["presence"] == "unknown"
+    assert res.json()["message"]["body"] == "While Redis is down"
+    # The client's favorite (behind the gate, the throttled path) commits too.
+    fav = await visitor.post_json(f"/g/{slug}/images/{image}/favorite", {"on": True})
+    assert fav.status_code == 200, fav.text
+    assert time.monotonic() - started < 8  # a dead Redis stalls no request for long
+
+    emails = await rows(engine, "SELECT recipient FROM outbound_emails WHERE kind="
+                                "'comment_reply' AND photographer_id=:p",
+                        p=photographer.photographer_id)
+    assert [r.recipient for r in emails] == ["jane@example.com"]
+    kinds = await rows(engine, "SELECT kind FROM activity_events WHERE photographer_id=:p "
+                               "ORDER BY seq DESC LIMIT 2", p=photographer.photographer_id)
+    assert [r.kind for r in kinds] == ["favorite_added", "comment_replied"]
+
+    own.restart()
+    res = await visitor.post_json(f"/g/{slug}/presence")
+    assert res.json()["ok"] is True
+    viewers = (await photographer.get("/panel/activity/viewing.json")).json()["viewers"]
+    assert [(v["event_id"], v["contact_id"]) for v in viewers] == [(event_id, contact_id)]
+    res = await photographer.post_json(f"/panel/comments/{contact_id}/{image}/reply",
+                                       {"body": "Back"})
+    assert res.status_code == 200 and res.json()["presence"] != "unknown"
+    await engine.dispose()
+
+
+async def test_the_bus_sends_what_it_kept_as_soon_as_redis_is_back(tmp_path):
+    """The sender is mid-backoff when Redis returns (the test answers its connection
+    attempts itself while Redis is away, and restarts Redis right after one): the kept
+    pushes must leave at once, not after the rest of a backoff of up to seconds."""
+    from redis.asyncio import Redis
+
+    port = free_port()
+    proc = start_redis(port, tmp_path, hub_user=False)
+    client = Redis(port=port)
+    bus = RedisBus(client, "t:")
+    bus.start()
+    try:
+        bus.publish("c", {"n": 0})
+        await asyncio.sleep(0.2)
+        proc.kill()
+        proc.wait(10)
+        attempts: list[float] = []
+
+        async def refuse(reader, writer):  # counts an attempt, then hangs up
+            attempts.append(time.monotonic())
+            writer.close()
+
+        fake = await asyncio.start_server(refuse, "127.0.0.1", port)
+        bus.publish("c", {"n": 1})
+        await asyncio.sleep(4.0)  # the old sender's backoff grows to its 2 s cap
+        count = len(attempts)
+        async with asyncio.timeout(5):
+            while len(attempts) == count:
+                await asyncio.sleep(0.01)
+        fake.close()
+        await fake.wait_closed()
+        proc = start_redis(port, tmp_path, hub_user=False)
+        back = time.monotonic()
+        async with asyncio.timeout(5):
+            while publishes(port) == 0:
+                await asyncio.sleep(0.01)
+        assert time.monotonic() - back < 1.0
+        assert not bus._pending
+    finally:
+        await bus.stop()
+        await client.aclose()
+        proc.kill()
+        proc.wait(10)
