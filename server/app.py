@@ -34,6 +34,7 @@ from .config import Settings
 from .db import Database
 from .embedded_redis import EmbeddedRedis
 from .errors import DomainError
+from .loop_probe import start_if_enabled as start_loop_probe
 from .media import MediaStore
 from .outbox import Dispatcher, Job
 from .public import GalleryCache
@@ -157,6 +158,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
                            origin=services.bus.origin, db=services.db)  # db: heartbeat
         services.bus.local = services.hub.dispatch
         await services.hub.start()
+        if (probe := start_loop_probe()) is not None:  # PROOFROOM_LOOP_PROBE=1 (benches)
+            services.tasks.append(probe)
         gc.collect()
         gc.freeze()  # what startup built lives as long as the process: no collection walks it
         try:

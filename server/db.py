@@ -90,7 +90,15 @@ class Database:
         self.engine = make_engine(url)
         self.dispatcher = dispatcher or Dispatcher()
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
-        self._read_engine = self.engine.execution_options(readonly=True)
+        # A reader is one snapshot (rule 8: a page renders its content and the seq that
+        # content reflects from one snapshot). PostgreSQL: a read-only REPEATABLE READ
+        # transaction, whose snapshot is taken at its first statement and kept for all of
+        # them (READ COMMITTED takes a new one per statement). SQLite: a deferred BEGIN in WAL
+        # mode already reads one snapshot from its first SELECT to its end.
+        read_options: dict[str, Any] = {"readonly": True}
+        if not self.is_sqlite:
+            read_options |= {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
+        self._read_engine = self.engine.execution_options(**read_options)
         self._read_sessions = async_sessionmaker(self._read_engine, expire_on_commit=False)
         # SQLite allows one writer. Queueing writers here, in order, beats letting each
         # connection spin in SQLite's busy handler (which sleeps in growing steps).
@@ -123,7 +131,9 @@ class Database:
 
     @asynccontextmanager
     async def reader(self) -> AsyncIterator[AsyncSession]:
-        """A read-only session (a deferred BEGIN on SQLite, so readers never queue for the lock)."""
+        """A read-only session that sees ONE snapshot in all its statements: a deferred BEGIN
+        on SQLite (readers never queue for the lock), a READ ONLY REPEATABLE READ transaction
+        on PostgreSQL. Read a page's content and its `activity.latest_seq` in the same one."""
         async with self._read_sessions() as session:
             yield session
 

@@ -202,10 +202,9 @@ def claim_redis_db() -> RedisDbLock:
     raise RuntimeError("no free Redis database (1-15) for this test session")
 
 
-@pytest.fixture(scope="session", params=BACKENDS)
-def server(request, tmp_path_factory) -> Iterator[Server]:
-    backend = request.param
-    tmp = tmp_path_factory.mktemp(backend)
+def serve_backend(backend: str, tmp: Path, **start: object) -> Iterator[Server]:
+    """Start a server on `backend` with a database (and, on PostgreSQL, a Redis db) of its
+    own, yield it, then stop it and drop what it made. `start`: start_server's keywords."""
     database = None
     lock = None
     if backend == "postgres":
@@ -213,16 +212,23 @@ def server(request, tmp_path_factory) -> Iterator[Server]:
         database = asyncio.run(_create_pg_database())
         base = PG_ADMIN_URL.rsplit("/", 1)[0]
         srv = start_server(backend, tmp, database_url=f"{base}/{database}",
-                           redis_url=lock.url)
+                           redis_url=lock.url, **start)
     else:
-        srv = start_server(backend, tmp)
-    yield srv
-    srv.stop()
-    if database:
-        asyncio.run(_drop_pg_database(database))
-    if lock:
-        lock.release()
-    shutil.rmtree(srv.var_dir, ignore_errors=True)
+        srv = start_server(backend, tmp, **start)
+    try:
+        yield srv
+    finally:
+        srv.stop()
+        if database:
+            asyncio.run(_drop_pg_database(database))
+        if lock:
+            lock.release()
+        shutil.rmtree(srv.var_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def server(request, tmp_path_factory) -> Iterator[Server]:
+    yield from serve_backend(request.param, tmp_path_factory.mktemp(request.param))
 
 
 @pytest.fixture

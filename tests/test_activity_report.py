@@ -484,7 +484,7 @@ async def test_the_contact_record_lists_every_gallery_and_a_timeline(photographe
     assert page.index(f'data-row="{second}:{contact_id}"') < page.index(
         f'data-row="{first}:{contact_id}"')
 
-    timeline = page.split('<ol class="timeline">', 1)[1].split("</ol>", 1)[0]
+    timeline = page.split('<ol class="timeline"', 1)[1].split("</ol>", 1)[0]
     kinds = re.findall(r'data-kind="(\w+)"', timeline)
     assert kinds == ["download_single", "comment_added", "visit", "favorite_added",
                      "favorite_added", "visit"]
@@ -636,7 +636,7 @@ async def test_another_photographer_sees_none_of_it(
     assert "Sid Secret" not in page and "Private Affair" not in page
     assert (await other_photographer.get("/panel/activity/feed.json")).json() == {"feed": []}
     assert (await other_photographer.get("/panel/activity/viewing.json")).json() == {
-        "viewers": []}
+        "viewers": [], "presence": "known"}
     summary = (await other_photographer.get("/panel/summary.json")).json()
     assert summary["active"] == 0 and summary["today"]["favorites"] == 0
     assert (await report(photographer))["total"] == 1  # the owner still has it all

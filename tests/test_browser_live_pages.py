@@ -296,7 +296,10 @@ async def test_every_panel_page_follows_a_client_in_place(browser, photographer,
         (await row_json(photographer, event_id, jane_id))["favorites"])
     self_fetches = [u for u in pages["detail-favorites"].requests
                     if urlsplit(u).path == f"/panel/activity/{event_id}/{jane_id}"]
-    assert 1 <= len(self_fetches) <= 6, len(self_fetches)
+    # One refetch per burst (500 ms quiet): a handful on a quiet machine; a loaded one
+    # spreads the toggles into more bursts, yet far fewer than one per event (without the
+    # debounce: ~60 for these 200 events).
+    assert 1 <= len(self_fetches) <= 20, len(self_fetches)
     for name in ("detail-comments", "detail-downloads"):  # not their tab's kinds
         assert not [u for u in pages[name].requests if f"/{event_id}/{jane_id}" in u], name
 

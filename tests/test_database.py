@@ -7,6 +7,7 @@ import asyncio
 import pytest
 import redis.asyncio as aioredis
 from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
 
 from realtime.bus import RedisBus, parse
 from server import activity
@@ -117,6 +118,38 @@ async def test_the_migrations_build_exactly_the_schema_the_models_declare(db):
 
     async with db.connect() as conn:
         assert await conn.run_sync(differences) == []
+
+
+async def test_a_reader_sees_one_snapshot_in_all_its_statements(server):
+    """Rule 8: a page reads its content and its seq in one reader session, so a write
+    committed between two of its reads is not seen by the second (REPEATABLE READ on
+    PostgreSQL; a deferred BEGIN in WAL mode on SQLite), and writing there is refused."""
+    db = Database(server.database_url)
+    other = server.engine()
+    bump = text("UPDATE photographers SET last_event_seq = last_event_seq + 1 WHERE id = :id")
+    seq_of = text("SELECT last_event_seq FROM photographers WHERE id = :id")
+    try:
+        async with db.transaction() as session:
+            me = await sign_up(session, email=f"snap{id(db)}@example.com", name="Snap",
+                               password="x" * 12)
+        async with db.reader() as session:
+            before = (await session.execute(seq_of, {"id": me.id})).scalar_one()
+            async with other.begin() as conn:  # committed by another connection, meanwhile
+                await conn.execute(bump, {"id": me.id})
+            again = (await session.execute(seq_of, {"id": me.id})).scalar_one()
+            count = (await session.execute(text(
+                "SELECT count(*) FROM photographers WHERE id = :id AND last_event_seq > :s"),
+                {"id": me.id, "s": before})).scalar_one()
+            assert (again, count) == (before, 0), "a reader saw a write committed after its start"
+        async with db.reader() as session:
+            assert (await session.execute(seq_of, {"id": me.id})).scalar_one() == before + 1
+        if not db.is_sqlite:
+            with pytest.raises(DBAPIError, match="read-only"):
+                async with db.reader() as session:
+                    await session.execute(bump, {"id": me.id})
+    finally:
+        await other.dispose()
+        await db.dispose()
 
 
 async def test_optimize_gives_the_sqlite_planner_statistics(sqlite_url):

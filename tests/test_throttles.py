@@ -15,7 +15,6 @@ import io
 import itertools
 import logging
 import os
-import shutil
 import subprocess
 import sys
 import threading
@@ -25,17 +24,13 @@ import httpx
 import pytest
 from conftest import (
     BACKENDS,
-    PG_ADMIN_URL,
     Client,
-    _create_pg_database,
-    _drop_pg_database,
-    claim_redis_db,
     pass_gate,
     released_gallery,
     rows,
     scalar,
+    serve_backend,
     sign_up,
-    start_server,
 )
 from PIL import Image
 from websockets.asyncio.client import connect
@@ -55,25 +50,8 @@ def new_email() -> str:
 
 
 def _serve(request, tmp_path_factory, limits: dict[str, str], backend: str):
-    tmp = tmp_path_factory.mktemp(f"throttle-{backend}")
-    database = lock = None
-    if backend == "postgres":
-        lock = claim_redis_db()
-        database = asyncio.run(_create_pg_database())
-        base = PG_ADMIN_URL.rsplit("/", 1)[0]
-        srv = start_server(backend, tmp, database_url=f"{base}/{database}",
-                           redis_url=lock.url, limits=limits)
-    else:
-        srv = start_server(backend, tmp, limits=limits)
-    try:
-        yield srv
-    finally:
-        srv.stop()
-        if database:
-            asyncio.run(_drop_pg_database(database))
-        if lock:
-            lock.release()
-        shutil.rmtree(srv.var_dir, ignore_errors=True)
+    yield from serve_backend(backend, tmp_path_factory.mktemp(f"throttle-{backend}"),
+                             limits=limits)
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -359,9 +337,11 @@ def test_the_pages_wait_after_a_4429():
     """The pages' reconnect loops know the code (and do not retry at once)."""
     from server.templating import WEB_DIR
 
+    js = WEB_DIR / "static" / "js"
+    shared = (js / "live_socket.js").read_text()  # the one reconnecting socket
+    assert "4429" in shared and "tooManyDelay = 60000" in shared
     for name in ("gallery_live.js", "live.js"):
-        source = (WEB_DIR / "static" / "js" / name).read_text()
-        assert "4429" in source and "60000" in source, name
+        assert "./live_socket.js" in (js / name).read_text(), name
 
 
 # Bulk downloads ---------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from starlette.responses import (
 from starlette.routing import Route
 
 from .. import (
+    activity,
     activity_report,
     contacts,
     dashboard,
@@ -48,9 +49,9 @@ async def _report_context(request: Request) -> dict:
         )
         events = await galleries.list_events(session, me_id(request))
         feed = await activity_report.recent(session, me_id(request))
+        last_seq = await activity.latest_seq(session, me_id(request))  # the same snapshot
     return {"report": page, "events": [r["event"] for r in events], "feed": feed,
-            "filters": {"event": event_id, "q": search},
-            "last_seq": feed[0]["seq"] if feed else 0}
+            "filters": {"event": event_id, "q": search}, "last_seq": last_seq}
 
 
 @login_required
@@ -89,13 +90,14 @@ async def detail_page(request: Request) -> Response:
             "downloads": activity_report.downloads_of,
         }.get(tab)
         rows = await items(session, pid, event_id, contact_id) if items else []
+        last_seq = await activity.latest_seq(session, pid)
     exports = {}
     if tab == "favorites":
         lines = _lines(rows)
         exports = {fmt: favorites_export.render(fmt, lines) for fmt in favorites_export.FORMATS}
     return render(request, "panel/activity_detail.html", {
         "d": found, "tab": tab, "rows": rows, "exports": exports,
-        "formats": favorites_export.FORMATS, "sent": sent,
+        "formats": favorites_export.FORMATS, "sent": sent, "last_seq": last_seq,
     })
 
 
@@ -181,15 +183,17 @@ async def contact_record(request: Request) -> Response:
         contact = await contacts.get_contact(session, pid, contact_id)
         rows = await activity_report.contact_rows(session, pid, contact_id)
         timeline = await activity_report.timeline(session, pid, contact_id)
-    return render(request, "panel/contact.html",
-                  {"contact": contact, "rows": rows, "timeline": timeline})
+        last_seq = await activity.latest_seq(session, pid)
+    return render(request, "panel/contact.html", {"contact": contact, "rows": rows,
+                                                  "timeline": timeline, "last_seq": last_seq})
 
 
 @login_required
 async def mail_log(request: Request) -> Response:
     async with services(request).db.reader() as session:
         emails = await mail.mail_log(session, me_id(request))
-    return render(request, "panel/mail_log.html", {"emails": emails})
+        last_seq = await activity.latest_seq(session, me_id(request))
+    return render(request, "panel/mail_log.html", {"emails": emails, "last_seq": last_seq})
 
 
 @login_required

@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from .. import conversations, presence
+from .. import activity, conversations, presence
 from . import inputs
 from .common import int_param, login_required, me_id, read_form, read_json, render, services
 
@@ -23,8 +23,12 @@ async def inbox_page(request: Request) -> Response:
     image_id = request.path_params.get("image_id")
     svc = services(request)
     thread = None
+    last_seq = None
     if contact_id is not None:
         async with svc.db.transaction() as session:  # opening a thread reads it
+            # The seq first: the thread then holds at least every message up to it (the
+            # list below is read later, and applying an event twice only re-fetches it).
+            last_seq = await activity.latest_seq(session, pid)
             thread = await conversations.open_thread(session, pid, int_param(
                 request, "contact_id"), int_param(request, "image_id"))
             await conversations.mark_read(session, pid, thread.contact.id, thread.image.id)
@@ -35,9 +39,11 @@ async def inbox_page(request: Request) -> Response:
         items = await conversations.inbox(session, pid, unread_only=unread_only,
                                           image_id=image_filter)
         unread = await conversations.unread_total(session, pid)
+        if last_seq is None:
+            last_seq = await activity.latest_seq(session, pid)
     return render(request, "panel/inbox.html", {
         "conversations": items, "thread": thread, "unread_total": unread,
-        "unread_only": unread_only,
+        "unread_only": unread_only, "last_seq": last_seq,
         "open_key": f"{contact_id}:{image_id}" if thread else "",
     })
 

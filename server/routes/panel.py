@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from .. import contacts, conversations, galleries, uploads
+from .. import activity, contacts, conversations, galleries, uploads
 from ..activity_report import recent as recent_activity
 from ..dashboard import summary as dashboard_summary
 from ..errors import Invalid
@@ -43,18 +43,20 @@ async def dashboard(request: Request) -> Response:
         events = await galleries.list_events(session, me_id(request))
         summary = await dashboard_summary(session, me_id(request))
         feed = await recent_activity(session, me_id(request), limit=15)
+        last_seq = await activity.latest_seq(session, me_id(request))  # the same snapshot
     return render(request, "panel/dashboard.html", {
-        "events": events, "summary": summary, "feed": feed,
-        "last_seq": feed[0]["seq"] if feed else 0,
+        "events": events, "summary": summary, "feed": feed, "last_seq": last_seq,
     })
 
 
 async def _editor(request: Request, event, error: str | None, form: dict, status: int = 200):
     async with services(request).db.reader() as session:
         types = await galleries.gallery_types(session, me_id(request))
+        last_seq = await activity.latest_seq(session, me_id(request))
     return render(
         request, "panel/event_form.html",
-        {"event": event, "types": types, "error": error, "form": form, "sizes": DOWNLOAD_SIZES},
+        {"event": event, "types": types, "error": error, "form": form, "sizes": DOWNLOAD_SIZES,
+         "last_seq": last_seq},
         status_code=status,
     )
 
@@ -101,9 +103,10 @@ async def event_detail(request: Request) -> Response:
         images = await uploads.list_images(session, me_id(request), event_id)
         types = {t.id: t.name for t in await galleries.gallery_types(session, me_id(request))}
         comment_counts = await conversations.counts_by_image(session, me_id(request), event_id)
+        last_seq = await activity.latest_seq(session, me_id(request))
     return render(request, "panel/event_detail.html", {
         "event": event, "images": images, "type_name": types.get(event.gallery_type_id, ""),
-        "comment_counts": comment_counts,
+        "comment_counts": comment_counts, "last_seq": last_seq,
         "share_url": f"{services(request).settings.base_url}/g/{event.slug}",
     })
 
@@ -231,7 +234,9 @@ async def gallery_types_page(request: Request) -> Response:
             return RedirectResponse("/panel/settings/gallery-types", status_code=303)
     async with services(request).db.reader() as session:
         types = await galleries.gallery_types(session, me_id(request))
-    return render(request, "panel/gallery_types.html", {"types": types, "error": error},
+        last_seq = await activity.latest_seq(session, me_id(request))
+    return render(request, "panel/gallery_types.html",
+                  {"types": types, "error": error, "last_seq": last_seq},
                   status_code=400 if error else 200)
 
 
@@ -239,7 +244,8 @@ async def gallery_types_page(request: Request) -> Response:
 async def contacts_page(request: Request) -> Response:
     async with services(request).db.reader() as session:
         rows = await contacts.list_contacts(session, me_id(request))
-    return render(request, "panel/contacts.html", {"contacts": rows})
+        last_seq = await activity.latest_seq(session, me_id(request))
+    return render(request, "panel/contacts.html", {"contacts": rows, "last_seq": last_seq})
 
 
 routes = [

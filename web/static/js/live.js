@@ -4,6 +4,7 @@
 // the feed, Activity rows and detail counts, the contact timeline, the Contacts list, the
 // dashboard's counters, "viewing now", the gallery editor's tiles. A region that is only
 // server-rendered (a detail tab) is re-fetched at most once per burst, never reloaded.
+import { CLIENT_KINDS, applyToFeed, applyToRow, applyToSummary } from './activity_apply.js';
 import { liveSocket } from './live_socket.js';
 
 const root = document.getElementById('live-root');
@@ -118,14 +119,19 @@ export function regionRefresher(names, { delay = 500, onSwapped = () => {} } = {
 }
 
 // --- renderers shared by every panel page ---
-onActivity((e) => {  // the feed (dashboard, Activity list)
+const FEED_LIMIT = 50;
+onActivity((e) => {  // the feed (dashboard, Activity list): activity_apply.applyToFeed
   const feed = document.getElementById('feed');
-  if (!feed || feed.querySelector(`[data-seq="${e.seq}"]`)) return;
+  if (!feed) return;
+  const shown = [...feed.querySelectorAll(':scope > [data-seq]')].map((li) => ({ seq: Number(li.dataset.seq), li }));
+  const next = applyToFeed(shown, e, FEED_LIMIT);
+  if (next === shown) return;
+  const kept = new Set(next);
+  for (const item of shown) if (!kept.has(item)) item.li.remove();
   const li = document.createElement('li');
   li.className = `feed-item kind-${e.kind}`; li.dataset.seq = e.seq;
   renderFeedItem(li, e);
   feed.prepend(li); flash(li);
-  while (feed.children.length > 50) feed.lastElementChild.remove();
   document.getElementById('feed-empty')?.classList.add('hidden');
 });
 
@@ -140,24 +146,21 @@ onActivity((e) => {  // the contact record's timeline
   timeline.prepend(li); flash(li);
 });
 
-// Counters by kind: what one event adds to a report row (Activity, contact, detail tabs).
-const DELTAS = {
-  favorite_added: { favorites: 1 },
-  favorite_removed: { favorites: -1 },
-  comment_added: { comments: 1 },
-  download_single: { single_downloads: 1, downloads: 1 },
-  download_bulk: { bulk_downloads: 1, downloads: 1 },
-};
-const CLIENT_KINDS = new Set(['visit', 'favorite_added', 'favorite_removed', 'comment_added', 'download_single', 'download_bulk']);
 const shortDate = (iso) => new Date(iso).toLocaleDateString(undefined, { month: 'short', day: 'numeric', year: 'numeric' });
+const DATE_COLS = new Set(['created', 'last_saved', 'last_saved_at']);
 
-function applyToRow(el, e) {
-  const delta = DELTAS[e.kind] || {};
-  for (const cell of el.querySelectorAll('[data-col]')) {
-    const col = cell.dataset.col;
-    if (col in delta) cell.textContent = Math.max(0, Number(cell.textContent) + delta[col]);
-    else if (col === 'last_saved' && CLIENT_KINDS.has(e.kind)) { cell.dataset.at = e.at; cell.textContent = shortDate(e.at); }
-    else if (col === 'last_saved_at' && CLIENT_KINDS.has(e.kind)) cell.textContent = new Date(e.at).toLocaleString();
+// A row element's cells as the row state activity_apply.applyToRow takes; the changed
+// columns written back (counts as numbers, LAST SAVED as dates).
+function applyToRowElement(el, e) {
+  const cells = new Map([...el.querySelectorAll('[data-col]')].map((cell) => [cell.dataset.col, cell]));
+  const row = { event_id: e.event_id, contact_id: e.contact_id };
+  for (const [col, cell] of cells) row[col] = DATE_COLS.has(col) ? (cell.dataset.at || '') : Number(cell.textContent);
+  const next = applyToRow(row, e);
+  for (const [col, cell] of cells) {
+    if (next[col] === row[col]) continue;
+    if (col === 'last_saved_at') { cell.dataset.at = next[col]; cell.textContent = new Date(next[col]).toLocaleString(); }
+    else if (DATE_COLS.has(col)) { cell.dataset.at = next[col]; cell.textContent = shortDate(next[col]); }
+    else cell.textContent = next[col];
   }
 }
 
@@ -173,7 +176,7 @@ onActivity((e) => {  // Activity table rows, contact record rows, detail tab cou
     return;
   }
   for (const el of rows) {
-    applyToRow(el, e); flash(el);
+    applyToRowElement(el, e); flash(el);
     if (el.tagName === 'TR' && el.closest('#activity-table') && first && CLIENT_KINDS.has(e.kind)) el.parentElement.prepend(el);
   }
 });
@@ -255,10 +258,15 @@ onActivity((e) => {  // the open detail tab: server-rendered, re-fetched once pe
   if (relevant) refreshTab();
 });
 
-onActivity((e) => {  // dashboard "today" counters
-  const key = { visit: 'visits', favorite_added: 'favorites', comment_added: 'comments', download_single: 'downloads', download_bulk: 'downloads' }[e.kind];
-  const el = key && document.querySelector(`[data-today="${key}"]`);
-  if (el && new Date(e.at).toDateString() === new Date().toDateString()) { el.textContent = Number(el.textContent) + 1; flash(el); }
+onActivity((e) => {  // dashboard "today" counters: activity_apply.applyToSummary
+  const cells = [...document.querySelectorAll('[data-today]')];
+  if (!cells.length) return;
+  const summary = { today: Object.fromEntries(cells.map((el) => [el.dataset.today, Number(el.textContent)])) };
+  const next = applyToSummary(summary, e);
+  for (const el of cells) {
+    const key = el.dataset.today;
+    if (next.today[key] !== summary.today[key]) { el.textContent = next.today[key]; flash(el); }
+  }
 });
 
 onActivity((e) => {  // the gallery editor: "N comments" under a photo
