@@ -12,10 +12,13 @@ once a second each over HTTP (~100 actions/s). After a warm-up under the same lo
 prints, per N: server CPU per action (all of the server's threads and its embedded Redis,
 divided by the toggles), the dashboard's p99 (request start → dashboard receipt), the p99 of
 GET /login sampled 10 times a second, the longest event-loop stall and gc pause the probe
-logged, and RSS per idle gallery socket (VmRSS before/after opening the sockets).
+logged, and RSS per idle gallery socket (VmRSS before/after opening the sockets), then the
+figures against the targets of issue #10. A step whose sockets are not all open within
+OPEN_WITHIN seconds (a server not keeping up) is measured with those that are.
 
     python bench/gallery_sockets.py                          # N = 0, 1000, 5000; 12 s each
     python bench/gallery_sockets.py --sockets 0,2000 --seconds 20
+    python bench/gallery_sockets.py --no-beats               # idle sockets: no presence beat
 """
 
 from __future__ import annotations
@@ -56,6 +59,7 @@ OPEN_BATCH = 100  # gallery sockets opened at once
 BEAT_EVERY = 20.0  # seconds, as web/static/js/presence.js
 GET_EVERY = 0.1  # seconds between two GET /login samples
 WARMUP = 3.0
+OPEN_WITHIN = 240.0  # seconds at most to open one step's sockets: then measure what is open
 QUIET_WITHIN = 600.0  # seconds at most to wait for the server to settle after setup
 PROBE = re.compile(r"loop-probe max_lag_ms=([\d.]+) max_busy_ms=([\d.]+) "
                    r"max_gc_ms=([\d.]+) max_gc_cpu_ms=([\d.]+) gc_gen=(-?\d+) "
@@ -301,6 +305,10 @@ async def run(base: str, pid: int, log: Path, counts: list[int], seconds: float,
         if n > len(sockets):
             open_before, before, began = len(sockets), rss_mib(pid), time.perf_counter()
             for first in range(tried, n, OPEN_BATCH):
+                if time.perf_counter() - began > OPEN_WITHIN:
+                    print(f"gave up opening after {OPEN_WITHIN:.0f} s (the server is not "
+                          f"keeping up): measuring with {len(sockets)} open", flush=True)
+                    break
                 batch = holders[first:min(n, first + OPEN_BATCH)]
                 for opened in await asyncio.gather(*(open_socket(base, slug, v)
                                                      for v in batch), return_exceptions=True):
@@ -322,8 +330,9 @@ async def run(base: str, pid: int, log: Path, counts: list[int], seconds: float,
                   f"{before:.0f} -> {after:.0f} MiB: {per_socket:.1f} KiB per idle socket "
                   f"({(after - rss_base) * 1024 / max(len(sockets), 1):.1f} KiB each counted "
                   f"from {rss_base:.0f} MiB before any socket)", flush=True)
-        results.append(await measure(base, pid, log, slug, actors, image_ids, panel, n, beats,
-                                     seconds))
+        open_now = sum(ws.close_code is None for ws in sockets)
+        results.append(await measure(base, pid, log, slug, actors, image_ids, panel, open_now,
+                                     beats, seconds))
     await beats.stop()
     for first in range(0, len(sockets), OPEN_BATCH):
         await asyncio.gather(*(ws.close() for ws in sockets[first:first + OPEN_BATCH]))
