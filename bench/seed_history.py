@@ -57,8 +57,13 @@ class Client:
         return res.status_code == 200 and bool(self.images)
 
     async def post(self, url: str, data: dict) -> httpx.Response:
-        return await self.http.post(url, json=data, headers={
-            "X-CSRF-Token": self.http.cookies.get("pr_csrf", ""), "Accept": "application/json"})
+        headers = {"X-CSRF-Token": self.http.cookies.get("pr_csrf", ""),
+                   "Accept": "application/json"}
+        try:
+            return await self.http.post(url, json=data, headers=headers)
+        except httpx.TransportError:
+            # A kept-alive connection the server closed just as we reused it: once more.
+            return await self.http.post(url, json=data, headers=headers)
 
     async def act(self, rnd: random.Random) -> int:
         image = rnd.choice(self.images)

@@ -17,7 +17,7 @@ from arq.worker import Worker, run_worker
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, WebSocketRoute
 from starlette.staticfiles import StaticFiles
@@ -139,6 +139,12 @@ async def http_error(request: Request, exc: HTTPException) -> Response:
                   status_code=exc.status_code)
 
 
+async def client_gone(request: Request, exc: ClientDisconnect) -> Response:
+    """The browser hung up mid-request: nobody is left to answer, and it is no error of
+    ours (nothing was written: the body was still being read)."""
+    return Response(status_code=400)
+
+
 def _wants_json(request: Request) -> bool:
     accept = request.headers.get("accept", "")
     return "application/json" in accept or request.headers.get("content-type", "").startswith(
@@ -183,7 +189,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     ]
     return Starlette(
         routes=routes,
-        exception_handlers={DomainError: domain_error, HTTPException: http_error},
+        exception_handlers={DomainError: domain_error, HTTPException: http_error,
+                            ClientDisconnect: client_gone},
         middleware=[Middleware(SecurityHeadersMiddleware, base_url=settings.base_url),
                     # Inside the headers one, so a 413 carries them too.
                     Middleware(BodyLimit, max_upload_bytes=settings.max_upload_bytes)],

@@ -686,3 +686,22 @@ async def test_an_upload_within_the_limit_still_goes_through(photographer):
     event_id = await create_gallery(photographer)
     res = await upload(photographer, event_id, [("IMG_0001.jpg", jpeg_bytes())])
     assert res.status_code == 200, res.text
+
+
+async def test_a_client_that_hangs_up_mid_body_is_no_server_error(server):
+    """A browser closed (or a kept-alive connection dropped) while its body was being read:
+    nothing to answer and nothing to log as our error."""
+    log = server.var_dir / "server.log"
+    errors_before = log.read_text().count("Exception in ASGI application")
+    host, port = server.base_url.removeprefix("http://").split(":")
+    for path in ("/login", "/g/no-such-gallery/gate"):
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write((f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 5000\r\n"
+                      "Content-Type: application/x-www-form-urlencoded\r\n\r\nemail=a").encode())
+        await writer.drain()
+        writer.close()
+        await writer.wait_closed()
+    await asyncio.sleep(1)  # the server notices the hang-up
+    async with httpx.AsyncClient(base_url=server.base_url) as http:
+        assert (await http.get("/login")).status_code == 200
+    assert log.read_text().count("Exception in ASGI application") == errors_before
