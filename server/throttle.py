@@ -181,21 +181,15 @@ end
 return 0
 """
 
-# KEYS: semaphores (ZSET holder -> lease expiry ms). ARGV: holder, lease ms, then the cap
-# of each. Drops expired leases; refuses (returns the index) if any is full; else holds
-# a lease on all of them and returns 0. Server time, so web processes' clocks don't matter.
-_LEASE = """
+# Both lease scripts: Redis's own clock (web processes' clocks don't matter), the lease in
+# ms, and, last, holding (or renewing) a lease on every semaphore.
+_NOW_AND_LEASE = """
 if redis.replicate_commands then redis.replicate_commands() end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local lease = tonumber(ARGV[2])
-for i, key in ipairs(KEYS) do
-  redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
-  if not redis.call('ZSCORE', key, ARGV[1])
-      and redis.call('ZCARD', key) >= tonumber(ARGV[i + 2]) then
-    return i
-  end
-end
+"""
+_HOLD_ALL = """
 for _, key in ipairs(KEYS) do
   redis.call('ZADD', key, now + lease, ARGV[1])
   if redis.call('PTTL', key) < lease then redis.call('PEXPIRE', key, lease) end
@@ -203,18 +197,21 @@ end
 return 0
 """
 
-# KEYS: semaphores. ARGV: holder, lease ms. Renews (or re-takes) the holder's lease.
-_RENEW = """
-if redis.replicate_commands then redis.replicate_commands() end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local lease = tonumber(ARGV[2])
-for _, key in ipairs(KEYS) do
-  redis.call('ZADD', key, now + lease, ARGV[1])
-  if redis.call('PTTL', key) < lease then redis.call('PEXPIRE', key, lease) end
+# KEYS: semaphores (ZSET holder -> lease expiry ms). ARGV: holder, lease ms, then the cap
+# of each. Drops expired leases; refuses (returns the index) if any is full; else holds
+# a lease on all of them and returns 0.
+_LEASE = _NOW_AND_LEASE + """
+for i, key in ipairs(KEYS) do
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+  if not redis.call('ZSCORE', key, ARGV[1])
+      and redis.call('ZCARD', key) >= tonumber(ARGV[i + 2]) then
+    return i
+  end
 end
-return 0
-"""
+""" + _HOLD_ALL
+
+# KEYS: semaphores. ARGV: holder, lease ms. Renews (or re-takes) the holder's lease.
+_RENEW = _NOW_AND_LEASE + _HOLD_ALL
 
 _RELEASE = """
 for _, key in ipairs(KEYS) do redis.call('ZREM', key, ARGV[1]) end
