@@ -51,13 +51,12 @@ async def _known_guest(request: Request, event: Event, *, verify: bool = True) -
 
 async def gallery_page(request: Request) -> Response:
     svc = services(request)
+    # One reader: the gallery, the visitor's state and its seq from one snapshot.
     async with svc.db.reader() as session:
         event = await public.find_gallery(session, inputs.path_slug(request))
-    if not unlocked(request, event):
-        return render(request, "gallery/password.html", {"event": event, "error": None})
-    guest = guest_of(request, event)
-    async with svc.db.reader() as session:
-        guest = await public.known_guest(session, guest)
+        if not unlocked(request, event):
+            return render(request, "gallery/password.html", {"event": event, "error": None})
+        guest = await public.known_guest(session, guest_of(request, event))
         contact = await public.guest_contact(session, guest) if guest else None
         guest = guest if contact else None
         name = await public.guest_name(session, guest, contact) if guest else ""

@@ -351,7 +351,13 @@ function resync(m) {
     setStatus('off', 'Out of date');
     return;
   }
-  try { sessionStorage.setItem(RESYNC_KEY, JSON.stringify({ seq: m.seq, at: Date.now() })); } catch { /* private mode */ }
+  try {
+    sessionStorage.setItem(RESYNC_KEY, JSON.stringify({ seq: m.seq, at: Date.now() }));
+  } catch {  // no storage to remember the reload by: never risk a reload loop
+    showBanner('Out of date.');
+    setStatus('off', 'Out of date');
+    return;
+  }
   location.reload();
 }
 
