@@ -20,7 +20,7 @@ from .events import tenant_channel
 from .galleries import create_default_gallery_types
 from .models import AuthSession, Photographer, utcnow
 from .outbox import outbox_of
-from .passwords import check_password, hash_password, hash_password_async
+from .passwords import hash_password, verify_password
 from .throttle import Throttle
 
 
@@ -28,17 +28,18 @@ async def new_account(*, email: str, name: str, password: str) -> dict:
     """A sign-up form checked, its password hashed in a thread: sign_up's arguments, made
     before the write transaction opens (argon2 must not hold SQLite's writer lock)."""
     return {"email": validation.email(email), "name": validation.text(name, "Name", max_len=120),
-            "password_hash": await hash_password_async(validation.password(password))}
+            "password_hash": await hash_password(validation.password(password))}
 
 
 async def sign_up(session: AsyncSession, *, email: str, name: str, password: str | None = None,
                   password_hash: str | None = None) -> Photographer:
-    """A new account. Web sign-ups pass `password_hash` from new_account; scripts (the CLI,
-    the demo) may pass the plain `password`, hashed here."""
+    """A new account. The server's callers pass `password_hash` from new_account, made
+    before their transaction opened; tests and benchmarks may pass the plain `password`,
+    hashed here (in a thread, but inside the caller's transaction)."""
     email = validation.email(email)
     name = validation.text(name, "Name", max_len=120)
     if password_hash is None:
-        password_hash = hash_password(validation.password(password or ""))
+        password_hash = await hash_password(validation.password(password or ""))
     taken = await session.scalar(select(Photographer.id).where(Photographer.email == email))
     if taken:
         raise Invalid("An account with that email already exists. Log in instead.", field="email")
@@ -62,7 +63,7 @@ async def authenticate(db, throttle: Throttle, *, email: str, password: str,
     async with db.reader() as session:
         photographer = await session.scalar(select(Photographer).where(Photographer.email == email))
     known_hash = photographer.password_hash if photographer is not None else None
-    if not await check_password(known_hash, password or "") or photographer is None:
+    if not await verify_password(known_hash, password or "") or photographer is None:
         return None
     await throttle.login_succeeded(email, address)
     return photographer

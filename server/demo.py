@@ -68,9 +68,10 @@ async def seed(db: Database, media: MediaStore, max_pixels: int) -> tuple[str, s
     async with db.reader() as session:
         if await session.scalar(select(Photographer.id).where(Photographer.email == DEMO_EMAIL)):
             return DEMO_EMAIL, DEMO_PASSWORD, False
+    account = await auth.new_account(email=DEMO_EMAIL, name="Avery Stone",
+                                     password=DEMO_PASSWORD)  # hashed before the transaction
     async with db.transaction() as session:
-        me = await auth.sign_up(session, email=DEMO_EMAIL, name="Avery Stone",
-                                password=DEMO_PASSWORD)
+        me = await auth.sign_up(session, **account)
         me.business_name = "Avery Stone Photography"
         types = {t.name: t.id for t in await session.scalars(
             select(GalleryType).where(GalleryType.photographer_id == me.id))}

@@ -67,18 +67,27 @@ async def delete_gallery_type(session: AsyncSession, photographer_id: int, type_
 
 @dataclass
 class EventForm:
-    """What the event editor submits, already as strings from the form."""
+    """What the event editor submits, already as strings from the form; a new gallery
+    password arrives hashed (gallery_password_hash, before the transaction)."""
 
     title: str = ""
     gallery_type_id: str = ""
     event_date: str = ""
     expires_on: str = ""
-    password: str = ""
+    password_hash: str | None = None
     clear_password: bool = False
     download_single: bool = False
     download_bulk: bool = False
     download_size: str = "original"
     download_pin: str = ""
+
+
+async def gallery_password_hash(password: str) -> str | None:
+    """The hash of a new gallery password (None when none was typed). Awaited before the
+    write transaction opens: argon2 must not hold SQLite's writer lock."""
+    if not password:
+        return None
+    return await hash_password(validation.text(password, "Gallery password", max_len=100))
 
 
 def slugify(title: str) -> str:
@@ -117,10 +126,8 @@ async def _apply_form(session: AsyncSession, event: Event, form: EventForm) -> N
     event.gallery_type_id = type_id
     event.event_date = _parse_day(form.event_date, "Event date")
     event.expires_at = _parse_day(form.expires_on, "Expiry date")
-    if form.password:
-        event.password_hash = hash_password(
-            validation.text(form.password, "Gallery password", max_len=100)
-        )
+    if form.password_hash:
+        event.password_hash = form.password_hash
     elif form.clear_password:
         event.password_hash = None
     event.download_single = form.download_single

@@ -20,7 +20,7 @@ from . import activity
 from .contacts import insert_if_absent
 from .errors import DomainError, NotFound
 from .models import Contact, Device, Event, Image, Visit, utcnow
-from .passwords import check_password
+from .passwords import verify_password
 from .throttle import Throttle
 from .validation import storable
 
@@ -124,7 +124,7 @@ async def unlock(throttle: Throttle, event: Event, password: str, address: str) 
     needed). A failure slot per gallery+address and per gallery is reserved first, so
     parallel guesses cannot overrun the limit; raises throttle.Limited when used up."""
     await throttle.unlock_attempt(event.id, address)
-    if await check_password(event.password_hash, password or ""):
+    if await verify_password(event.password_hash, password or ""):
         await throttle.unlock_succeeded(event.id, address)
         return True
     return False

@@ -18,8 +18,9 @@ from . import inputs
 from .common import int_param, login_required, me_id, read_form, render, services
 
 
-def _event_form(form) -> EventForm:
-    """The editor's fields, typed; the service checks what depends on the database."""
+async def _event_form(form) -> EventForm:
+    """The editor's fields, typed, a new gallery password hashed (in a thread, before any
+    transaction); the service checks what depends on the database."""
     type_id = inputs.row_id(form, "gallery_type_id", "Pick a gallery type from the list.",
                             required=False)
     return EventForm(
@@ -27,7 +28,8 @@ def _event_form(form) -> EventForm:
         gallery_type_id=str(type_id or ""),
         event_date=inputs.text(form, "event_date", "Event date", max_len=20),
         expires_on=inputs.text(form, "expires_on", "Expiry date", max_len=20),
-        password=inputs.secret(form, "password", "Gallery password", max_len=100),
+        password_hash=await galleries.gallery_password_hash(
+            inputs.secret(form, "password", "Gallery password", max_len=100)),
         clear_password=inputs.flag(form, "clear_password", "Remove password"),
         download_single=inputs.flag(form, "download_single", "Single downloads"),
         download_bulk=inputs.flag(form, "download_bulk", "Bulk downloads"),
@@ -68,7 +70,7 @@ async def event_new(request: Request) -> Response:
                                                     "download_bulk": True})
     form = await read_form(request)
     try:
-        fields = _event_form(form)
+        fields = await _event_form(form)
         async with services(request).db.transaction() as session:
             event = await galleries.create_event(session, me_id(request), fields)
     except Invalid as exc:
@@ -87,7 +89,7 @@ async def event_edit(request: Request) -> Response:
         return await _editor(request, event, None, {})
     form = await read_form(request)
     try:
-        fields = _event_form(form)
+        fields = await _event_form(form)
         async with services(request).db.transaction() as session:
             await galleries.update_event(session, me_id(request), event_id, fields)
     except Invalid as exc:
