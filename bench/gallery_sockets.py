@@ -5,20 +5,20 @@ probe on (PROOFROOM_LOOP_PROBE=1, server/loop_probe.py), one photographer with o
 dashboard socket and one released "school" gallery. Gates max(N) + ACTORS distinct visitors
 on that gallery (concurrently, GATE_CONCURRENCY at a time). Then, for each N in --sockets
 (default 0, 1,000 and 5,000, opened cumulatively in batches), N visitors hold a gallery
-socket and send their presence beat (POST /g/<slug>/presence every 20 s, staggered, one
-connection a beat: the server closes idle keep-alive connections after 5 s) as the gallery
-page does (web/static/js/presence.js), while ACTORS other visitors toggle a favorite about
-once a second each over HTTP (~100 actions/s). After a warm-up under the same load it
-prints, per N: server CPU per action (all of the server's threads and its embedded Redis,
-divided by the toggles), the dashboard's p99 (request start → dashboard receipt), the p99 of
-GET /login sampled 10 times a second, the longest event-loop stall and gc pause the probe
-logged, and RSS per idle gallery socket (VmRSS before/after opening the sockets), then the
-figures against the targets of issue #10. A step whose sockets are not all open within
-OPEN_WITHIN seconds (a server not keeping up) is measured with those that are.
+socket, as the gallery page does (web/static/js/gallery_live.js; the open socket is the
+visitor's "viewing now" presence, which the server renews itself), while ACTORS other
+visitors toggle a favorite about once a second each over HTTP (~100 actions/s). After a
+warm-up under the same load it prints, per N: server CPU per action (all of the server's
+threads and its embedded Redis, divided by the toggles), the dashboard's p99 (request
+start → dashboard receipt), the p99 of GET /login sampled 10 times a second, the longest
+event-loop stall and gc pause the probe logged, RSS per idle gallery socket (VmRSS
+before/after opening the sockets) and how many visitors the dashboard's "viewing now"
+lists (all N, if presence holds at that scale); then the figures against the targets of
+issue #10. A step whose sockets are not all open within OPEN_WITHIN seconds (a server not
+keeping up) is measured with those that are.
 
     python bench/gallery_sockets.py                          # N = 0, 1000, 5000; 12 s each
     python bench/gallery_sockets.py --sockets 0,2000 --seconds 20
-    python bench/gallery_sockets.py --no-beats               # idle sockets: no presence beat
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ import argparse
 import asyncio
 import json
 import os
-import random
 import re
 import resource
 import secrets
@@ -56,7 +55,6 @@ from websockets.asyncio.client import connect
 ACTORS = 100  # visitors toggling favorites, ~1/s each: ~100 actions/s
 GATE_CONCURRENCY = 50
 OPEN_BATCH = 100  # gallery sockets opened at once
-BEAT_EVERY = 20.0  # seconds, as web/static/js/presence.js
 GET_EVERY = 0.1  # seconds between two GET /login samples
 WARMUP = 3.0
 OPEN_WITHIN = 240.0  # seconds at most to open one step's sockets: then measure what is open
@@ -121,48 +119,6 @@ async def open_socket(base: str, slug: str, visitor: Visitor):
 
 # ---- load ---------------------------------------------------------------------------
 
-class Beats:
-    """Every socket holder's presence beat, every BEAT_EVERY s from a random phase."""
-
-    def __init__(self, base: str, slug: str) -> None:
-        self.host, port = base.split("//", 1)[1].split(":")
-        self.port, self.slug = int(port), slug
-        self.ok = self.failed = 0
-        self.tasks: list[asyncio.Task] = []
-
-    def add(self, visitor: Visitor) -> None:
-        self.tasks.append(asyncio.create_task(self.run(visitor)))
-
-    async def beat(self, visitor: Visitor) -> bool:
-        reader, writer = await asyncio.open_connection(self.host, self.port)
-        try:
-            writer.write(f"POST /g/{self.slug}/presence HTTP/1.1\r\nHost: {self.host}:"
-                         f"{self.port}\r\nAccept: application/json\r\nX-CSRF-Token: "
-                         f"{visitor.csrf}\r\nCookie: {visitor.cookie}\r\nContent-Length: 0\r\n"
-                         f"Connection: close\r\n\r\n".encode())
-            status, body = await read_status(reader)
-            return status == 200 and json.loads(body).get("ok") is True
-        finally:
-            writer.close()
-
-    async def run(self, visitor: Visitor) -> None:
-        await asyncio.sleep(random.random() * BEAT_EVERY)
-        while True:
-            began = time.perf_counter()
-            try:
-                ok = await self.beat(visitor)
-            except (OSError, asyncio.IncompleteReadError, ValueError):
-                ok = False
-            self.ok += ok
-            self.failed += not ok
-            await asyncio.sleep(max(0.0, BEAT_EVERY - (time.perf_counter() - began)))
-
-    async def stop(self) -> None:
-        for task in self.tasks:
-            task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
-
-
 async def sample_get(base: str, start_at: float, until: float) -> list[float]:
     """GET /login (an unrelated page) every GET_EVERY s over a kept connection: ms each."""
     host, port = base.split("//", 1)[1].split(":")
@@ -189,7 +145,7 @@ def probe_lines(log: Path, offset: int) -> list[tuple[float, ...]]:
 
 
 async def measure(base: str, pid: int, log: Path, slug: str, actors: list[Visitor],
-                  image_ids: list[int], panel: httpx.AsyncClient, n: int, beats: Beats,
+                  image_ids: list[int], panel: httpx.AsyncClient, n: int,
                   seconds: float) -> dict:
     tracker, stop = Tracker(), asyncio.Event()
     cookie = "; ".join(f"{k}={v}" for k, v in panel.cookies.items())
@@ -205,7 +161,6 @@ async def measure(base: str, pid: int, log: Path, slug: str, actors: list[Visito
     cpu = CpuMeter(pid)
     metering = asyncio.create_task(cpu.measure(tracker.measure_from, until))
     sampling = asyncio.create_task(sample_get(base, tracker.measure_from, until))
-    beats_before = beats.ok + beats.failed
     offset = 0
 
     async def mark_log() -> None:
@@ -229,7 +184,6 @@ async def measure(base: str, pid: int, log: Path, slug: str, actors: list[Visito
     await metering
     await marking
     probes = probe_lines(log, offset)
-    beats_in_window = beats.ok + beats.failed - beats_before
     get_ms = await sampling
     for raw in raws:
         await raw.close()
@@ -239,6 +193,7 @@ async def measure(base: str, pid: int, log: Path, slug: str, actors: list[Visito
     stop.set()
     await listener
     await dashboard.close()
+    viewing = len((await panel.get("/panel/activity/viewing.json")).json()["viewers"])
     main_ms, total_ms = cpu.per_request_ms(tracker.sent)
     figures = {
         "n": n, "actions": tracker.sent, "rate": tracker.sent / seconds, "cpu": total_ms,
@@ -253,11 +208,10 @@ async def measure(base: str, pid: int, log: Path, slug: str, actors: list[Visito
         # Each report covers REPORT_EVERY (2 s) of the window: gc's share of the loop's time.
         "gc_share": sum(p[5] for p in probes) / (20 * len(probes)) if probes else float("nan"),
         "gc_gen": int(max(probes, key=lambda p: p[2])[4]) if probes else -1,
-        "probe_lines": len(probes), "beats": beats_in_window,
+        "probe_lines": len(probes), "viewing": viewing,
     }
     print(f"N={n:>5}: {figures['actions']} actions ({figures['rate']:.0f}/s), "
-          f"{beats_in_window / (seconds + WARMUP):.0f} presence beats/s, "
-          f"lost {figures['lost']}\n"
+          f"lost {figures['lost']}; viewing now lists {viewing} visitors\n"
           f"         server CPU per action {total_ms:.2f} ms ({main_ms:.2f} ms on the event "
           f"loop's thread)\n"
           f"         dashboard p50 {figures['p50']:.1f} ms  p99 {figures['p99']:.1f} ms  "
@@ -274,8 +228,7 @@ async def measure(base: str, pid: int, log: Path, slug: str, actors: list[Visito
 
 # ---- the run ------------------------------------------------------------------------
 
-async def run(base: str, pid: int, log: Path, counts: list[int], seconds: float,
-              beat: bool) -> None:
+async def run(base: str, pid: int, log: Path, counts: list[int], seconds: float) -> None:
     panel, slug = await setup_photographer(base, 0)
     page = (await panel.get(f"/g/{slug}")).text
     data = json.loads(page.split('id="gallery-data">', 1)[1].split("</script>", 1)[0])
@@ -298,7 +251,7 @@ async def run(base: str, pid: int, log: Path, counts: list[int], seconds: float,
             break
     print(f"setup: server quiet (the gates' emails sent) after "
           f"{time.perf_counter() - began:.0f} s more", flush=True)
-    sockets, beats, results, per_socket = [], Beats(base, slug), [], float("nan")
+    sockets, results, per_socket = [], [], float("nan")
     tried = failed = 0
     rss_base = rss_mib(pid)
     for n in sorted(counts):
@@ -316,9 +269,6 @@ async def run(base: str, pid: int, log: Path, counts: list[int], seconds: float,
                         failed += 1
                     else:
                         sockets.append(opened)
-                if beat:
-                    for visitor in batch:
-                        beats.add(visitor)
             tried, opened = n, time.perf_counter() - began
             await asyncio.sleep(2)  # their hellos answered, the server settled
             after = rss_mib(pid)
@@ -332,8 +282,7 @@ async def run(base: str, pid: int, log: Path, counts: list[int], seconds: float,
                   f"from {rss_base:.0f} MiB before any socket)", flush=True)
         open_now = sum(ws.close_code is None for ws in sockets)
         results.append(await measure(base, pid, log, slug, actors, image_ids, panel, open_now,
-                                     beats, seconds))
-    await beats.stop()
+                                     seconds))
     for first in range(0, len(sockets), OPEN_BATCH):
         await asyncio.gather(*(ws.close() for ws in sockets[first:first + OPEN_BATCH]))
     await panel.aclose()
@@ -363,8 +312,6 @@ def main() -> None:
     parser.add_argument("--sockets", default="0,1000,5000",
                         help="comma-separated N of open gallery sockets (opened cumulatively)")
     parser.add_argument("--seconds", type=float, default=12, help="measured seconds per N")
-    parser.add_argument("--no-beats", dest="beats", action="store_false",
-                        help="socket holders send no presence beat (to tell their cost apart)")
     args = parser.parse_args()
     counts = sorted({int(part) for part in args.sockets.split(",")})
     # 5,000 client sockets here and as many server ends there: both inherit this.
@@ -382,13 +329,13 @@ def main() -> None:
            "PROOFROOM_LIMIT_SOCKETS_PER_ADDRESS": "1000000"}
     print(f"embedded default; N = {', '.join(map(str, counts))} gallery sockets, {ACTORS} "
           f"acting clients, {args.seconds:.0f} s measured per N after {WARMUP:.0f} s warm-up; "
-          f"presence beats {'on' if args.beats else 'OFF'}; open files {hard}; logs in {tmp}",
+          f"open files {hard}; logs in {tmp}",
           flush=True)
     log = tmp / "server.log"
     proc = start([sys.executable, "-m", "server.cli", "serve", "--port", str(port)], env, log)
     try:
         wait_up(base + "/login", proc)
-        asyncio.run(run(base, proc.pid, log, counts, args.seconds, args.beats))
+        asyncio.run(run(base, proc.pid, log, counts, args.seconds))
     finally:
         proc.terminate()
         proc.wait(10)

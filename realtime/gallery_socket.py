@@ -12,21 +12,27 @@ The hub routes to this socket only the conversation events of its (gallery, cont
 event costs nothing to the other visitors' sockets. Replay sends the newest MAX_REPLAY
 missed events, oldest first; if more were missed it sends `{"type": "resync", "seq": N}`
 instead (the page refetches what it shows). A hello beyond the newest seq gets `resync`.
+
+The socket is also the visitor's presence ("viewing now", server/presence.py): it beats when
+it opens, the hub renews it while it is open, and the page says `{"visible": false}` /
+`{"visible": true}` when its tab is hidden or shown again.
 """
 
 from __future__ import annotations
 
 import json
+import time
 
 from starlette.websockets import WebSocket
 
-from server import activity, comments, public, throttle
+from server import activity, comments, presence, public, throttle
 from server.errors import DomainError
 from server.events import CONVERSATION_KINDS
+from server.outbox import Outbox
 from server.public import Guest
 from server.routes.visitor import GUEST_COOKIE, guest_of, unlocked
 
-from .hub import CATCH_UP, Hub
+from .hub import CATCH_UP, Connection, Hub
 from .sockets import (
     CLOSE_FORBIDDEN_ORIGIN,
     CLOSE_GALLERY_CLOSED,
@@ -41,6 +47,9 @@ from .sockets import CLOSE_UNAUTHORIZED as CLOSE_NO_GUEST
 
 #: At most this many missed events are replayed (the newest); more: `resync`.
 MAX_REPLAY = 500
+#: A tab shown again beats at once, but at most this often (seconds): a page flipping
+#: `visible` in a loop costs at most a Redis round trip per this interval.
+MIN_BEAT_GAP = 5.0
 __all__ = ["CLOSE_FORBIDDEN_ORIGIN", "CLOSE_GALLERY_CLOSED", "CLOSE_NO_GUEST",
            "CONVERSATION_KINDS", "GalleryStream", "gallery_socket"]
 
@@ -57,9 +66,12 @@ def client_view(envelope: dict) -> dict:
 
 
 class GalleryStream:
-    def __init__(self, websocket: WebSocket, guest: Guest, last_seq: int) -> None:
+    def __init__(self, websocket: WebSocket, guest: Guest, last_seq: int,
+                 conn: Connection) -> None:
         self.ws = websocket
         self.guest = guest
+        self.conn = conn
+        self.last_beat = float("-inf")
         self.ids = (guest.photographer_id, guest.event_id, guest.contact_id)
         self.last_seq = last_seq
         self.db = websocket.state.services.db
@@ -94,8 +106,32 @@ class GalleryStream:
         if self.last_seq > newest:
             self.last_seq = newest
             await send_json(self.ws, {"type": "resync", "seq": newest})
+        else:
+            await self.replay()
+        await self.beat()
+
+    async def beat(self) -> None:
+        """Mark the visitor present now (Redis down: presence is unknown, nothing to do)."""
+        self.last_beat = time.monotonic()
+        outbox = Outbox()
+        photographer_id, event_id, contact_id = self.ids
+        services = self.ws.state.services
+        if await presence.beat(services.redis, services.settings.channel_namespace,
+                               photographer_id, event_id, contact_id, outbox,
+                               verified=self.guest.verified):
+            await self.db.dispatcher.flush(outbox)
+
+    async def receive(self, text: str) -> None:
+        """The page's only message after its hello: `{"visible": bool}`."""
+        try:
+            visible = json.loads(text).get("visible")
+        except (TypeError, ValueError, AttributeError):
             return
-        await self.replay()
+        if type(visible) is not bool:
+            return
+        was_visible, self.conn.visible = self.conn.visible, visible
+        if visible and not was_visible and time.monotonic() - self.last_beat >= MIN_BEAT_GAP:
+            await self.beat()
 
     async def replay(self) -> None:
         async with self.db.reader() as session:
@@ -150,6 +186,7 @@ async def gallery_socket(websocket: WebSocket) -> None:
         await refuse(websocket, CLOSE_TOO_MANY)
         return
     await websocket.accept()
-    conn = hub.register_gallery(event.photographer_id, event.id, guest.contact_id)
-    await serve(websocket, hub, conn, lambda last_seq: GalleryStream(websocket, guest, last_seq),
-                lease)
+    conn = hub.register_gallery(event.photographer_id, event.id, guest.contact_id,
+                                verified=guest.verified)
+    await serve(websocket, hub, conn,
+                lambda last_seq: GalleryStream(websocket, guest, last_seq, conn), lease)

@@ -20,7 +20,9 @@ reconnect tells every connection to catch up from the database. Any other except
 logged and the loop restarts. A second task, the heartbeat, reads in one query the latest
 committed seq of every photographer with a panel socket here and offers it to those
 sockets, which fill any gap from the database first: a push lost with no later event (a
-web process died between COMMIT and publish) is noticed within HEARTBEAT_INTERVAL.
+web process died between COMMIT and publish) is noticed within HEARTBEAT_INTERVAL. A third,
+the presence keeper, renews "viewing now" (server/presence.py) for every visible gallery
+socket of this process in one Redis round trip every PRESENCE_BEAT seconds.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from sqlalchemy import select
 
+from server import presence
 from server.events import CONVERSATION_KINDS
 from server.models import Photographer
 
@@ -65,6 +68,8 @@ class Connection:
     queue: asyncio.Queue = field(default_factory=lambda: asyncio.Queue(QUEUE_SIZE))
     on_overflow: Callable[[], None] | None = None  # set by the socket's pump
     overflowed: bool = False
+    verified: bool = False  # gallery: a browser proven to be the contact's (server/devices.py)
+    visible: bool = True  # gallery: its tab is visible, so the visitor counts as viewing
 
     def offer(self, message: dict) -> None:
         try:
@@ -85,12 +90,15 @@ class Hub:
         self.panels: dict[int, set[Connection]] = {}
         self.galleries: dict[tuple[int, int, int], set[Connection]] = {}
         self.subscribed = asyncio.Event()
+        self._renew_presence = asyncio.Event()  # Redis came back: renew now, not later
         self._tasks: list[asyncio.Task] = []
+        self.pushed, self.replayed = {PANEL: 0, GALLERY: 0}, {PANEL: 0, GALLERY: 0}  # /metrics
 
     async def start(self, timeout: float = 5.0) -> None:
         self._tasks.append(asyncio.create_task(self._run(), name="realtime-hub"))
         if self.db is not None:
             self._tasks.append(asyncio.create_task(self._heartbeat(), name="realtime-heartbeat"))
+        self._tasks.append(asyncio.create_task(self._keep_presence(), name="realtime-presence"))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.subscribed.wait(), timeout)
 
@@ -109,10 +117,10 @@ class Hub:
         self.panels.setdefault(photographer_id, set()).add(conn)
         return conn
 
-    def register_gallery(self, photographer_id: int, event_id: int,
-                         contact_id: int) -> Connection:
+    def register_gallery(self, photographer_id: int, event_id: int, contact_id: int,
+                         verified: bool = False) -> Connection:
         key = (photographer_id, event_id, contact_id)
-        conn = Connection(GALLERY, key, photographer_id)
+        conn = Connection(GALLERY, key, photographer_id, verified=verified)
         self.galleries.setdefault(key, set()).add(conn)
         return conn
 
@@ -144,6 +152,7 @@ class Hub:
             return
         panels = self.panels.get(photographer_id)
         if panels:
+            self.pushed[PANEL] += len(panels)
             for conn in panels:  # offer() never changes the set (overflow only cancels)
                 conn.offer(message)
         if (self.galleries and message.get("type") == "activity"
@@ -151,12 +160,14 @@ class Hub:
             galleries = self.galleries.get(
                 (photographer_id, message.get("event_id"), message.get("contact_id")))
             if galleries:
+                self.pushed[GALLERY] += len(galleries)
                 for conn in galleries:
                     conn.offer(message)
 
     def catch_up_all(self) -> None:
         for conn in self.connections():
             conn.offer(CATCH_UP)
+            self.replayed[conn.kind] += 1
 
     # -- the Redis listener, supervised ------------------------------------------------
 
@@ -170,6 +181,7 @@ class Hub:
                 self.subscribed.set()
                 if not first:  # anything published while we were away is in the database
                     self.catch_up_all()
+                    self._renew_presence.set()  # and a restarted Redis forgot who is here
                 backoff = 0.1
                 await self._listen(pubsub)
             except asyncio.CancelledError:
@@ -225,6 +237,26 @@ class Hub:
                 raise
             except Exception:
                 log.exception("heartbeat failed; next try in %.0fs", HEARTBEAT_INTERVAL)
+
+    async def _keep_presence(self) -> None:
+        while True:
+            # Not asyncio.wait_for: on 3.11 it can swallow a cancel that lands as the event
+            # is set (hub.stop() would then wait on this task forever).
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(presence.PRESENCE_BEAT):
+                    await self._renew_presence.wait()
+            self._renew_presence.clear()
+            try:
+                await presence.renew(self.redis, self.namespace, self.present())
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("renewing presence failed; next try in %.0fs", presence.PRESENCE_BEAT)
+
+    def present(self) -> set[tuple[int, int, int, bool]]:
+        """(photographer, gallery, contact, verified) of every visible gallery socket here."""
+        return {(*key, conn.verified) for key, conns in self.galleries.items()
+                for conn in conns if conn.visible}
 
     async def beat(self) -> None:
         """Offer {"type": "heartbeat", "seq": N} to every panel connection of this process,

@@ -140,6 +140,7 @@ async def serve(websocket: WebSocket, hub, conn: Connection, make_stream,
             return
         stream = make_stream(last_seq)
         await stream.start()
+        hub.replayed[conn.kind] += 1
         code = await pump(websocket, conn, stream)
     except (WebSocketDisconnect, ClientDisconnected, SocketGone):
         pass
@@ -162,8 +163,17 @@ async def pump(websocket: WebSocket, conn: Connection, stream) -> int:
     browser, whenever it reads again, reconnects and replays from the database. Leaving
     and overflowing cancel the loop where it waits, so a message costs no extra task."""
     stop = _Stop(asyncio.current_task())
-    receiver = asyncio.create_task(drain_incoming(websocket))
-    receiver.add_done_callback(lambda _: stop(1000))
+    receiver = asyncio.create_task(drain_incoming(websocket, getattr(stream, "receive", None)))
+
+    def received_all(task: asyncio.Task) -> None:
+        error = None if task.cancelled() else task.exception()
+        if error is not None and not isinstance(error, (WebSocketDisconnect, ClientDisconnected)):
+            log.error("%s socket of photographer %s failed reading", conn.kind,
+                      conn.photographer_id, exc_info=error)
+            stop(CLOSE_SERVER_ERROR)
+        stop(CLOSE_NORMAL)
+
+    receiver.add_done_callback(received_all)
     conn.on_overflow = lambda: stop(CLOSE_OVERFLOW)
     if conn.overflowed:  # already, during the replay
         stop(CLOSE_OVERFLOW)
@@ -206,9 +216,12 @@ async def close_quickly(websocket: WebSocket, code: int = 1000) -> None:
         await asyncio.wait_for(websocket.close(code=code), CLOSE_TIMEOUT)
 
 
-async def drain_incoming(websocket: WebSocket) -> None:
-    """The browser sends only pings; reading also notices when it goes away."""
+async def drain_incoming(websocket: WebSocket, on_text=None) -> None:
+    """Read what the page sends after its hello (the gallery's visibility: `on_text`; the
+    panel sends nothing); reading also notices when the browser goes away."""
     while True:
         message = await websocket.receive()
         if message["type"] == "websocket.disconnect":
             return
+        if on_text is not None and message.get("text") is not None:
+            await on_text(message["text"])

@@ -1,9 +1,13 @@
 """Who's viewing now: named visitors whose gallery page is open.
 
-Presence is ephemeral, so it lives in Redis, not the database: each open gallery page of a
-known visitor beats every PRESENCE_BEAT seconds into a sorted set per photographer; members
-older than PRESENCE_TTL are gone. A first beat publishes a `presence` message so open
-dashboards refresh their list at once.
+Presence is ephemeral, so it lives in Redis, not the database: a sorted set per
+photographer of "gallery:contact" members scored by their last beat; members older than
+PRESENCE_TTL are gone. A known visitor's open gallery page *is* its live socket: the socket
+beats when it opens and when its tab becomes visible again (`beat`, which publishes a
+`presence` message when the visitor was not present, so open dashboards refresh their list
+at once), and the hub renews every visible gallery socket of its process in one round trip
+every PRESENCE_BEAT seconds (`renew`). No request per visitor per beat: at a school's
+picture day that was thousands of HTTP requests a minute.
 
 Redis down (or slower than REDIS_TIMEOUT): presence is *unknown*, never an error. A beat
 reports it (the gallery page just beats again later), "viewing now" is an empty list
@@ -16,8 +20,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -28,8 +33,10 @@ from .events import tenant_channel
 from .models import Contact, Event
 from .outbox import Outbox
 
-PRESENCE_BEAT = 20
-PRESENCE_TTL = 50
+#: Seconds between two renewals of an open page; gone PRESENCE_TTL after its last one.
+#: PROOFROOM_PRESENCE_BEAT shortens it (tests: seconds instead of a minute).
+PRESENCE_BEAT = float(os.environ.get("PROOFROOM_PRESENCE_BEAT", "20"))
+PRESENCE_TTL = PRESENCE_BEAT * 2.5
 REDIS_TIMEOUT = 0.75  # seconds; beyond it presence is unknown (a stalled Redis stalls no request)
 _WARN_EVERY = 10.0  # seconds between two "Redis is down" warnings
 
@@ -81,11 +88,11 @@ async def beat(redis: Redis, namespace: str, photographer_id: int, event_id: int
         async with _bounded("a presence beat"), redis.pipeline(transaction=False) as pipe:
             pipe.zscore(key, member)
             pipe.zadd(key, {member: now})
-            pipe.expire(key, PRESENCE_TTL * 2)
+            pipe.expire(key, int(PRESENCE_TTL * 2))
             if verified:
                 verified_key = _verified_key(namespace, photographer_id)
                 pipe.zadd(verified_key, {member: now})
-                pipe.expire(verified_key, PRESENCE_TTL * 2)
+                pipe.expire(verified_key, int(PRESENCE_TTL * 2))
             previous = (await pipe.execute())[0]
     except _Unknown:
         return False
@@ -96,31 +103,61 @@ async def beat(redis: Redis, namespace: str, photographer_id: int, event_id: int
     return True
 
 
+async def renew(redis: Redis, namespace: str,
+                present: Iterable[tuple[int, int, int, bool]]) -> bool:
+    """Renew many (photographer, gallery, contact, verified) members at once: one ZADD per
+    photographer and set, all in one pipeline. False when Redis could not record them."""
+    now = time.time()
+    members: dict[str, dict[str, float]] = {}
+    for photographer_id, event_id, contact_id, verified in present:
+        member = f"{event_id}:{contact_id}"
+        members.setdefault(_key(namespace, photographer_id), {})[member] = now
+        if verified:
+            members.setdefault(_verified_key(namespace, photographer_id), {})[member] = now
+    if not members:
+        return True
+    try:
+        async with _bounded("renewing presence"), redis.pipeline(transaction=False) as pipe:
+            for key, scores in members.items():
+                pipe.zadd(key, scores)
+                pipe.expire(key, int(PRESENCE_TTL * 2))
+            await pipe.execute()
+    except _Unknown:
+        return False
+    return True
+
+
+#: "Viewing now" lists the most recent this many; beyond, the panel says "and N more" (a
+#: school's picture day has a thousand parents on the gallery at once).
+VIEWING_LIMIT = 50
+
+
 async def viewing_now_json(redis: Redis, namespace: str, session: AsyncSession,
                            photographer_id: int) -> dict:
-    """{"viewers": [...], "presence": "known"} or, Redis unreachable, {"viewers": [],
-    "presence": "unknown"} (the panel can say it can't tell right now)."""
+    """{"viewers": [...], "total": N, "presence": "known"} or, Redis unreachable,
+    {"viewers": [], "total": 0, "presence": "unknown"} (the panel says it can't tell)."""
     try:
-        viewers = await _viewing_now(redis, namespace, session, photographer_id)
+        viewers, total = await _viewing_now(redis, namespace, session, photographer_id)
     except _Unknown:
-        return {"viewers": [], "presence": "unknown"}
-    return {"viewers": viewers, "presence": "known"}
+        return {"viewers": [], "total": 0, "presence": "unknown"}
+    return {"viewers": viewers, "total": total, "presence": "known"}
 
 
 async def _viewing_now(redis: Redis, namespace: str, session: AsyncSession,
-                       photographer_id: int) -> list[dict]:
+                       photographer_id: int) -> tuple[list[dict], int]:
     key = _key(namespace, photographer_id)
     now = time.time()
     async with _bounded("viewing now"), redis.pipeline(transaction=False) as pipe:
         pipe.zremrangebyscore(key, 0, now - PRESENCE_TTL)
-        pipe.zrange(key, 0, -1, withscores=True)
-        members = (await pipe.execute())[1]
+        pipe.zcard(key)
+        pipe.zrevrange(key, 0, VIEWING_LIMIT - 1, withscores=True)
+        _, total, members = await pipe.execute()
     pairs = []
     for raw, score in members:
         event_id, contact_id = (int(x) for x in raw.decode().split(":"))
         pairs.append((event_id, contact_id, score))
     if not pairs:
-        return []
+        return [], total
     contacts = dict((await session.execute(
         select(Contact.id, Contact.name).where(
             Contact.photographer_id == photographer_id,
@@ -133,9 +170,9 @@ async def _viewing_now(redis: Redis, namespace: str, session: AsyncSession,
     return [
         {"event_id": e, "contact_id": c, "contact_name": contacts[c], "event_title": events[e],
          "seen": score}
-        for e, c, score in sorted(pairs, key=lambda p: -p[2])
+        for e, c, score in pairs
         if c in contacts and e in events
-    ]
+    ], total
 
 
 async def is_present(redis: Redis, namespace: str, photographer_id: int, event_id: int,

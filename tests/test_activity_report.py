@@ -9,6 +9,7 @@ now". Everything is the photographer's own: another photographer gets 404 or not
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import html
 import io
@@ -20,12 +21,15 @@ from conftest import (
     create_gallery,
     gate_contact_id,
     jpeg_bytes,
+    open_gallery_socket,
     pass_gate,
     released_gallery,
     rows,
     upload,
+    viewing_now,
     wait_processed,
 )
+from websockets.exceptions import ConnectionClosed
 
 JSON = {"Accept": "application/json"}
 
@@ -565,6 +569,14 @@ async def test_the_feed_lists_the_newest_actions_first(photographer, new_client)
     assert re.findall(r'data-seq="(\d+)"', page) == [str(n) for n in range(43, 13, -1)]
 
 
+async def refused_with(visitor, slug: str) -> int:
+    """The close code of a gallery socket the server refuses."""
+    with pytest.raises(ConnectionClosed) as closed:
+        ws = await open_gallery_socket(visitor, slug)
+        await asyncio.wait_for(ws.recv(), 10)
+    return closed.value.rcvd.code
+
+
 async def test_a_known_visitor_with_the_gallery_open_is_viewing_now(
         photographer, new_client):
     event_id, slug, _ = await released_gallery(photographer, 1, title="Open Now")
@@ -572,32 +584,26 @@ async def test_a_known_visitor_with_the_gallery_open_is_viewing_now(
     anonymous = new_client()
     await anonymous.get(f"/g/{slug}")
 
-    res = await anonymous.post_json(f"/g/{slug}/presence")
-    assert res.status_code == 200 and res.json() == {"ok": False}  # not tracked
-    viewers = (await photographer.get("/panel/activity/viewing.json")).json()["viewers"]
-    assert viewers == []
+    # An anonymous visitor has no live socket (4401), so is never "viewing".
+    assert await refused_with(anonymous, slug) == 4401
+    assert (await photographer.get("/panel/activity/viewing.json")).json()["viewers"] == []
 
-    no_token = await visitor.http.post(f"/g/{slug}/presence", headers=JSON)
-    assert no_token.status_code == 403
-    res = await visitor.post_json(f"/g/{slug}/presence")
-    assert res.status_code == 200 and res.json()["ok"] is True
-    viewers = (await photographer.get("/panel/activity/viewing.json")).json()["viewers"]
+    page = await open_gallery_socket(visitor, slug)  # the gallery page is open
+    viewers = await viewing_now(photographer, lambda v: len(v) == 1)
     assert [(v["event_id"], v["contact_id"], v["contact_name"], v["event_title"])
             for v in viewers] == [(event_id, contact_id, "Hal Here", "Open Now")]
 
     # Known to this photographer, but another of their galleries is still password-locked
-    # to them: they are not viewing that one.
+    # to them: no live socket there, so they are not viewing that one.
     locked, locked_slug, _ = await released_gallery(photographer, 1, title="Locked Away",
                                                     password="open sesame 42")
-    res = await visitor.post_json(f"/g/{locked_slug}/presence")
-    assert res.status_code == 200 and res.json() == {"ok": False}
-    viewers = (await photographer.get("/panel/activity/viewing.json")).json()["viewers"]
-    assert [v["event_id"] for v in viewers] == [event_id]
+    assert await refused_with(visitor, locked_slug) == 4401
     res = await visitor.post_form(f"/g/{locked_slug}/unlock", {"password": "open sesame 42"})
     assert res.status_code == 303
-    assert (await visitor.post_json(f"/g/{locked_slug}/presence")).json()["ok"] is True
-    viewers = (await photographer.get("/panel/activity/viewing.json")).json()["viewers"]
-    assert {v["event_id"] for v in viewers} == {event_id, locked}
+    locked_page = await open_gallery_socket(visitor, locked_slug)
+    await viewing_now(photographer, lambda v: {x["event_id"] for x in v} == {event_id, locked})
+    await page.close()
+    await locked_page.close()
 
 
 # --- tenancy ----------------------------------------------------------------------------
@@ -609,7 +615,8 @@ async def test_another_photographer_sees_none_of_it(
                                            "Sid Secret")
     await favorite(visitor, slug, images[0]["id"])
     await comment(visitor, slug, images[0]["id"], "secret words")
-    await visitor.post_json(f"/g/{slug}/presence")
+    gallery_page = await open_gallery_socket(visitor, slug)
+    await viewing_now(photographer, lambda v: len(v) == 1)
     base = f"/panel/activity/{event_id}/{contact_id}"
     urls = [base, f"{base}?tab=comments", f"{base}?tab=downloads", f"{base}?tab=cart",
             f"{base}/row.json", f"{base}/print", f"/panel/contacts/{contact_id}",
@@ -636,7 +643,8 @@ async def test_another_photographer_sees_none_of_it(
     assert "Sid Secret" not in page and "Private Affair" not in page
     assert (await other_photographer.get("/panel/activity/feed.json")).json() == {"feed": []}
     assert (await other_photographer.get("/panel/activity/viewing.json")).json() == {
-        "viewers": [], "presence": "known"}
+        "viewers": [], "total": 0, "presence": "known"}
     summary = (await other_photographer.get("/panel/summary.json")).json()
     assert summary["active"] == 0 and summary["today"]["favorites"] == 0
     assert (await report(photographer))["total"] == 1  # the owner still has it all
+    await gallery_page.close()

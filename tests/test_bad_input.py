@@ -135,7 +135,6 @@ def csrf_cases(w: World) -> dict[str, tuple]:
                                                      "json", {"on": True}),
         "/g/{slug}/images/{image_id:int}/comments": (v, f"{g}/images/{i}/comments", "json",
                                                      {"body": "Forged comment"}),
-        "/g/{slug}/presence": (v, f"{g}/presence", "json", {}),
         "/g/{slug}/verify/{token}": (v, w.verify_path, "form", {}),
     }
 
@@ -560,7 +559,7 @@ async def test_a_nul_byte_in_a_path_or_query_is_a_4xx(photographer, new_client, 
     # View preferences fall back to the default view.
     for url in ("/panel/activity?sort=%00", f"/panel/activity/{event_id}/{contact_id}?tab=%00"):
         assert (await photographer.get(url)).status_code == 200, url
-    for url in (f"/g/{slug}%00/gate", f"/g/{slug}%00/pin", f"/g/{slug}%00/presence"):
+    for url in (f"/g/{slug}%00/gate", f"/g/{slug}%00/pin"):
         res = await visitor.post_json(url, {"email": "a@example.com", "name": "A"})
         assert 400 <= res.status_code < 500, (url, res.status_code)
     res = await visitor.post_json(f"/g/{slug}/gate", {"email": "a@example.com",

@@ -13,10 +13,18 @@ import re
 import time
 
 import pytest
-from conftest import gate_contact_id, pass_gate, released_gallery, rows, scalar, verify_device
+from conftest import (
+    gate_contact_id,
+    pass_gate,
+    released_gallery,
+    rows,
+    scalar,
+    verify_device,
+    viewing_now,
+)
+from conftest import open_gallery_socket as open_gallery_socket_of
 from markupsafe import escape
 from test_realtime import assert_silent, open_panel_socket, receive_activity
-from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 HOSTILE = [
@@ -108,13 +116,7 @@ def gallery_ws_url(base_url: str, slug: str) -> str:
 
 async def open_gallery_socket(visitor, base_url: str, slug: str, last_seq: int = 0,
                               origin: str | None = None):
-    """The gallery page's live socket, as the browser opens it: cookies, our Origin, then
-    the last seq it has seen."""
-    cookie = "; ".join(f"{k}={v}" for k, v in visitor.http.cookies.items())
-    ws = await connect(gallery_ws_url(base_url, slug),
-                       additional_headers={"Cookie": cookie, "Origin": origin or base_url})
-    await ws.send(json.dumps({"last_seq": last_seq}))
-    return ws
+    return await open_gallery_socket_of(visitor, slug, last_seq, origin)
 
 
 async def receive_comments(ws, count: int, timeout: float = 10) -> list[dict]:
@@ -308,13 +310,13 @@ async def test_a_client_with_the_gallery_open_gets_the_reply_without_an_email(
     assert (await verify_device(jane, slug, "jane@example.com")).status_code == 303
     await comment(jane, slug, image_id, "Here now")
     await comment(bob, slug, image_id, "Not looking")
-    beat = await jane.post_json(f"/g/{slug}/presence")  # Jane's gallery page is open
-    assert beat.json()["ok"] is True
+    jane_page = await open_gallery_socket_of(jane, slug)  # Jane's gallery page is open
     # Someone who only typed Bob's address keeps his page open: that is not Bob being
     # present, so Bob's replies still reach him by email.
     impostor = new_client()
     await pass_gate(impostor, slug, email="bob@example.com", name="Not Bob")
-    assert (await impostor.post_json(f"/g/{slug}/presence")).json()["ok"] is True
+    impostor_page = await open_gallery_socket_of(impostor, slug)
+    await viewing_now(photographer, lambda v: {x["contact_id"] for x in v} == {jane_id, bob_id})
 
     res = await reply(photographer, jane_id, image_id, "Seen it, thanks")
     assert res.status_code == 200, res.text
@@ -332,6 +334,8 @@ async def test_a_client_with_the_gallery_open_gets_the_reply_without_an_email(
     assert await rows(db, "SELECT recipient, kind FROM outbound_emails WHERE photographer_id=:p "
                           "AND kind <> 'verify_device'", p=pid) == [
         ("bob@example.com", "comment_reply")]
+    await jane_page.close()
+    await impostor_page.close()
 
 
 async def test_an_empty_or_too_long_reply_is_a_clear_400_and_writes_nothing(

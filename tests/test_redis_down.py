@@ -13,10 +13,12 @@ from conftest import (
     _drop_pg_database,
     free_port,
     gate_contact_id,
+    open_gallery_socket,
     released_gallery,
     rows,
     sign_up,
     start_server,
+    viewing_now,
 )
 from test_realtime_recovery import OwnRedis, publishes, start_redis
 
@@ -63,13 +65,13 @@ async def test_reply_and_presence_answer_while_redis_is_down(server_on_own_redis
     contact_id = await gate_contact_id(visitor, slug)
     res = await visitor.post_json(f"/g/{slug}/images/{image}/comments", {"body": "Hi"})
     assert res.status_code == 200
-    assert (await visitor.post_json(f"/g/{slug}/presence")).json()["ok"] is True
+    page = await open_gallery_socket(visitor, slug)  # the client's gallery page is open
+    await viewing_now(photographer, lambda v: len(v) == 1)
 
     own.kill()
-    beat = await visitor.post_json(f"/g/{slug}/presence")
-    assert beat.status_code == 200 and beat.json() == {"ok": False, "presence": "unknown"}
     viewing = await photographer.get("/panel/activity/viewing.json")
-    assert viewing.status_code == 200 and viewing.json()["viewers"] == []
+    assert viewing.status_code == 200
+    assert viewing.json() == {"viewers": [], "total": 0, "presence": "unknown"}
     res = await photographer.post_json(f"/panel/comments/{contact_id}/{image}/reply",
                                        {"body": "While Redis is down"})
     assert res.status_code == 200, res.text
@@ -87,14 +89,13 @@ async def test_reply_and_presence_answer_while_redis_is_down(server_on_own_redis
                                "ORDER BY seq DESC LIMIT 2", p=photographer.photographer_id)
     assert [r.kind for r in kinds] == ["favorite_added", "comment_replied"]
 
-    own.restart()
-    res = await visitor.post_json(f"/g/{slug}/presence")
-    assert res.json()["ok"] is True
-    viewers = (await photographer.get("/panel/activity/viewing.json")).json()["viewers"]
+    own.restart()  # empty: the hub renews the open page's presence once it is back
+    viewers = await viewing_now(photographer, lambda v: len(v) == 1, timeout=15)
     assert [(v["event_id"], v["contact_id"]) for v in viewers] == [(event_id, contact_id)]
     res = await photographer.post_json(f"/panel/comments/{contact_id}/{image}/reply",
                                        {"body": "Back"})
     assert res.status_code == 200 and res.json()["presence"] != "unknown"
+    await page.close()
     await engine.dispose()
 
 

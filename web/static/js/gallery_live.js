@@ -3,6 +3,8 @@
 // replays from the last seq it saw after any reconnect (live_socket.js), and tells the page
 // through DOM events: `proofroom:comment` per message, `proofroom:resync` when the page's
 // conversation state is too old (gallery.js refetches the open thread and the markers).
+// The open socket is also this visitor's "viewing now" on the photographer's dashboard: the
+// page tells it when its tab is hidden and shown again.
 import { liveSocket } from './live_socket.js';
 
 const data = JSON.parse(document.getElementById('gallery-data').textContent);
@@ -13,8 +15,10 @@ function connect(seq) {
   live = liveSocket({
     url: () => `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws/gallery/${data.slug}`,
     lastSeq: seq,
+    silenceLimit: 0,  // a client's conversation can be silent for hours: no watchdog
     onStatus(state, info) {
       document.documentElement.dataset.live = state;
+      if (state === 'live' && document.visibilityState === 'hidden') live.send({ visible: false });
       if (state === 'stopped') document.documentElement.dataset.liveStopped = info.code;
     },
     onMessage(m) {
@@ -23,6 +27,9 @@ function connect(seq) {
     },
   });
   live.start();
+  document.addEventListener('visibilitychange', () => {
+    live.send({ visible: document.visibilityState === 'visible' });
+  });
 }
 
 if (data.known) connect(Number(data.lastSeq || 0));

@@ -302,7 +302,7 @@ async function refreshViewing() {
   if (!box) return;
   const res = await fetch(box.dataset.url, { headers: { Accept: 'application/json' } });
   if (!res.ok) return;
-  const { viewers } = await res.json();
+  const { viewers, total } = await res.json();
   const list = document.getElementById('viewing-list');
   list.replaceChildren();
   if (!viewers.length) {
@@ -314,6 +314,10 @@ async function refreshViewing() {
     const a = document.createElement('a'); a.href = `/panel/activity/${v.event_id}/${v.contact_id}`; a.textContent = v.contact_name;
     const t = document.createElement('span'); t.className = 'muted small'; t.textContent = ` · ${v.event_title}`;
     li.append(dot, a, t); list.append(li);
+  }
+  if (total > viewers.length) {
+    const li = document.createElement('li'); li.className = 'muted small';
+    li.textContent = `and ${(total - viewers.length).toLocaleString()} more`; list.append(li);
   }
 }
 function refreshViewingSoon() {  // presence beats come in bursts: one fetch per burst

@@ -5,7 +5,8 @@
 // - jittered exponential backoff (full jitter, 0.5 s doubling to 30 s) that is reset only
 //   after a socket stayed healthy for 10 s, so refused sockets never loop fast;
 // - terminal close codes stop retrying and say why (onStatus('stopped', {code, reason}));
-// - a watchdog: no message at all (heartbeats count) for 15 s closes and reconnects;
+// - a watchdog: no message at all (heartbeats count) for 15 s closes and reconnects (the
+//   panel's stream has heartbeats; the gallery's has none and passes silenceLimit: 0);
 // - the hello carries the seq the page's content reflects, then the last seq received.
 export const TERMINAL = {
   4400: 'Live updates stopped — reload the page.',
@@ -32,6 +33,7 @@ export function liveSocket({
   const clearSocketTimers = () => { clearTimeout(healthy); clearTimeout(watchdog); healthy = watchdog = null; };
   const feedWatchdog = (ws) => {
     clearTimeout(watchdog);
+    if (!silenceLimit) return;  // no watchdog: a stream that may be silent for hours
     watchdog = setTimeout(() => { if (ws === socket) drop(ws, WATCHDOG_CLOSE); }, silenceLimit);
   };
 
@@ -106,6 +108,8 @@ export function liveSocket({
     get lastSeq() { return seq; },
     set lastSeq(n) { seq = Math.max(seq, Number(n) || 0); },
     get stopped() { return stopped; },
+    // Send to the server if a socket is open (else nothing: the next hello starts afresh).
+    send(message) { if (socket && socket.readyState === 1) socket.send(JSON.stringify(message)); },
     // Test and debugging hooks: the socket count is never more than one.
     get socket() { return socket; },
     get timerPending() { return timer !== null; },
