@@ -9,11 +9,16 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
+import signal
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from arq.connections import ArqRedis, RedisSettings, create_pool
-from arq.worker import Worker, run_worker
+from arq.worker import Worker
+from redis.exceptions import RedisError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -23,7 +28,8 @@ from starlette.routing import Mount, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from jobs.worker import CRON_JOBS, FUNCTIONS, WorkerSettings
+from jobs.worker import FUNCTIONS, cron_jobs
+from jobs.worker import reconcile as reconcile_job
 from realtime.bus import RedisBus
 from realtime.gallery_socket import gallery_socket
 from realtime.hub import Hub
@@ -34,11 +40,14 @@ from .config import Settings
 from .db import Database
 from .embedded_redis import EmbeddedRedis
 from .errors import DomainError
+from .health import routes as health_routes
 from .loop_probe import start_if_enabled as start_loop_probe
 from .media import MediaStore
+from .metrics import Metrics
 from .outbox import Dispatcher, Job
 from .public import GalleryCache
-from .routes import account_settings, accounts, gallery, gallery_presence, inbox, panel
+from .request_log import RequestLog
+from .routes import account_settings, accounts, gallery, inbox, panel
 from .routes import activity as activity_routes
 from .routes.common import render
 from .security_headers import SecurityHeadersMiddleware
@@ -92,9 +101,9 @@ async def build_services(settings: Settings, redis_pool: ArqRedis | None = None)
     bus = RedisBus(redis_pool, settings.channel_namespace)
     bus.start()
 
-    async def enqueue(job: Job) -> None:
-        await redis_pool.enqueue_job(job.name, *job.args, _job_id=job.job_id,
-                                     _defer_until=job.defer_until)
+    async def enqueue(job: Job) -> bool:  # False: that job id is already there (reconcile)
+        return await redis_pool.enqueue_job(job.name, *job.args, _job_id=job.job_id,
+                                            _defer_until=job.defer_until) is not None
 
     db = Database(settings.database_url, Dispatcher(publish=bus.publish, enqueue=enqueue))
     settings.media_root.mkdir(parents=True, exist_ok=True)
@@ -103,24 +112,105 @@ async def build_services(settings: Settings, redis_pool: ArqRedis | None = None)
                     gallery_cache=GalleryCache(db), embedded_redis=embedded)
 
 
-def start_inprocess_worker(services: Services) -> None:
-    worker = Worker(
+#: The heartbeat /healthz reads: every arq worker writes arq's health-check key this often.
+HEALTH_CHECK_INTERVAL = 10
+
+
+def job_lease() -> timedelta:
+    """How long a job's claim holds its row (server/reconcile.py); a job is cancelled after
+    two thirds of it. PROOFROOM_JOB_LEASE_SECONDS changes it (the crash tests shorten it)."""
+    return timedelta(seconds=float(os.environ.get("PROOFROOM_JOB_LEASE_SECONDS", "180")))
+
+
+def make_worker(services: Services, max_jobs: int) -> Worker:
+    lease = job_lease()
+    return Worker(
         functions=FUNCTIONS,
-        cron_jobs=CRON_JOBS,
+        cron_jobs=cron_jobs(),
         redis_pool=services.redis,
         handle_signals=False,
-        ctx={"db": services.db, "media": services.media, "settings": services.settings},
-        max_jobs=4,
+        on_startup=_reconcile_at_start,
+        ctx={"db": services.db, "media": services.media, "settings": services.settings,
+             "lease": lease},
+        max_jobs=max_jobs,
         poll_delay=0.1,
-        keep_result=60,
+        keep_result=60,  # the database, not arq's result, says what is done
+        job_timeout=lease.total_seconds() * 2 / 3,
+        health_check_interval=HEALTH_CHECK_INTERVAL,
     )
-    services.worker = worker
-    services.tasks.append(asyncio.create_task(worker.main(), name="arq-worker"))
+
+
+async def _reconcile_at_start(ctx: dict) -> None:
+    """Before the worker takes jobs: restore what Redis lost while no worker ran."""
+    await reconcile_job({**ctx, "job_id": "startup"})
+
+
+async def supervise_worker(services: Services, max_jobs: int) -> None:
+    """Run an arq worker for as long as the process lives. arq's loop ends with an error
+    when Redis goes away: log it, wait until Redis answers, start a fresh worker on the
+    same pool. What ran meanwhile is not lost: reconcile re-enqueues it from the database."""
+    backoff = 0.5
+    while True:
+        worker = services.worker = make_worker(services, max_jobs)
+        started = time.monotonic()
+        # main_task: arq's handle_sig (at shutdown) cancels it, which ends this loop too.
+        worker.main_task = task = asyncio.ensure_future(worker.main())
+        try:
+            await task
+            log.warning("arq worker stopped; starting a new one")
+        except Exception as exc:  # CancelledError is a shutdown, and passes through
+            log.warning("arq worker stopped (%s: %s); restarting it when Redis answers",
+                        type(exc).__name__, exc)
+        if time.monotonic() - started > 60:
+            backoff = 0.5  # it ran for a while: a new outage starts from a short wait
+        await wait_for_redis(services.redis, backoff)
+        backoff = min(backoff * 2, 30)
+
+
+async def wait_for_redis(redis: ArqRedis, delay: float) -> None:
+    while True:
+        await asyncio.sleep(delay)
+        try:
+            await redis.ping()
+        except (RedisError, OSError):
+            delay = min(delay * 2, 30)
+            continue
+        log.info("Redis answers; starting the arq worker")
+        return
+
+
+def start_inprocess_worker(services: Services) -> None:
+    services.tasks.append(asyncio.create_task(supervise_worker(services, max_jobs=4),
+                                              name="arq-worker"))
 
 
 def run_standalone_worker() -> None:
-    """`proofroom worker`: the Procfile's worker, configured by REDIS_URL like the web."""
-    run_worker(WorkerSettings)
+    """`proofroom worker`: the Procfile's worker, configured by REDIS_URL like the web. It
+    exits (status 1, one line) only when Redis cannot be reached at start; later outages
+    are ridden out by the supervisor."""
+    asyncio.run(_standalone_worker(Settings.from_env()))
+
+
+async def _standalone_worker(settings: Settings) -> None:
+    if not settings.redis_url:
+        raise SystemExit("proofroom worker: REDIS_URL is not set; the worker needs the "
+                         "Redis the web processes use.")
+    redis_settings = RedisSettings.from_dsn(settings.redis_url)
+    try:  # arq tries conn_retries (5) times, a second apart
+        pool = await create_pool(redis_settings)
+    except (TimeoutError, RedisError, OSError) as exc:
+        raise SystemExit(f"proofroom worker: cannot reach Redis at {redis_settings.host}:"
+                         f"{redis_settings.port} ({exc}); exiting.") from None
+    services = await build_services(settings, redis_pool=pool)
+    supervisor = asyncio.create_task(supervise_worker(services, max_jobs=10))
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, supervisor.cancel)
+    try:
+        with contextlib.suppress(asyncio.CancelledError):
+            await supervisor
+    finally:
+        await services.close()
 
 
 async def domain_error(request: Request, exc: DomainError) -> Response:
@@ -154,6 +244,7 @@ def _wants_json(request: Request) -> bool:
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
+    metrics = Metrics()  # its own registry: tests build several apps in one process
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict]:
@@ -177,7 +268,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
     # thumbnail) first, not after forty panel patterns. No two modules' paths overlap.
     routes = [
         *gallery.routes,
-        *gallery_presence.routes,
         *accounts.routes,
         *panel.routes,
         *activity_routes.routes,
@@ -185,13 +275,17 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *account_settings.routes,
         WebSocketRoute("/ws/panel", panel_socket),
         WebSocketRoute("/ws/gallery/{slug}", gallery_socket),
+        *health_routes,
+        *metrics.routes,
         Mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static"),
     ]
     return Starlette(
         routes=routes,
         exception_handlers={DomainError: domain_error, HTTPException: http_error,
                             ClientDisconnect: client_gone},
-        middleware=[Middleware(SecurityHeadersMiddleware, base_url=settings.base_url),
+        # Outermost: its duration and status are what the client saw (server/request_log.py).
+        middleware=[Middleware(RequestLog, observe=metrics.observe_request),
+                    Middleware(SecurityHeadersMiddleware, base_url=settings.base_url),
                     # Inside the headers one, so a 413 carries them too.
                     Middleware(BodyLimit, max_upload_bytes=settings.max_upload_bytes)],
         lifespan=lifespan,

@@ -113,6 +113,9 @@ class Settings:
     session_max_age: timedelta = timedelta(days=30)
     limits: Limits = field(default_factory=Limits)
     signup_open: bool = True  # PROOFROOM_SIGNUP=closed: accounts only via `proofroom createuser`
+    metrics_token: str = ""  # PROOFROOM_METRICS_TOKEN: empty means no /metrics at all (404)
+    # /healthz turns red when pending work (an image to process, an email to send) is older.
+    job_late_after: timedelta = timedelta(minutes=15)
     extra: dict = field(default_factory=dict)
 
     @property
@@ -147,6 +150,8 @@ class Settings:
             secure_cookies=base_url.startswith("https://"),
             limits=Limits.from_env(env),
             signup_open=env.get("PROOFROOM_SIGNUP", "open").strip().lower() != "closed",
+            metrics_token=env.get("PROOFROOM_METRICS_TOKEN", "").strip(),
+            job_late_after=timedelta(minutes=float(env.get("PROOFROOM_JOB_LATE_MINUTES", 15))),
             session_idle=timedelta(hours=float(env.get("PROOFROOM_SESSION_IDLE_HOURS", 72))),
             session_max_age=timedelta(days=float(env.get("PROOFROOM_SESSION_MAX_DAYS", 30))),
         )

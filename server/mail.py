@@ -1,6 +1,14 @@
 """Outgoing email: every message is an OutboundEmail row first (the mail log), and an arq
 job sends it after commit. Without SMTP_URL (the embedded default) the row is kept as
-'stored' and shown in the panel's mail log; with it, aiosmtplib delivers it."""
+'stored' and shown in the panel's mail log; with it, aiosmtplib delivers it.
+
+The row is the job's truth (server/reconcile.py): queued -> sending (a lease) -> sent |
+stored | queued again after a failed attempt (with `next_attempt_at`) | failed (with the
+reason). A job claims the row with one conditional UPDATE, so a duplicate job does
+nothing; a `sending` row whose lease has passed belonged to a worker that died and is
+taken back. The Message-ID is derived from the row, so a message the SMTP server accepted
+just before a crash and is sent again carries the same id (receivers drop the repeat).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +18,7 @@ from email.message import EmailMessage
 from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .models import OutboundEmail, utcnow
@@ -18,6 +26,9 @@ from .outbox import outbox_of
 
 SEND_JOB = "send_email"
 MAX_ATTEMPTS = 5
+#: How long a claim holds a row; longer than the send job may run (aiosmtplib times out
+#: each step after 30 s, the worker cancels a job after two thirds of the lease).
+LEASE = timedelta(minutes=3)
 #: Wait before attempt 2, 3, 4, 5 (an SMTP server restarting, a provider's rate limit).
 RETRY_DELAYS = (timedelta(seconds=5), timedelta(seconds=30), timedelta(minutes=2),
                 timedelta(minutes=10))
@@ -25,6 +36,24 @@ RETRY_DELAYS = (timedelta(seconds=5), timedelta(seconds=30), timedelta(minutes=2
 
 def retry_delay(attempts_made: int) -> timedelta:
     return RETRY_DELAYS[min(max(attempts_made, 1), len(RETRY_DELAYS)) - 1]
+
+
+#: Rows that need a job (reconcile enqueues them), and rows a job holds.
+WAITING = OutboundEmail.state == "queued"
+LEASED = OutboundEmail.state == "sending"
+
+
+def job_id(row: OutboundEmail) -> str:
+    """One id per attempt: arq ignores a second enqueue of it while it (or its result)
+    exists, and the next attempt is a new job, never blocked by the last one's result."""
+    return f"send-email-{row.id}-{row.attempts + 1}"
+
+
+def _claimable(now):
+    due = or_(OutboundEmail.next_attempt_at.is_(None), OutboundEmail.next_attempt_at <= now)
+    return and_(OutboundEmail.attempts < MAX_ATTEMPTS, or_(
+        and_(OutboundEmail.state == "queued", due),
+        and_(OutboundEmail.state == "sending", OutboundEmail.leased_until < now)))
 
 
 async def queue_email(
@@ -40,20 +69,46 @@ async def queue_email(
     )
     session.add(row)
     await session.flush()
-    outbox_of(session).enqueue(SEND_JOB, row.id, job_id=f"send-email-{row.id}")
+    outbox_of(session).enqueue(SEND_JOB, row.id, job_id=job_id(row))
     return row
 
 
-async def claim(session: AsyncSession, email_id: int) -> OutboundEmail | None:
-    """Take a queued email for sending; None if another job already has (idempotent)."""
+async def claim(session: AsyncSession, email_id: int,
+                lease: timedelta = LEASE) -> OutboundEmail | None:
+    """Lease a due email for sending: a queued one, or one whose sender died (its lease
+    ran out). None if it is not claimable, e.g. another job has it (idempotent)."""
+    now = utcnow()
     claimed = await session.execute(
         update(OutboundEmail)
-        .where(OutboundEmail.id == email_id, OutboundEmail.state == "queued")
-        .values(state="sending", attempts=OutboundEmail.attempts + 1)
+        .where(OutboundEmail.id == email_id, _claimable(now))
+        .values(state="sending", attempts=OutboundEmail.attempts + 1,
+                leased_until=now + lease, next_attempt_at=None)
     )
     if not claimed.rowcount:
         return None
     return await session.scalar(select(OutboundEmail).where(OutboundEmail.id == email_id))
+
+
+async def release_stale(session: AsyncSession, now) -> int:
+    """Take back emails whose lease ran out (their worker died mid-send): queued again at
+    once, or failed once MAX_ATTEMPTS claims were made. Returns how many."""
+    stale = and_(LEASED, OutboundEmail.leased_until < now)
+    gave_up = await session.execute(
+        update(OutboundEmail).where(stale, OutboundEmail.attempts >= MAX_ATTEMPTS)
+        .values(state="failed", leased_until=None,
+                error=f"Gave up after {MAX_ATTEMPTS} attempts: the last one never finished.")
+    )
+    requeued = await session.execute(
+        update(OutboundEmail).where(stale)  # due now: waiting (for a rescue) from now on
+        .values(state="queued", leased_until=None, next_attempt_at=now)
+    )
+    return gave_up.rowcount + requeued.rowcount
+
+
+def message_id(row: OutboundEmail) -> str:
+    """Stable across attempts (see the module docstring); created_at tells apart rows that
+    reuse a deleted row's id (SQLite does that)."""
+    return f"<mail-{row.id}-{int(row.created_at.timestamp() * 1e6):x}@proofroom.app>"
 
 
 def build_message(row: OutboundEmail, sender: str) -> EmailMessage:
@@ -62,7 +117,7 @@ def build_message(row: OutboundEmail, sender: str) -> EmailMessage:
     message["To"] = row.recipient
     message["Subject"] = row.subject
     message["Date"] = email.utils.formatdate(localtime=False)
-    message["Message-ID"] = email.utils.make_msgid(domain="proofroom.app")
+    message["Message-ID"] = message_id(row)
     message.set_content(row.body_text)
     if row.body_html:
         message.add_alternative(row.body_html, subtype="html")
@@ -85,12 +140,14 @@ async def deliver(smtp_url: str, message: EmailMessage) -> str:
 
 
 async def mark(session: AsyncSession, email_id: int, state: str, *,
-               provider_message_id: str | None = None, error: str | None = None) -> None:
+               provider_message_id: str | None = None, error: str | None = None,
+               next_attempt_at=None) -> None:
     await session.execute(
         update(OutboundEmail)
         .where(OutboundEmail.id == email_id)
         .values(state=state, provider_message_id=provider_message_id,
-                error=(error or None) and error[:500],
+                error=(error or None) and error[:500], leased_until=None,
+                next_attempt_at=next_attempt_at,
                 sent_at=utcnow() if state in ("sent", "stored") else None)
     )
 
@@ -106,12 +163,14 @@ async def mail_log(session: AsyncSession, photographer_id: int,
     return list(rows)
 
 
-async def process(db, smtp_url: str, sender: str, email_id: int) -> str:
+async def process(db, smtp_url: str, sender: str, email_id: int,
+                  lease: timedelta = LEASE) -> str:
     """The send job's whole flow, in three short transactions: claim, deliver, record.
     A failed attempt is noted on the row and the next one queued with a delay, until
-    MAX_ATTEMPTS have failed (then the row is `failed`, with the last error)."""
+    MAX_ATTEMPTS have failed or the server refused the message for good (then the row is
+    `failed`, with the reason)."""
     async with db.transaction() as session:
-        row = await claim(session, email_id)
+        row = await claim(session, email_id, lease)
     if row is None:
         return "skipped"
     if not smtp_url:
@@ -121,17 +180,28 @@ async def process(db, smtp_url: str, sender: str, email_id: int) -> str:
     try:
         message_id = await deliver(smtp_url, build_message(row, sender))
     except (aiosmtplib.SMTPException, OSError) as exc:
-        final = row.attempts >= MAX_ATTEMPTS
-        async with db.transaction() as session:
-            await mark(session, email_id, "failed" if final else "queued", error=str(exc))
-            if not final:
-                # A job that raises is not run again (arq retries only on its own Retry):
-                # queue the next attempt ourselves, after the commit, a little later.
-                outbox_of(session).enqueue(
-                    SEND_JOB, email_id, job_id=f"send-email-{email_id}-try{row.attempts + 1}",
-                    defer_until=utcnow() + retry_delay(row.attempts),
-                )
-        return "failed" if final else "retrying"
+        return await _attempt_failed(db, row, exc)
     async with db.transaction() as session:
         await mark(session, email_id, "sent", provider_message_id=message_id)
     return "sent"
+
+
+def _permanent(exc: Exception) -> bool:
+    """A 5xx answer (unknown mailbox, message refused) will not change on a retry."""
+    codes = [getattr(exc, "code", 0)] + [
+        r.code for r in getattr(exc, "recipients", ())]
+    return any(500 <= (code or 0) < 600 for code in codes)
+
+
+async def _attempt_failed(db, row: OutboundEmail, exc: Exception) -> str:
+    final = row.attempts >= MAX_ATTEMPTS or _permanent(exc)
+    due = None if final else utcnow() + retry_delay(row.attempts)
+    async with db.transaction() as session:
+        await mark(session, row.id, "failed" if final else "queued",
+                   error=str(exc) or type(exc).__name__, next_attempt_at=due)
+        if not final:
+            # A job that raises is not run again (arq retries only on its own Retry):
+            # queue the next attempt ourselves, after the commit (reconcile would too);
+            # row.attempts is this claim's count, so its job id is a new one.
+            outbox_of(session).enqueue(SEND_JOB, row.id, job_id=job_id(row), defer_until=due)
+    return "failed" if final else "retrying"

@@ -190,7 +190,8 @@ class Event(Base):
 
 class Image(Base):
     __tablename__ = "images"
-    __table_args__ = (Index("ix_images_event_position", "event_id", "position"),)
+    __table_args__ = (Index("ix_images_event_position", "event_id", "position"),
+                      Index("ix_images_state", "state"))
     id: Mapped[int] = mapped_column(primary_key=True)
     photographer_id: Mapped[int] = tenant_fk()
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
@@ -203,6 +204,11 @@ class Image(Base):
     state: Mapped[str] = mapped_column(String(20), default="processing")  # processing|ready|failed
     error: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The resize job's lease and retries (server/reconcile.py): a 'processing' row with no
+    # lease waits for a job; one whose lease has passed belonged to a worker that died.
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    leased_until: Mapped[datetime | None]
+    next_attempt_at: Mapped[datetime | None]
 
 
 class Visit(Base):
@@ -310,7 +316,8 @@ class OutboundEmail(Base):
     """Every email the system sends: the mail log. Queued rows are sent by an arq job."""
 
     __tablename__ = "outbound_emails"
-    __table_args__ = (Index("ix_outbound_tenant_created", "photographer_id", "created_at"),)
+    __table_args__ = (Index("ix_outbound_tenant_created", "photographer_id", "created_at"),
+                      Index("ix_outbound_emails_state", "state"))
     id: Mapped[int] = mapped_column(primary_key=True)
     photographer_id: Mapped[int] = tenant_fk()
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
@@ -320,9 +327,12 @@ class OutboundEmail(Base):
     subject: Mapped[str] = mapped_column(String(300))
     body_text: Mapped[str] = mapped_column(Text)
     body_html: Mapped[str] = mapped_column(Text, default="")
-    state: Mapped[str] = mapped_column(String(20), default="queued")  # queued|sent|stored|failed
+    # queued -> sending (leased) -> sent | stored | queued again (backoff) | failed
+    state: Mapped[str] = mapped_column(String(20), default="queued")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     provider_message_id: Mapped[str | None] = mapped_column(String(300))
     error: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
+    leased_until: Mapped[datetime | None]  # while `sending`: after this, taken back
+    next_attempt_at: Mapped[datetime | None]  # while `queued` after a failure: the backoff

@@ -1,8 +1,14 @@
 """Uploads: accept an image into an event, and the job that makes its thumbnail and preview.
 
 The request only validates and stores the original; resizing runs in an arq job (rule 5:
-the job calls `process_image` here). The original file name is kept exactly as uploaded,
+the job calls `process` here). The original file name is kept exactly as uploaded,
 for Lightroom round trips, but never used for anything on disk.
+
+The image row is the job's truth (server/reconcile.py). A `processing` row without a
+lease waits for a job; the job leases it with one conditional UPDATE (so a duplicate job
+does nothing), and ends it `ready`, or `failed` with the reason the gallery editor shows.
+A lease that ran out belonged to a worker that died: the row is taken back and tried
+again, up to MAX_ATTEMPTS claims.
 """
 
 from __future__ import annotations
@@ -10,8 +16,9 @@ from __future__ import annotations
 import asyncio
 import secrets
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .errors import Invalid, NotFound
@@ -19,10 +26,26 @@ from .events import tenant_channel
 from .galleries import get_event
 from .imaging import check_upload, render_variant
 from .media import PREVIEW_SIZE, THUMB_SIZE, MediaStore
-from .models import Image
+from .models import Image, utcnow
 from .outbox import outbox_of
 
 PROCESS_JOB = "process_image"
+MAX_ATTEMPTS = 5
+#: How long a claim holds an image; the worker cancels a job after two thirds of it.
+LEASE = timedelta(minutes=3)
+#: Wait before attempt 2, 3, 4, 5 after an error that may pass (a shared volume away).
+RETRY_DELAYS = (timedelta(seconds=5), timedelta(seconds=30), timedelta(minutes=2),
+                timedelta(minutes=10))
+
+#: Rows that need a job (reconcile enqueues them), and rows a job holds.
+WAITING = and_(Image.state == "processing", Image.leased_until.is_(None))
+LEASED = and_(Image.state == "processing", Image.leased_until.is_not(None))
+
+
+def job_id(image: Image) -> str:
+    """One id per attempt. It names the upload, not just the row: SQLite reuses the id of
+    a deleted last row, and arq would drop the new job while the old one's result is kept."""
+    return f"process-image-{image.id}-{image.storage_key}-{image.attempts + 1}"
 
 
 def clean_filename(name: str | None) -> str:
@@ -75,13 +98,13 @@ async def add_image(
         height=staged.height,
         bytes=staged.size,
         state="processing",
+        attempts=0,
     )
     session.add(image)
     await session.flush()
     # The job id names this upload, not just the row id: SQLite reuses the id of a deleted
     # last row, and arq would drop the new job while the old one's result is kept.
-    outbox_of(session).enqueue(PROCESS_JOB, image.id,
-                               job_id=f"process-image-{image.id}-{staged.storage_key}")
+    outbox_of(session).enqueue(PROCESS_JOB, image.id, job_id=job_id(image))
     return image
 
 
@@ -97,36 +120,83 @@ async def upload(db, media: MediaStore, photographer_id: int, event_id: int, *,
         raise
 
 
-async def process(db, media: MediaStore, image_id: int) -> str:
-    """The derived-sizes job: read, render with no transaction open, then record.
-    Idempotent: only an image still 'processing' is touched, and the final conditional
-    update is the claim, so a duplicate job changes nothing."""
-    async with db.reader() as session:
-        image = await session.scalar(select(Image).where(Image.id == image_id))
-    if image is None or image.state != "processing":
+async def claim(session: AsyncSession, image_id: int, lease: timedelta = LEASE) -> Image | None:
+    """Lease a processing image that waits (and is due) or whose lease ran out; None if
+    it is not claimable (done, deleted, or another job holds it)."""
+    now = utcnow()
+    due = or_(Image.next_attempt_at.is_(None), Image.next_attempt_at <= now)
+    claimed = await session.execute(
+        update(Image)
+        .where(Image.id == image_id, Image.state == "processing",
+               Image.attempts < MAX_ATTEMPTS,
+               or_(and_(Image.leased_until.is_(None), due), Image.leased_until < now))
+        .values(leased_until=now + lease, attempts=Image.attempts + 1, next_attempt_at=None)
+    )
+    if not claimed.rowcount:
+        return None
+    return await session.scalar(select(Image).where(Image.id == image_id))
+
+
+async def release_stale(session: AsyncSession, now: datetime) -> int:
+    """Take back images whose lease ran out (their worker died): waiting again at once, or
+    failed after MAX_ATTEMPTS claims (an image that kills its worker). Returns how many."""
+    stale = and_(LEASED, Image.leased_until < now)
+    gave_up = await session.execute(
+        update(Image).where(stale, Image.attempts >= MAX_ATTEMPTS)
+        .values(state="failed", leased_until=None,
+                error=f"Processing stopped {MAX_ATTEMPTS} times before it finished.")
+    )
+    requeued = await session.execute(
+        update(Image).where(stale).values(leased_until=None, next_attempt_at=now))
+    return gave_up.rowcount + requeued.rowcount
+
+
+async def process(db, media: MediaStore, image_id: int, lease: timedelta = LEASE) -> str:
+    """The derived-sizes job: claim, render with no transaction open, then record.
+    Idempotent: only a claimable image is touched, and the final update requires the row
+    to be still 'processing', so a duplicate job changes nothing."""
+    async with db.transaction() as session:
+        image = await claim(session, image_id, lease)
+    if image is None:
         return "skipped"
     try:
         await asyncio.to_thread(_render_all, media, image.storage_key)
-    except Exception as exc:  # a file that passed the check but fails to render
-        async with db.transaction() as session:
-            await session.execute(
-                update(Image).where(Image.id == image_id, Image.state == "processing")
-                .values(state="failed", error=f"Could not process this image: {exc}"[:300])
-            )
-        return "failed"
+    except (FileNotFoundError, PermissionError) as exc:  # a shared volume away: may pass
+        if image.attempts < MAX_ATTEMPTS:
+            return await _retry_later(db, image, exc)
+        return await _finish(db, image, "failed", f"Could not read this image: {exc}")
+    except Exception as exc:  # a file that passed the upload check but fails to render
+        return await _finish(db, image, "failed", f"Could not process this image: {exc}")
+    return await _finish(db, image, "ready", None)
+
+
+async def _finish(db, image: Image, state: str, error: str | None) -> str:
     async with db.transaction() as session:
         claimed = await session.execute(
             update(Image)
-            .where(Image.id == image_id, Image.state == "processing")
-            .values(state="ready", error=None)
+            .where(Image.id == image.id, Image.state == "processing")
+            .values(state=state, error=error and error[:300], leased_until=None)
         )
         if claimed.rowcount:
             outbox_of(session).publish(
                 tenant_channel(image.photographer_id),
                 {"type": "image", "image_id": image.id, "event_id": image.event_id,
-                 "state": "ready"},
+                 "state": state},
             )
-    return "ready" if claimed.rowcount else "skipped"
+    return state if claimed.rowcount else "skipped"
+
+
+async def _retry_later(db, image: Image, exc: Exception) -> str:
+    delay = RETRY_DELAYS[min(image.attempts, len(RETRY_DELAYS)) - 1]
+    due = utcnow() + delay
+    async with db.transaction() as session:
+        await session.execute(
+            update(Image).where(Image.id == image.id, Image.state == "processing")
+            .values(leased_until=None, next_attempt_at=due,
+                    error=f"Attempt {image.attempts} failed, trying again: {exc}"[:300]))
+        outbox_of(session).enqueue(PROCESS_JOB, image.id, job_id=job_id(image),
+                                   defer_until=due)
+    return "retrying"
 
 
 def _render_all(media: MediaStore, storage_key: str) -> None:

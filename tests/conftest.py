@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import os
 import re
 import secrets
@@ -401,6 +402,33 @@ async def gate_contact_id(visitor: Client, slug: str, email: str = "jane@example
                             s=slug, m=email.strip().lower())
     finally:
         await engine.dispose()
+
+
+async def open_gallery_socket(visitor: Client, slug: str, last_seq: int = 0,
+                              origin: str | None = None):
+    """The gallery page's live socket, as the browser opens it: cookies, our Origin, then
+    the last seq it has seen. For a known visitor it is also their "viewing now"."""
+    from websockets.asyncio.client import connect
+
+    base_url = str(visitor.http.base_url).rstrip("/")
+    cookie = "; ".join(f"{k}={v}" for k, v in visitor.http.cookies.items())
+    ws = await connect(base_url.replace("http://", "ws://") + f"/ws/gallery/{slug}",
+                       additional_headers={"Cookie": cookie, "Origin": origin or base_url})
+    await ws.send(json.dumps({"last_seq": last_seq}))
+    return ws
+
+
+async def viewing_now(photographer: Client, until, timeout: float = 10) -> list[dict]:
+    """The dashboard's "viewing now" once `until(viewers)` holds (a socket's presence beat
+    lands just after its hello), else AssertionError with what it last was."""
+    deadline = time.monotonic() + timeout
+    while True:
+        viewers = (await photographer.get("/panel/activity/viewing.json")).json()["viewers"]
+        if until(viewers):
+            return viewers
+        if time.monotonic() > deadline:
+            raise AssertionError(f"viewing now stayed {viewers}")
+        await asyncio.sleep(0.05)
 
 
 async def verify_device(visitor: Client, slug: str, email: str) -> httpx.Response:

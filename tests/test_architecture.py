@@ -56,3 +56,19 @@ def test_every_activity_kind_written_is_documented():
         ("_added", "_removed", "_single", "_bulk", "_changed", "_placed")))
     assert undocumented == []
     assert all(description.strip() for description in KINDS.values())
+
+
+def test_jobs_never_import_the_composition_root():
+    """jobs/ holds job functions over server services; server/app.py wires the worker. An
+    import of server.app from jobs/ would make the two a cycle again."""
+    offenders = []
+    for path in (ROOT / "jobs").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+            offenders += [f"{path.relative_to(ROOT)} imports {name}" for name in names
+                          if name == "server.app" or name.startswith("server.app.")]
+    assert offenders == []

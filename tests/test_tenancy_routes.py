@@ -47,11 +47,13 @@ from conftest import (
     Client,
     create_gallery,
     jpeg_bytes,
+    open_gallery_socket,
     pass_gate,
     released_gallery,
     rows,
     scalar,
     upload,
+    viewing_now,
     wait_processed,
 )
 from sqlalchemy import inspect as sa_inspect
@@ -71,11 +73,12 @@ PUBLIC = {
     "/": "landing page; redirects a logged-in browser to /panel, shows no tenant data",
     "/signup": "creates a new photographer; names no existing object",
     "/login": "authenticates; names no existing object",
+    "/healthz": "health of the database, Redis and worker: no tenant data",
+    "/metrics": "Prometheus metrics behind the operator's token: counts, no tenant data",
     "/g/{slug}": "the client gallery: authorised by its slug, password and visitor cookies",
     "/g/{slug}/unlock": "client gallery (password form)",
     "/g/{slug}/gate": "client gallery (email gate)",
     "/g/{slug}/pin": "client gallery (download PIN)",
-    "/g/{slug}/presence": "client gallery (viewing-now heartbeat)",
     "/g/{slug}/images/{image_id:int}/favorite": "client gallery (favorite)",
     "/g/{slug}/images/{image_id:int}/comments": "client gallery (comments)",
     "/g/{slug}/images/{image_id:int}/download": "client gallery (single download)",
@@ -504,8 +507,9 @@ async def owners_history(owner: Client, new_client, db, schema: dict) -> Tenant:
     bodies = [r[0] for r in await rows(db, "SELECT body_text FROM outbound_emails WHERE "
                                            "photographer_id=:p", p=owner.photographer_id)]
     (token,) = {t for b in bodies for t in re.findall(r"/d/([A-Za-z0-9_\-.]+)", b)}
-    res = await visitor.post_json(f"/g/{slug}/presence", {})  # "viewing now" holds A's client
-    assert res.status_code == 200 and res.json()["ok"], res.text
+    # "Viewing now" holds A's client while its gallery page (the live socket) stays open.
+    visitor.page = await open_gallery_socket(visitor, slug)
+    await viewing_now(owner, lambda v: len(v) == 1)
 
     comment_id = await scalar(db, "SELECT id FROM comments WHERE photographer_id=:p AND "
                                   "author='client'", p=owner.photographer_id)

@@ -187,6 +187,7 @@ async def current_session(conn: HTTPConnection) -> tuple[AuthSession, Photograph
     db = conn.state.services.db
     async with db.reader() as session:
         found = await auth.load_session(session, session_id)
+    conn.state.photographer_id = found[1].id if found else None  # server/request_log.py
     policy = session_policy(conn)
     if found is not None and policy.refresh_due(found[0], utcnow()):
         async with db.transaction() as session:
