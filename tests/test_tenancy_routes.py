@@ -443,6 +443,7 @@ class Tenant:
     client: Client
     ids: dict[str, object]  # table -> one of the tenant's row ids ("slug": the gallery's)
     secrets: list[str] = field(default_factory=list)  # text only this tenant's data holds
+    gallery_page: object = None  # a client's open gallery socket: "viewing now" holds them
 
 
 async def first_ids(db, schema: dict, photographer_id: int, chosen: dict) -> dict:
@@ -508,7 +509,7 @@ async def owners_history(owner: Client, new_client, db, schema: dict) -> Tenant:
                                            "photographer_id=:p", p=owner.photographer_id)]
     (token,) = {t for b in bodies for t in re.findall(r"/d/([A-Za-z0-9_\-.]+)", b)}
     # "Viewing now" holds A's client while its gallery page (the live socket) stays open.
-    visitor.page = await open_gallery_socket(visitor, slug)
+    gallery_page = await open_gallery_socket(visitor, slug)
     await viewing_now(owner, lambda v: len(v) == 1)
 
     comment_id = await scalar(db, "SELECT id FROM comments WHERE photographer_id=:p AND "
@@ -517,7 +518,7 @@ async def owners_history(owner: Client, new_client, db, schema: dict) -> Tenant:
         "events": event_id, "images": image_id, "contacts": contact_id,
         "gallery_types": type_id, "comments": comment_id, "slug": slug})
     return Tenant(owner, ids, [title, slug, type_name, email, email.split("@")[0], name,
-                               comment, reply, token, owner.email, *names])
+                               comment, reply, token, owner.email, *names], gallery_page)
 
 
 async def own_world(me: Client, new_client, db, schema: dict) -> Tenant:
@@ -712,6 +713,7 @@ async def test_another_photographer_gets_404_for_every_object_on_every_route(
         res = await photographer.get(f"/panel/media/{variant}/{owner.ids['images']}")
         if res.status_code != 200:
             problems.append(f"A's {variant} file is gone after B's requests")
+    await owner.gallery_page.close()
     assert not problems, f"{len(problems)} tenancy problems:\n" + "\n".join(problems)
     assert len(cases) >= 60
 
