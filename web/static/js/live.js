@@ -297,12 +297,14 @@ function imageProcessed(m) {  // the gallery editor: a photo finished processing
 
 // --- viewing now ---
 let viewingTimer = null;
+const VIEWING_SHOWN = 8;
 async function refreshViewing() {
   const box = document.getElementById('viewing-now');
   if (!box) return;
   const res = await fetch(box.dataset.url, { headers: { Accept: 'application/json' } });
   if (!res.ok) return;
-  const { viewers, total } = await res.json();
+  const { viewers: all, total } = await res.json();
+  const viewers = all.slice(0, VIEWING_SHOWN);  // a crowd is a count, not a wall of names
   const list = document.getElementById('viewing-list');
   list.replaceChildren();
   if (!viewers.length) {
