@@ -193,7 +193,7 @@ async def measure(base: str, pid: int, log: Path, slug: str, actors: list[Visito
     stop.set()
     await listener
     await dashboard.close()
-    viewing = len((await panel.get("/panel/activity/viewing.json")).json()["viewers"])
+    viewing = (await panel.get("/panel/activity/viewing.json")).json()["total"]
     main_ms, total_ms = cpu.per_request_ms(tracker.sent)
     figures = {
         "n": n, "actions": tracker.sent, "rate": tracker.sent / seconds, "cpu": total_ms,
