@@ -10,6 +10,7 @@ memory) in the same run.
 
     python bench/live_latency.py                       # embedded default, 30 s
     python bench/live_latency.py --backend postgres    # PostgreSQL + Redis at 127.0.0.1
+    python bench/live_latency.py --flat-out 20,50,100  # then N clients as fast as they can
 """
 
 from __future__ import annotations
@@ -195,8 +196,9 @@ async def listen(ws, tracker: Tracker, stop: asyncio.Event) -> None:
 
 
 async def client_loop(http: RawClient, url: str, body_for, contact_id: Hashable,
-                      tracker: Tracker, until: float) -> None:
-    await asyncio.sleep(random.random())  # spread the clients over the second
+                      tracker: Tracker, until: float, paced: bool = True) -> None:
+    if paced:
+        await asyncio.sleep(random.random())  # spread the clients over the second
     on = True
     while time.perf_counter() < until:
         began = tracker.started(contact_id)
@@ -213,7 +215,8 @@ async def client_loop(http: RawClient, url: str, body_for, contact_id: Hashable,
         if measured:
             tracker.request_ms.append((time.perf_counter() - began) * 1000)
         on = not on
-        await asyncio.sleep(max(0.0, 1.0 - (time.perf_counter() - began)))
+        if paced:
+            await asyncio.sleep(max(0.0, 1.0 - (time.perf_counter() - began)))
 
 
 async def drain(tracker: Tracker, seconds: float = 5.0) -> None:
@@ -338,6 +341,37 @@ async def run_proofroom(base: str, seconds: float, pid: int) -> dict:
     return report("proofroom", tracker, seconds, cpu)
 
 
+async def run_flat_out(base: str, counts: list[int], seconds: float, pid: int) -> None:
+    """N clients, each toggling again as soon as its last toggle answered: the most
+    actions a second the server sustains, and the HTTP latency it takes to."""
+    studios = await asyncio.gather(*(setup_photographer(base, n) for n in range(2)))
+    visitors = [(studios[n % 2][1], *await setup_visitor(base, studios[n % 2][1], 1000 + n))
+                for n in range(max(counts))]
+    for count in counts:
+        tracker, raws, loops = Tracker(), [], []
+        tracker.measure_from = time.perf_counter() + 1.0
+        until = tracker.measure_from + seconds
+        cpu = CpuMeter(pid)
+        metering = asyncio.create_task(cpu.measure(tracker.measure_from, until))
+        for slug, http, contact_id, image_id in visitors[:count]:
+            cookie = "; ".join(f"{k}={v}" for k, v in http.cookies.items())
+            raws.append(RawClient(base, cookie, {"X-CSRF-Token": http.cookies["pr_csrf"]}))
+            loops.append(client_loop(raws[-1], f"/g/{slug}/images/{image_id}/favorite",
+                                     lambda on: {"on": on}, contact_id, tracker, until,
+                                     paced=False))
+        await asyncio.gather(*loops)
+        for raw in raws:
+            await raw.close()
+        await metering
+        main, total = cpu.per_request_ms(tracker.sent)
+        print(f"flat-out {count:>3} clients: {tracker.sent / seconds:.0f} actions/s  HTTP "
+              f"p50 {percentile(tracker.request_ms, 50):.1f} ms  "
+              f"p99 {percentile(tracker.request_ms, 99):.1f} ms  "
+              f"CPU {total:.2f} ms/action", flush=True)
+    for http, *_ in [(v[1],) for v in visitors] + [(s[0],) for s in studios]:
+        await http.aclose()
+
+
 # ---- floor --------------------------------------------------------------------------
 
 async def run_floor(base: str, seconds: float, pid: int) -> dict:
@@ -379,6 +413,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/14")
+    parser.add_argument("--flat-out", default="", metavar="N,N,...",
+                        help="after the paced run, N clients toggling flat out for 10 s each")
+    parser.add_argument("--no-paced", action="store_true", help="skip the paced run")
+    parser.add_argument("--no-floor", action="store_true", help="skip the floor run")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="proofroom-bench-"))
     env = {**os.environ, "PROOFROOM_VAR": str(tmp / "var"), "SECRET_KEY": "bench",
@@ -414,7 +452,13 @@ def main() -> None:
         if args.backend == "postgres":
             procs.append(start([sys.executable, "-m", "server.cli", "worker"], env,
                                tmp / "worker.log"))
-        mine = asyncio.run(run_proofroom(base, args.seconds, procs[0].pid))
+        if not args.no_paced:
+            mine = asyncio.run(run_proofroom(base, args.seconds, procs[0].pid))
+        if args.flat_out:
+            counts = [int(n) for n in args.flat_out.split(",")]
+            asyncio.run(run_flat_out(base, counts, 10.0, procs[0].pid))
+        if args.no_floor or args.no_paced:
+            return
         floor_port = free_port()
         procs.append(start([sys.executable, "-m", "uvicorn", "bench.floor_app:app", "--port",
                             str(floor_port), "--log-level", "warning"], env,

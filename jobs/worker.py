@@ -2,27 +2,36 @@
 service function a route would call (rule 5): the row's state machine, its claim and its
 retries live in the service, and what work is pending lives in the database
 (server/reconcile.py). Which worker runs these, and with what context (`db`, `media`,
-`settings`, `lease`), is decided by the composition root, server/app.py.
+`settings`, `lease`, `stopping`), is decided by the composition root, server/app.py.
 
 Every job logs one logfmt line on "proofroom.jobs":
 `job=<function> id=<job id> outcome=<ok|retry|failed|skipped> duration_ms=<n>`.
+
+A graceful stop (SIGTERM to `proofroom worker`, the web app's shutdown with its in-process
+worker) cancels the jobs that are running; arq puts them back in its queue. A work job
+cancelled so hands back the lease it took on its row (`hands_back`), so the row waits
+again at once instead of for the rest of its lease (minutes).
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 from arq import cron, func
 from arq.cron import CronJob
+from sqlalchemy import and_, update
 
 from server import mail, uploads
 from server import reconcile as reconcile_service
 from server.config import Settings
+from server.models import utcnow
 
 log = logging.getLogger("proofroom.jobs")
 
@@ -44,7 +53,7 @@ def logged(fn: JobFunction) -> JobFunction:
             outcome = OUTCOMES.get(result, "ok") if isinstance(result, str) else "ok"
             return result
         except asyncio.CancelledError:
-            outcome = "retry"  # arq puts a cancelled job back; its lease runs out meanwhile
+            outcome = "retry"  # arq puts a cancelled job back (its lease: `hands_back`)
             raise
         finally:
             log.info("job=%s id=%s outcome=%s duration_ms=%d", fn.__name__,
@@ -53,12 +62,76 @@ def logged(fn: JobFunction) -> JobFunction:
     return run
 
 
+class Stopping:
+    """Whether the worker is stopping gracefully. The composition root makes it the
+    worker's `on_stop`, which arq's `handle_sig` calls right after it cancels the running
+    jobs, before they see the cancellation. (A job's own timeout is a cancellation too: it
+    keeps its lease, which outlives the job because a render thread may still run.)"""
+
+    def __init__(self) -> None:
+        self.now = False
+
+    def __call__(self, signum: int) -> None:
+        self.now = True
+
+
+#: The kinds of work whose service leases its row (server/reconcile.py), by job name.
+LEASING = {kind.job: kind for kind in reconcile_service.KINDS}
+
+
+def hands_back(fn: JobFunction) -> JobFunction:
+    """For a job whose service leases its row: cancelled by a graceful stop, it ends the
+    lease it took and lets reconcile's lease-expiry path take the row back (waiting again,
+    due now; `failed` after too many claims), so the next worker runs it at once."""
+    kind = LEASING[fn.__name__]
+
+    @functools.wraps(fn)
+    async def run(ctx: dict[str, Any], row_id: int) -> Any:
+        started = utcnow()
+        try:
+            return await fn(ctx, row_id)
+        except asyncio.CancelledError:
+            stopping = ctx.get("stopping")
+            if stopping is not None and stopping.now:
+                await _hand_back(ctx, kind, row_id, started)
+            raise
+
+    return run
+
+
+async def _hand_back(ctx: dict[str, Any], kind: reconcile_service.Kind, row_id: int,
+                     started: datetime) -> None:
+    lease: timedelta = ctx["lease"]
+    now = utcnow()
+    model = kind.model
+    this_row = dataclasses.replace(kind, leased=and_(kind.leased, model.id == row_id))
+    # Only a lease a claim made since this job started (a claim leases until its time plus
+    # `lease`): never one another worker holds from before.
+    ours = model.leased_until.between(started + lease, now + lease)
+    try:
+        async with ctx["db"].transaction() as session:
+            ended = await session.execute(
+                update(model).where(this_row.leased, ours)
+                .values(leased_until=now - timedelta(microseconds=1)))
+            if ended.rowcount:
+                await reconcile_service.release_stale(session, this_row, now)
+    except Exception as exc:  # the lease runs out instead; the CancelledError goes on
+        log.warning("job=%s id=%s could not hand back %s %s: %s", kind.job,
+                    ctx.get("job_id"), kind.name, row_id, exc)
+        return
+    if ended.rowcount:
+        log.info("job=%s id=%s handed back its lease on %s %s", kind.job, ctx.get("job_id"),
+                 kind.name, row_id)
+
+
 @logged
+@hands_back
 async def process_image(ctx: dict[str, Any], image_id: int) -> str:
     return await uploads.process(ctx["db"], ctx["media"], image_id, ctx["lease"])
 
 
 @logged
+@hands_back
 async def send_email(ctx: dict[str, Any], email_id: int) -> str:
     settings: Settings = ctx["settings"]
     return await mail.process(ctx["db"], settings.smtp_url, settings.mail_from, email_id,

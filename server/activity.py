@@ -7,15 +7,16 @@ skip an event the way a global autoincrement committing out of order could.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from .events import KINDS, PHOTOGRAPHER_KINDS, Logged, envelope, tenant_channel
 from .models import ActivityEvent, Contact, Event, Photographer, Visit, utcnow
-from .outbox import Outbox, outbox_of
-from .prepared import Prepared
+from .outbox import Outbox, before_commit, outbox_of
 
 #: How each kind moves the Activity report's counters on the (event, contact) Visit row.
 COUNTERS: dict[str, tuple[str, int]] = {
@@ -27,22 +28,23 @@ COUNTERS: dict[str, tuple[str, int]] = {
 }
 
 # Statements built once: record() runs on every client action, and building a statement
-# costs more than executing it on SQLite. Core tables skip the ORM's bulk-persistence path.
+# costs more than executing it on SQLite (SQLAlchemy caches their compiled form). Core
+# tables skip the ORM's bulk-persistence path.
 _people, _visits, _log = Photographer.__table__, Visit.__table__, ActivityEvent.__table__
-_NEXT_SEQ = Prepared(
+_NEXT_SEQ = (
     update(_people)
     .where(_people.c.id == bindparam("pid"))
     .values(last_event_seq=_people.c.last_event_seq + 1)
     .returning(_people.c.last_event_seq)
 )
-_APPEND = Prepared(insert(_log))
+_APPEND = insert(_log)
 
 
 def _bump_statement(column: str | None, delta: int):
     values = {"last_at": bindparam("at")}
     if column:
         values[column] = _visits.c[column] + delta
-    return Prepared(
+    return (
         update(_visits)
         .where(_visits.c.event_id == bindparam("eid"), _visits.c.contact_id == bindparam("cid"))
         .values(**values)
@@ -52,15 +54,41 @@ def _bump_statement(column: str | None, delta: int):
 _BUMPS = {kind: _bump_statement(*COUNTERS.get(kind, (None, 0))) for kind in KINDS}
 
 
-async def record(session: AsyncSession, photographer_id: int, kind: str,
-                 **fields: Any) -> Logged:
-    """append() in an ORM session's transaction: published after that session commits.
+def record(session: Session | AsyncSession, photographer_id: int, kind: str,
+           **fields: Any) -> None:
+    """Log an event in the session's unit of work: appended when the unit commits, after
+    all its other statements (`append_recorded`), and published after the commit.
     `fields` are append()'s (event_id, contact_id, payload, names)."""
-    outbox = outbox_of(session)
-    return await session.run_sync(
-        lambda sync_session: append(sync_session.connection(), outbox, photographer_id, kind,
-                                    **fields)
-    )
+    if kind not in KINDS:
+        raise ValueError(f"unknown activity kind {kind!r}")
+    pending = session.info.setdefault("activity", [])
+    if not pending:
+        before_commit(session, append_recorded)
+    pending.append((photographer_id, kind, fields))
+
+
+def append_recorded(session: Session) -> None:
+    """The unit's logged events, in order, as its last statements: taking the number locks
+    the photographer's counter row until COMMIT, so every other write of that tenant waits;
+    taken last, that lock is held for two statements per event, not the whole unit."""
+    pending, outbox = session.info.pop("activity", []), outbox_of(session)
+    session.flush()
+    for photographer_id, kind, fields in pending:
+        append(session.connection(), outbox, photographer_id, kind, **fields)
+
+
+def seq_at_commit(session: AsyncSession, photographer_id: int) -> Callable[[], int]:
+    """The photographer's latest seq as this unit commits, its own events included: call
+    the returned function after the commit. (Read inside the unit, `latest_seq` would miss
+    the events the unit appends last.)"""
+    seen: dict[str, int] = {}
+
+    def read(sync_session: Session) -> None:
+        seen["seq"] = int(sync_session.scalar(
+            select(Photographer.last_event_seq).where(Photographer.id == photographer_id)) or 0)
+
+    before_commit(session, read)
+    return lambda: seen["seq"]
 
 
 def append(
@@ -86,9 +114,9 @@ def append(
         names = _names(conn, contact_id, event_id)
     # Last: taking the number locks the photographer's counter row until commit, so every
     # other write of this tenant waits; keep that window to the two statements it needs.
-    seq = _NEXT_SEQ.run(conn, {"pid": photographer_id}).scalar_one()
+    seq = conn.execute(_NEXT_SEQ, {"pid": photographer_id}).scalar_one()
     activity = Logged(seq, kind, event_id, contact_id, payload or {}, at)
-    _APPEND.run(conn, {
+    conn.execute(_APPEND, {
         "photographer_id": photographer_id, "seq": seq, "event_id": event_id,
         "contact_id": contact_id, "kind": kind, "payload": activity.payload, "at": at,
     })
@@ -100,7 +128,7 @@ def append(
 def _bump_visit(conn: Connection, kind: str, event_id: int, contact_id: int, at) -> None:
     """Keep the report's row in step: LAST SAVED moves with every action, and the counter
     of this kind changes in the same transaction as the action itself."""
-    _BUMPS[kind].run(conn, {"eid": event_id, "cid": contact_id, "at": at})
+    conn.execute(_BUMPS[kind], {"eid": event_id, "cid": contact_id, "at": at})
 
 
 def _names(conn: Connection, contact_id: int | None, event_id: int | None) -> dict:

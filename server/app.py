@@ -28,7 +28,7 @@ from starlette.routing import Mount, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from jobs.worker import FUNCTIONS, cron_jobs
+from jobs.worker import FUNCTIONS, Stopping, cron_jobs
 from jobs.worker import reconcile as reconcile_job
 from realtime.bus import RedisBus
 from realtime.gallery_socket import gallery_socket
@@ -74,7 +74,10 @@ class Services:
         if self.hub is not None:
             await self.hub.stop()
         if self.worker is not None:
-            self.worker.handle_sig(15)  # ask the loop to stop, then wait for running jobs
+            # close() stops the loop (its handle_sig cancels the running jobs, which hand
+            # back their leases: jobs/worker.py) and waits for them. Cancel them once: a
+            # second handle_sig before the jobs ran makes arq stop waiting for them, and
+            # the process would end in the middle of their hand-back.
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.worker.close(), 10)
         await self.bus.stop()  # what is still queued for other processes goes out first
@@ -124,20 +127,25 @@ def job_lease() -> timedelta:
 
 def make_worker(services: Services, max_jobs: int) -> Worker:
     lease = job_lease()
-    return Worker(
+    stopping = Stopping()
+    worker = Worker(
         functions=FUNCTIONS,
         cron_jobs=cron_jobs(),
         redis_pool=services.redis,
         handle_signals=False,
         on_startup=_reconcile_at_start,
         ctx={"db": services.db, "media": services.media, "settings": services.settings,
-             "lease": lease},
+             "lease": lease, "stopping": stopping},
         max_jobs=max_jobs,
         poll_delay=0.1,
         keep_result=60,  # the database, not arq's result, says what is done
         job_timeout=lease.total_seconds() * 2 / 3,
         health_check_interval=HEALTH_CHECK_INTERVAL,
     )
+    # arq calls it from handle_sig (Worker.close, at Services.close): the jobs that stop
+    # cancels hand back their leases (jobs/worker.py).
+    worker.on_stop = stopping
+    return worker
 
 
 async def _reconcile_at_start(ctx: dict) -> None:

@@ -36,7 +36,7 @@ async def add_client_comment(
     )
     session.add(comment)
     await session.flush()
-    await activity.record(
+    activity.record(
         session,
         guest.photographer_id,
         "comment_added",

@@ -159,7 +159,7 @@ async def reply(session: AsyncSession, photographer_id: int, contact_id: int, im
     session.add(comment)
     await session.flush()
     await mark_read(session, photographer_id, contact_id, image_id)
-    await activity.record(
+    activity.record(
         session, photographer_id, "comment_replied", event_id=thread.event.id,
         contact_id=contact_id,
         payload={"comment_id": comment.id, "image_id": image_id,

@@ -119,7 +119,7 @@ async def favorites_zip(session: AsyncSession, media: MediaStore, secret: str,
         kind="bulk", scope="favorites", size=event.download_size, bytes=len(stream),
         file_count=len(images),
     ))
-    await activity.record(
+    activity.record(
         session, event.photographer_id, "download_bulk", event_id=event.id,
         contact_id=data["c"],
         payload={"scope": "favorites", "files": len(images), "bytes": len(stream),

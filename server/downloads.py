@@ -76,7 +76,7 @@ async def single(
             bytes=size, file_count=1, device_id=guest.device_id,
         )
     )
-    await activity.record(
+    activity.record(
         session, guest.photographer_id, "download_single", event_id=event.id,
         contact_id=guest.contact_id,
         payload={"image_id": image.id, "filename": image.filename, "size": event.download_size,
@@ -132,7 +132,7 @@ async def bulk(
             file_count=len(images), device_id=guest.device_id,
         )
     )
-    await activity.record(
+    activity.record(
         session, guest.photographer_id, "download_bulk", event_id=event.id,
         contact_id=guest.contact_id,
         payload={"scope": scope, "files": len(images), "bytes": len(stream),

@@ -13,21 +13,21 @@ from sqlalchemy import Connection, bindparam, delete, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from . import activity
 from .contacts import insert_if_absent
 from .db import Database
 from .errors import NotFound
 from .models import Contact, Device, DeviceFavorite, Event, Favorite, Image, utcnow
-from .outbox import Outbox
-from .prepared import Prepared
+from .outbox import outbox_of
 from .public import Guest, device_marks
 
 _images, _favs, _contacts = Image.__table__, Favorite.__table__, Contact.__table__
 _devices, _claims = Device.__table__, DeviceFavorite.__table__
 # Built once (see activity.py): one query answers everything the toggle needs to know,
 # including that the cookie's device is this photographer's, of this contact.
-_FIND = Prepared(
+_FIND = (
     select(_images.c.id, _images.c.filename, _favs.c.id, _contacts.c.name, _contacts.c.email,
            _devices.c.verified_at, _favs.c.device_id, _claims.c.image_id)
     .select_from(_images)
@@ -42,11 +42,11 @@ _FIND = Prepared(
            _images.c.state == "ready")
 )
 # Race-safe: two toggles of the same image at once (two web processes) make one row.
-_ADD = {dialect: Prepared(insert_if_absent(Favorite, {}, ("image_id", "contact_id"), dialect))
+_ADD = {dialect: insert_if_absent(Favorite, {}, ("image_id", "contact_id"), dialect)
         for dialect in ("sqlite", "postgresql")}
-_REMOVE = Prepared(delete(_favs).where(_favs.c.id == bindparam("fid")))
-_UNCLAIM = Prepared(delete(_claims).where(_claims.c.device_id == bindparam("did"),
-                                          _claims.c.image_id == bindparam("iid")))
+_REMOVE = delete(_favs).where(_favs.c.id == bindparam("fid"))
+_UNCLAIM = delete(_claims).where(_claims.c.device_id == bindparam("did"),
+                                 _claims.c.image_id == bindparam("iid"))
 
 
 def _claim(conn: Connection, device_id: int, image_id: int) -> None:
@@ -55,15 +55,16 @@ def _claim(conn: Connection, device_id: int, image_id: int) -> None:
                  .on_conflict_do_nothing())
 
 
-def toggle(conn: Connection, outbox: Outbox, event_id: int, event_title: str, guest: Guest,
-           image_id: int, on: bool) -> bool:
+def toggle(session: Session, event_id: int, event_title: str, guest: Guest, image_id: int,
+           on: bool) -> bool:
     """Make the favorite state `on`; returns whether anything changed (and was logged).
 
-    The hottest client action, written as a plain-connection unit of work so it runs
+    The hottest client action, written as a plain (sync) unit of work so it runs
     whole in one step (Database.write). One query checks the image is a ready one of this
     gallery, whether it is already a favorite, and who the contact is (their name rides
     along in the pushed event)."""
-    found = _FIND.run(conn, {
+    conn, outbox = session.connection(), outbox_of(session)
+    found = conn.execute(_FIND, {
         "cid": guest.contact_id, "pid": guest.photographer_id, "iid": image_id,
         "eid": event_id, "did": guest.device_id,
     }).first()
@@ -77,14 +78,14 @@ def toggle(conn: Connection, outbox: Outbox, event_id: int, event_title: str, gu
         if on and not claimed:
             _claim(conn, guest.device_id, image_id)
         elif not on and claimed:
-            _UNCLAIM.run(conn, {"did": guest.device_id, "iid": image_id})
+            conn.execute(_UNCLAIM, {"did": guest.device_id, "iid": image_id})
         return False
     if claimed and not on:
-        _UNCLAIM.run(conn, {"did": guest.device_id, "iid": image_id})
+        conn.execute(_UNCLAIM, {"did": guest.device_id, "iid": image_id})
     if on == bool(existing):
         return False
     if on:
-        added = _ADD[conn.dialect.name].run(conn, {
+        added = conn.execute(_ADD[conn.dialect.name], {
             "photographer_id": guest.photographer_id, "event_id": event_id, "image_id": image_id,
             "contact_id": guest.contact_id, "note": "", "created_at": utcnow(),
             "device_id": guest.device_id,
@@ -92,7 +93,7 @@ def toggle(conn: Connection, outbox: Outbox, event_id: int, event_title: str, gu
         if added.first() is None:
             return False  # a concurrent request just added it
     else:
-        _REMOVE.run(conn, {"fid": existing})
+        conn.execute(_REMOVE, {"fid": existing})
     activity.append(
         conn, outbox, guest.photographer_id, "favorite_added" if on else "favorite_removed",
         event_id=event_id, contact_id=guest.contact_id,

@@ -89,22 +89,6 @@ async def claim(session: AsyncSession, email_id: int,
     return await session.scalar(select(OutboundEmail).where(OutboundEmail.id == email_id))
 
 
-async def release_stale(session: AsyncSession, now) -> int:
-    """Take back emails whose lease ran out (their worker died mid-send): queued again at
-    once, or failed once MAX_ATTEMPTS claims were made. Returns how many."""
-    stale = and_(LEASED, OutboundEmail.leased_until < now)
-    gave_up = await session.execute(
-        update(OutboundEmail).where(stale, OutboundEmail.attempts >= MAX_ATTEMPTS)
-        .values(state="failed", leased_until=None,
-                error=f"Gave up after {MAX_ATTEMPTS} attempts: the last one never finished.")
-    )
-    requeued = await session.execute(
-        update(OutboundEmail).where(stale)  # due now: waiting (for a rescue) from now on
-        .values(state="queued", leased_until=None, next_attempt_at=now)
-    )
-    return gave_up.rowcount + requeued.rowcount
-
-
 def message_id(row: OutboundEmail) -> str:
     """Stable across attempts (see the module docstring); created_at tells apart rows that
     reuse a deleted row's id (SQLite does that)."""

@@ -1,8 +1,11 @@
-"""The per-transaction outbox: pushes and jobs that may leave only after COMMIT.
+"""The per-transaction outbox: what may happen only after COMMIT.
 
-A service function never publishes or enqueues directly. It calls `outbox_of(session)`
-and adds to it; `Database.transaction()` flushes the outbox after the commit succeeded
-and drops it on rollback, so a push is only ever sent for a committed event.
+A unit of work is a transaction plus its outbox. A service function never publishes,
+enqueues or deletes a file directly: it calls `outbox_of(session)` and adds to it (a
+push, a job, or an after-commit action such as removing an image's files).
+`Database.transaction()` and `Database.write()` flush the outbox after the commit
+succeeded and drop it on rollback, so a push is only ever sent for a committed event and
+a file is never gone while a row still points at it.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +33,7 @@ class Job:
 class Outbox:
     messages: list[tuple[str, dict]] = field(default_factory=list)
     jobs: list[Job] = field(default_factory=list)
+    actions: list[Callable[[], Any]] = field(default_factory=list)
 
     def publish(self, channel: str, message: dict) -> None:
         self.messages.append((channel, message))
@@ -36,8 +41,13 @@ class Outbox:
     def enqueue(self, name: str, *args: Any, job_id: str | None = None, defer_until=None) -> None:
         self.jobs.append(Job(name, args, job_id, defer_until))
 
+    def after_commit(self, action: Callable[[], Any]) -> None:
+        """Run `action()` (a plain function) once the transaction has committed; never if
+        it rolls back. For what cannot be undone, such as deleting files."""
+        self.actions.append(action)
+
     def __bool__(self) -> bool:
-        return bool(self.messages or self.jobs)
+        return bool(self.messages or self.jobs or self.actions)
 
 
 class Dispatcher:
@@ -57,8 +67,19 @@ class Dispatcher:
         self.enqueue = enqueue
 
     async def flush(self, outbox: Outbox) -> None:
+        self.run_actions(outbox)
         self.publish_messages(outbox)
         await self.enqueue_jobs(outbox)
+
+    @staticmethod
+    def run_actions(outbox: Outbox) -> None:
+        # After the commit, whatever happens: a failed action is logged, never re-raised
+        # (the write it follows stands) and never stops the pushes behind it.
+        for action in outbox.actions:
+            try:
+                action()
+            except Exception:
+                log.exception("after-commit action %r failed", action)
 
     def publish_messages(self, outbox: Outbox) -> None:
         # Failures here never undo the commit: replay (pushes) and reconcile (jobs) recover.
@@ -80,7 +101,20 @@ class Dispatcher:
                 log.exception("enqueue of %s failed; reconcile will pick it up", job.name)
 
 
-def outbox_of(session: AsyncSession) -> Outbox:
+def before_commit(session: Session | AsyncSession, step: Callable[[Session], None]) -> None:
+    """Run `step(session)` (a plain function, given the unit's sync ORM session) as the
+    unit's last statements, just before its COMMIT."""
+    session.info.setdefault("before_commit", []).append(step)
+
+
+def run_before_commit(session: Session) -> None:
+    """In the order they were added; a step may add more (they run too)."""
+    steps = session.info.get("before_commit", [])
+    while steps:
+        steps.pop(0)(session)
+
+
+def outbox_of(session: Session | AsyncSession) -> Outbox:
     box = session.info.get("outbox")
     if box is None:
         box = session.info["outbox"] = Outbox()

@@ -167,7 +167,7 @@ async def touch_visit(session: AsyncSession, guest: Guest, *, force: bool = Fals
         if device is not None:
             device.last_seen_at = now
     await session.flush()
-    await activity.record(
+    activity.record(
         session,
         guest.photographer_id,
         "visit",

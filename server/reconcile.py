@@ -2,12 +2,13 @@
 
 Each kind of background work (resize an image, send an email; the workflows' scheduled
 actions next) is one `Kind` entry: its table, which rows wait for a job, which rows a job
-holds (a lease), the job's name and its deterministic id, and how the owning service takes
-back a row whose lease ran out. `reconcile()` runs when a worker starts (server/app.py
-calls it before the worker takes jobs) and every minute (an arq cron in jobs/worker.py):
+holds (a lease), the job's name and its deterministic id, and what `release_stale` writes
+to take back a row whose lease ran out. `reconcile()` runs when a worker starts
+(server/app.py calls it before the worker takes jobs) and every minute (an arq cron in
+jobs/worker.py):
 
-1. takes back leased rows whose lease has passed (their worker died mid-job): the service
-   puts each back in line, or ends it `failed` after too many attempts;
+1. takes back leased rows whose lease has passed (their worker died mid-job):
+   `release_stale` puts each back in line, or ends it `failed` after too many attempts;
 2. enqueues the job of every waiting row under its deterministic id, deferred to the row's
    backoff time. arq ignores an enqueue whose job or result still exists, so this costs
    nothing for work Redis still holds and restores what Redis lost (a restart, FLUSHALL,
@@ -25,11 +26,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from . import mail, uploads
@@ -50,20 +51,41 @@ CHUNK = 100
 @dataclass(frozen=True)
 class Kind:
     name: str
-    model: Any  # an ORM class with id, created_at, leased_until, next_attempt_at
+    model: Any  # an ORM class with id, state, attempts, error, created_at, leased_until,
+    #             next_attempt_at
     waiting: ColumnElement[bool]  # rows that need a job
     leased: ColumnElement[bool]  # rows a job holds (leased_until is set)
     job: str  # the arq function that runs one row: job(ctx, row.id)
     job_id: Callable[[Any], str]  # deterministic: the same row and attempt, the same id
-    release_stale: Callable[[AsyncSession, datetime], Awaitable[int]]
+    max_attempts: int  # claims made before a stale row ends `failed`
+    gave_up: str  # the `error` of a row that ended so
+    requeue: dict[str, Any] = field(default_factory=dict)  # more values for a row put back
 
 
 KINDS: tuple[Kind, ...] = (
     Kind("image", Image, uploads.WAITING, uploads.LEASED, uploads.PROCESS_JOB,
-         uploads.job_id, uploads.release_stale),
+         uploads.job_id, uploads.MAX_ATTEMPTS,
+         f"Processing stopped {uploads.MAX_ATTEMPTS} times before it finished."),
     Kind("email", OutboundEmail, mail.WAITING, mail.LEASED, mail.SEND_JOB,
-         mail.job_id, mail.release_stale),
+         mail.job_id, mail.MAX_ATTEMPTS,
+         f"Gave up after {mail.MAX_ATTEMPTS} attempts: the last one never finished.",
+         {"state": "queued"}),
 )
+
+
+async def release_stale(session: AsyncSession, kind: Kind, now: datetime) -> int:
+    """Take back the kind's rows whose lease ran out (their worker died mid-job): `failed`
+    once `max_attempts` claims were made, else due again now (waiting, for a rescue job
+    from reconcile). Returns how many."""
+    model = kind.model
+    stale = and_(kind.leased, model.leased_until < now)
+    gave_up = await session.execute(
+        update(model).where(stale, model.attempts >= kind.max_attempts)
+        .values(state="failed", leased_until=None, error=kind.gave_up))
+    requeued = await session.execute(
+        update(model).where(stale)
+        .values(leased_until=None, next_attempt_at=now, **kind.requeue))
+    return gave_up.rowcount + requeued.rowcount
 
 
 async def reconcile(db: Database, lease: timedelta,
@@ -76,7 +98,7 @@ async def reconcile(db: Database, lease: timedelta,
     counts: dict[str, int] = {}
     async with db.transaction() as session:
         for kind in kinds:
-            counts[f"{kind.name}_taken_back"] = await kind.release_stale(session, now)
+            counts[f"{kind.name}_taken_back"] = await release_stale(session, kind, now)
     async with db.reader() as session:
         waiting = {kind.name: list(await session.scalars(
             select(kind.model).where(kind.waiting).order_by(kind.model.id).limit(BATCH)))

@@ -2,12 +2,12 @@
 thread, one connection, and group commit.
 
 A unit that finds the writer free and nobody queued runs at once on the event loop, on a
-connection that never waits for SQLite's lock (busy timeout 0). Its statements are
-prepared (server/prepared.py) and SQLite commits to the WAL without an fsync
-(synchronous=NORMAL), so this costs a fraction of a millisecond, less than handing the
-unit to a thread and back (measured: ~2 ms of CPU a favorite toggle through the thread,
-~1 ms inline, whole request included). If another connection or process holds the lock,
-the unit goes to the writer thread instead, which waits with the usual busy timeout.
+connection that never waits for SQLite's lock (busy timeout 0). SQLite commits to the
+WAL without an fsync (synchronous=NORMAL), so this costs a fraction of a millisecond,
+less than handing the unit to a thread and back (measured: ~2 ms of CPU a favorite
+toggle through the thread, ~1 ms inline, whole request included). If another connection
+or process holds the lock, the unit goes to the writer thread instead, which waits with
+the usual busy timeout.
 
 SQLite has one writer at a time, so writes queue. Units of work that arrive while the
 writer is busy run together in its next transaction, each inside its own SAVEPOINT: one
@@ -43,6 +43,17 @@ MAX_GROUP = 64  # bounds one transaction's length, and so the wait of the next g
 SLOW_INLINE = 0.02  # seconds: an inline write longer than this is logged
 
 
+def is_busy(exc: BaseException) -> bool:
+    """Whether `exc` is SQLite's "another connection holds the lock" (SQLITE_BUSY, or
+    SQLITE_LOCKED), told by its result code, never by its message (a unit's own "no such
+    table: locked_accounts" is not busy). SQLAlchemy's wrapper carries the sqlite3 error
+    in `.orig`; extended codes (SQLITE_BUSY_SNAPSHOT, ...) keep the primary code in their
+    low byte."""
+    error = getattr(exc, "orig", None) or exc
+    code = getattr(error, "sqlite_errorcode", None)
+    return code is not None and (code & 0xFF) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+
+
 @dataclass
 class _Unit:
     fn: Callable[..., Any]
@@ -72,7 +83,7 @@ class SqliteWriter:
             try:
                 return await self._write_inline(fn, args)
             except (OperationalError, sqlite3.OperationalError) as exc:
-                if "locked" not in str(exc):  # anything but busy: the caller's to handle
+                if not is_busy(exc):  # anything but busy: the caller's to handle
                     raise
         unit = _Unit(fn, args, asyncio.get_running_loop().create_future())
         self._pending.append(unit)
@@ -150,6 +161,7 @@ class SqliteWriter:
 
     def _dispatch(self, group: list[_Unit]) -> None:
         for unit in group:
+            self.dispatcher.run_actions(unit.outbox)
             self.dispatcher.publish_messages(unit.outbox)
         for unit in group:
             if unit.outbox.jobs:

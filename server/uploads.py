@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -137,20 +137,6 @@ async def claim(session: AsyncSession, image_id: int, lease: timedelta = LEASE) 
     return await session.scalar(select(Image).where(Image.id == image_id))
 
 
-async def release_stale(session: AsyncSession, now: datetime) -> int:
-    """Take back images whose lease ran out (their worker died): waiting again at once, or
-    failed after MAX_ATTEMPTS claims (an image that kills its worker). Returns how many."""
-    stale = and_(LEASED, Image.leased_until < now)
-    gave_up = await session.execute(
-        update(Image).where(stale, Image.attempts >= MAX_ATTEMPTS)
-        .values(state="failed", leased_until=None,
-                error=f"Processing stopped {MAX_ATTEMPTS} times before it finished.")
-    )
-    requeued = await session.execute(
-        update(Image).where(stale).values(leased_until=None, next_attempt_at=now))
-    return gave_up.rowcount + requeued.rowcount
-
-
 async def process(db, media: MediaStore, image_id: int, lease: timedelta = LEASE) -> str:
     """The derived-sizes job: claim, render with no transaction open, then record.
     Idempotent: only a claimable image is touched, and the final update requires the row
@@ -227,7 +213,8 @@ async def delete_image(
         raise NotFound("No such image.")
     await session.delete(image)
     await session.flush()
-    media.remove(image.storage_key)
+    key = image.storage_key
+    outbox_of(session).after_commit(lambda: media.remove(key))  # never on rollback
 
 
 async def get_image(session: AsyncSession, photographer_id: int, image_id: int) -> Image:

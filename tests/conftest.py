@@ -11,6 +11,8 @@ signing up their own photographers.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextlib
 import io
 import json
 import os
@@ -22,7 +24,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -93,6 +95,12 @@ def _spawn(args: list[str], env: dict, log: Path) -> subprocess.Popen:
         return subprocess.Popen(
             [sys.executable, "-m", *args], env=env, stdout=out, stderr=subprocess.STDOUT
         )
+
+
+def _run(coro):
+    """Run a coroutine to its end from sync code, also under a test's running event loop."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 async def _create_pg_database() -> str:
@@ -203,28 +211,99 @@ def claim_redis_db() -> RedisDbLock:
     raise RuntimeError("no free Redis database (1-15) for this test session")
 
 
-def serve_backend(backend: str, tmp: Path, **start: object) -> Iterator[Server]:
+def serve_backend(backend: str, tmp: Path, *, database_url: str | None = None,
+                  redis_url: str | None = None, **start: object) -> Iterator[Server]:
     """Start a server on `backend` with a database (and, on PostgreSQL, a Redis db) of its
-    own, yield it, then stop it and drop what it made. `start`: start_server's keywords."""
-    database = None
-    lock = None
-    if backend == "postgres":
-        lock = claim_redis_db()
-        database = asyncio.run(_create_pg_database())
-        base = PG_ADMIN_URL.rsplit("/", 1)[0]
-        srv = start_server(backend, tmp, database_url=f"{base}/{database}",
-                           redis_url=lock.url, **start)
-    else:
-        srv = start_server(backend, tmp, **start)
+    own, yield it, then stop it and drop what it made. `database_url`, `redis_url`: use
+    these instead (not dropped); without `redis_url` SQLite runs its embedded Redis.
+    `start`: start_server's other keywords."""
+    database = lock = srv = None
     try:
+        if backend == "postgres" and redis_url is None:
+            lock = claim_redis_db()
+            redis_url = lock.url
+        if backend == "postgres" and database_url is None:
+            database = _run(_create_pg_database())
+            database_url = f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{database}"
+        srv = start_server(backend, tmp, database_url=database_url, redis_url=redis_url,
+                           **start)
         yield srv
     finally:
-        srv.stop()
+        if srv:
+            srv.stop()
+            shutil.rmtree(srv.var_dir, ignore_errors=True)
         if database:
-            asyncio.run(_drop_pg_database(database))
+            _run(_drop_pg_database(database))
         if lock:
             lock.release()
-        shutil.rmtree(srv.var_dir, ignore_errors=True)
+
+
+class PrivateRedis:
+    """A redis-server of the test's own on a free port, nothing persisted: the test may
+    pause (`proc`), kill, start again (it comes back empty) and flush it, and no one else
+    sees it."""
+
+    def __init__(self, directory: Path) -> None:
+        self.port = free_port()
+        self.dir = directory
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        import redis
+
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(self.dir)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with self.client() as client:
+                    client.ping()
+                return
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        raise RuntimeError("private redis-server did not start")
+
+    def kill(self) -> None:
+        """SIGKILL: no goodbye to any client."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def client(self):
+        import redis
+
+        return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=5)
+
+
+@pytest.fixture
+def own_redis_server(tmp_path_factory) -> Iterator[Callable[..., tuple[Server, PrivateRedis]]]:
+    """Factory for a Proofroom server on a Redis the test owns: `start(backend)` starts
+    one on a fresh database and a PrivateRedis and returns (server, redis). `worker=False`:
+    no worker at all (on SQLite the in-process one is off; the test may spawn `proofroom
+    worker`); `env`: more variables over RELAXED_LIMITS; `own_redis=False`: serve_backend's
+    Redis instead (redis None); other keywords go to serve_backend. All of it is stopped,
+    and the database dropped, after the test."""
+    with contextlib.ExitStack() as stack:
+        def start(backend: str, *, worker: bool = True, env: dict | None = None,
+                  own_redis: bool = True, **kw: object) -> tuple[Server, PrivateRedis]:
+            tmp = tmp_path_factory.mktemp(f"own-{backend}")  # short: a unix socket lives here
+            redis = PrivateRedis(tmp / "redis") if own_redis else None
+            if redis:
+                stack.callback(redis.kill)
+                redis.start()
+            limits = {**RELAXED_LIMITS, **(env or {})}
+            if not worker:
+                limits["PROOFROOM_WORKER"] = "external"
+            srv = stack.enter_context(contextlib.contextmanager(serve_backend)(
+                backend, tmp, redis_url=redis and redis.url, worker=worker, limits=limits,
+                **kw))
+            return srv, redis
+
+        yield start
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
@@ -323,6 +402,16 @@ async def sign_up(client: Client, engine: AsyncEngine, name: str = "Pat Lens") -
     client.photographer_id = await scalar(engine, "SELECT id FROM photographers WHERE email=:e",
                                           e=email)
     return client
+
+
+async def sign_up_on(server: Server, client: Client) -> Client:
+    """Sign `client` up on `server` (a server of the test's own, not the shared one)."""
+    client.http.base_url = server.base_url
+    engine = server.engine()
+    try:
+        return await sign_up(client, engine)
+    finally:
+        await engine.dispose()
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ import sqlite3
 import subprocess
 import sys
 import tarfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,18 +31,15 @@ from alembic.script import ScriptDirectory
 from conftest import (
     BACKENDS,
     PG_ADMIN_URL,
-    RELAXED_LIMITS,
     Client,
     Server,
     _create_pg_database,
     _drop_pg_database,
-    claim_redis_db,
     gate_contact_id,
     released_gallery,
     rows,
     serve_backend,
     sign_up,
-    start_server,
 )
 from sqlalchemy import inspect, text
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -175,10 +173,9 @@ class Target:
     backend: str
     var: Path
     env: dict
-    tmp: Path
+    serve: Callable  # conftest's own_redis_server
     database: str | None = None
     server: Server | None = None
-    redis: object = None
 
     @property
     def media(self) -> Path:
@@ -187,12 +184,8 @@ class Target:
     def start(self) -> Server:
         """A server on the restored database and media folder."""
         url = self.env.get("DATABASE_URL") or f"sqlite:///{self.var / 'proofroom.db'}"
-        if self.backend == "postgres":
-            self.redis = claim_redis_db()
-        self.server = start_server(
-            self.backend, self.tmp, database_url=url,
-            redis_url=self.redis.url if self.redis else None,
-            limits={**RELAXED_LIMITS, "MEDIA_ROOT": str(self.media)})
+        self.server, _ = self.serve(self.backend, own_redis=False, database_url=url,
+                                    env={"MEDIA_ROOT": str(self.media)})
         return self.server
 
     def tables(self) -> list:
@@ -214,7 +207,7 @@ class Target:
 
 
 @pytest.fixture
-def target(populated, tmp_path_factory) -> Target:
+def target(populated, tmp_path_factory, own_redis_server) -> Target:
     # Not tmp_path: a folder named after a long test would make the embedded Redis's unix
     # socket path too long.
     tmp_path = tmp_path_factory.mktemp("target")
@@ -224,7 +217,7 @@ def target(populated, tmp_path_factory) -> Target:
     env.pop("DATABASE_URL", None)
     env.pop("REDIS_URL", None)
     env.pop("MEDIA_ROOT", None)
-    found = Target(backend, tmp_path / "restored", env, tmp_path)
+    found = Target(backend, tmp_path / "restored", env, own_redis_server)
     if backend == "postgres":
         found.database = asyncio.run(_create_pg_database())
         env["DATABASE_URL"] = f"{PG_BASE}/{found.database}"
@@ -233,8 +226,6 @@ def target(populated, tmp_path_factory) -> Target:
         found.server.stop()
     if found.database:
         asyncio.run(_drop_pg_database(found.database))
-    if found.redis:
-        found.redis.release()
 
 
 # --- the round trip -----------------------------------------------------------------------

@@ -29,16 +29,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-import redis
 from aiosmtpd.controller import Controller
 from conftest import (
     BACKENDS,
-    PG_ADMIN_URL,
-    RELAXED_LIMITS,
     Client,
+    PrivateRedis,
     Server,
-    _create_pg_database,
-    _drop_pg_database,
     _spawn,
     create_gallery,
     free_port,
@@ -46,7 +42,6 @@ from conftest import (
     pass_gate,
     rows,
     sign_up,
-    start_server,
     upload,
     wait_http,
 )
@@ -89,40 +84,6 @@ class Inbox:
     def counts(self) -> collections.Counter[str]:
         with self.lock:
             return collections.Counter(self.by_id)
-
-
-class PrivateRedis:
-    """A redis-server on a free TCP port, no persistence: a restart comes back empty."""
-
-    def __init__(self, directory: Path) -> None:
-        self.port = free_port()
-        self.dir = directory
-        self.proc: subprocess.Popen | None = None
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.dir)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                with self.client() as client:
-                    client.ping()
-                return
-            except redis.ConnectionError:
-                time.sleep(0.05)
-        raise RuntimeError("private redis-server did not start")
-
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-
-    def client(self) -> redis.Redis:
-        return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=5)
 
 
 @dataclass
@@ -194,66 +155,50 @@ def _kill(pid: int) -> None:
         os.kill(pid, signal.SIGKILL)
 
 
-def _rig(backend: str, tmp: Path, *, private_redis: bool, external_worker: bool,
-         start_worker: bool = True) -> Iterator[Rig]:
+def _rig(serve, backend: str, *, private_redis: bool,
+         external_worker: bool) -> Iterator[Rig]:
+    """`serve`: conftest's own_redis_server. An external worker waits for the test."""
     smtp_port = free_port()
     inbox = Inbox()
     controller = Controller(inbox, hostname="127.0.0.1", port=smtp_port)
     controller.start()
-    private = PrivateRedis(tmp / "redis") if private_redis or backend == "postgres" else None
-    if private:
-        private.start()
-    env = {**RELAXED_LIMITS, "SMTP_URL": f"smtp://127.0.0.1:{smtp_port}",
-           "PROOFROOM_JOB_LEASE_SECONDS": str(LEASE_SECONDS)}
-    if external_worker:
-        env["PROOFROOM_WORKER"] = "external"
-    database = None
-    if backend == "postgres":
-        database = asyncio.run(_create_pg_database())
-        database_url = f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{database}"
-        srv = start_server(backend, tmp, worker=False, database_url=database_url,
-                           redis_url=private.url, limits=env)
-    else:
-        srv = start_server(backend, tmp, redis_url=private.url if private else None,
-                           limits=env)
-    rig = Rig(backend, srv, inbox, private, external_worker)
-    rig.strays.extend(_children(rig.web.pid))
+    rig = None
     try:
-        if external_worker and start_worker:
-            rig.start_worker()
+        srv, private = serve(backend, own_redis=private_redis or backend == "postgres",
+                             worker=not external_worker,
+                             env={"SMTP_URL": f"smtp://127.0.0.1:{smtp_port}",
+                                  "PROOFROOM_JOB_LEASE_SECONDS": str(LEASE_SECONDS)})
+        rig = Rig(backend, srv, inbox, private, external_worker)
+        rig.strays.extend(_children(rig.web.pid))
         yield rig
     finally:
-        srv.stop()
-        for pid in rig.strays:
-            _kill(pid)
+        if rig:
+            rig.server.stop()
+            for pid in rig.strays:
+                _kill(pid)
         controller.stop()
-        if private:
-            private.kill()
-        if database:
-            asyncio.run(_drop_pg_database(database))
 
 
 @pytest.fixture(params=BACKENDS)
-def crash_rig(request, tmp_path) -> Iterator[Rig]:
+def crash_rig(request, own_redis_server) -> Iterator[Rig]:
     """The deployment shapes a crash hits: the embedded default (in-process worker,
     embedded Redis) on SQLite; web + `proofroom worker` + Redis on PostgreSQL (its
     worker started by `get_going`)."""
-    yield from _rig(request.param, tmp_path, private_redis=False,
-                    external_worker=request.param == "postgres", start_worker=False)
+    yield from _rig(own_redis_server, request.param, private_redis=False,
+                    external_worker=request.param == "postgres")
 
 
 @pytest.fixture(params=BACKENDS)
-def redis_rig(request, tmp_path) -> Iterator[Rig]:
+def redis_rig(request, own_redis_server) -> Iterator[Rig]:
     """Both shapes on a Redis the test may kill and flush."""
-    yield from _rig(request.param, tmp_path, private_redis=True,
-                    external_worker=request.param == "postgres", start_worker=False)
+    yield from _rig(own_redis_server, request.param, private_redis=True,
+                    external_worker=request.param == "postgres")
 
 
 @pytest.fixture(params=BACKENDS)
-def idle_rig(request, tmp_path) -> Iterator[Rig]:
+def idle_rig(request, own_redis_server) -> Iterator[Rig]:
     """A `proofroom worker` shape whose worker the test starts when it wants to."""
-    yield from _rig(request.param, tmp_path, private_redis=True, external_worker=True,
-                    start_worker=False)
+    yield from _rig(own_redis_server, request.param, private_redis=True, external_worker=True)
 
 
 #: HTTP clients a test opened; closed after it, passed or failed (a leaked socket is an error).

@@ -22,12 +22,12 @@ from conftest import (
     scalar,
     serve_backend,
     sign_up,
+    sign_up_on,
     upload,
 )
 from prometheus_client.exposition import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
-from test_health import server_on_own_redis
 from test_realtime import open_panel_socket, toggle
 
 from server.metrics import Metrics, refusal
@@ -200,34 +200,27 @@ async def test_failed_work_is_counted_from_the_database(metered, studio):
     assert value(figures, "proofroom_scrape_source_up", source="database") == 1
 
 
-async def test_queue_depth_and_lateness_and_a_dead_redis(server, new_client, tmp_path):
+async def test_queue_depth_and_lateness_and_a_dead_redis(server, new_client, own_redis_server):
     """No worker: uploads wait in arq's queue and in the database, and age."""
-    env = {"PROOFROOM_METRICS_TOKEN": TOKEN}
-    async with server_on_own_redis(server.backend, tmp_path, worker=False, env=env) as (
-            srv, own):
-        photographer = new_client()
-        photographer.http.base_url = srv.base_url
-        engine = srv.engine()
-        try:
-            await sign_up(photographer, engine)
-        finally:
-            await engine.dispose()
-        event_id = await create_gallery(photographer)
-        res = await upload(photographer, event_id, [("a.jpg", jpeg_bytes()),
-                                                     ("b.jpg", jpeg_bytes())])
-        assert res.status_code == 200
-        await asyncio.sleep(0.3)
-        figures = await scrape(srv.base_url)
-        assert value(figures, "proofroom_arq_queued_jobs") == 2
-        assert value(figures, "proofroom_pending_jobs", kind="image") == 2
-        assert value(figures, "proofroom_pending_jobs", kind="email") == 0
-        assert value(figures, "proofroom_oldest_pending_job_age_seconds", kind="image") >= 0.3
-        assert value(figures, "proofroom_oldest_pending_job_age_seconds", kind="email") == 0
+    srv, own = own_redis_server(server.backend, worker=False,
+                                env={"PROOFROOM_METRICS_TOKEN": TOKEN})
+    photographer = await sign_up_on(srv, new_client())
+    event_id = await create_gallery(photographer)
+    res = await upload(photographer, event_id, [("a.jpg", jpeg_bytes()),
+                                                 ("b.jpg", jpeg_bytes())])
+    assert res.status_code == 200
+    await asyncio.sleep(0.3)
+    figures = await scrape(srv.base_url)
+    assert value(figures, "proofroom_arq_queued_jobs") == 2
+    assert value(figures, "proofroom_pending_jobs", kind="image") == 2
+    assert value(figures, "proofroom_pending_jobs", kind="email") == 0
+    assert value(figures, "proofroom_oldest_pending_job_age_seconds", kind="image") >= 0.3
+    assert value(figures, "proofroom_oldest_pending_job_age_seconds", kind="email") == 0
 
-        own.kill()
-        started = time.monotonic()
-        figures = await scrape(srv.base_url)
-        assert time.monotonic() - started < 5
-        assert value(figures, "proofroom_scrape_source_up", source="redis") == 0
-        assert value(figures, "proofroom_arq_queued_jobs") is None
-        assert value(figures, "proofroom_pending_jobs", kind="image") == 2
+    own.kill()
+    started = time.monotonic()
+    figures = await scrape(srv.base_url)
+    assert time.monotonic() - started < 5
+    assert value(figures, "proofroom_scrape_source_up", source="redis") == 0
+    assert value(figures, "proofroom_arq_queued_jobs") is None
+    assert value(figures, "proofroom_pending_jobs", kind="image") == 2

@@ -4,60 +4,29 @@ and the bus sends what it kept the moment Redis is back."""
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 
-import pytest
 from conftest import (
-    _create_pg_database,
-    _drop_pg_database,
     free_port,
     gate_contact_id,
     open_gallery_socket,
     released_gallery,
     rows,
-    sign_up,
-    start_server,
+    sign_up_on,
     viewing_now,
 )
-from test_realtime_recovery import OwnRedis, publishes, start_redis
+from test_realtime_recovery import publishes, start_redis
 
 from realtime.bus import RedisBus
 
 
-@pytest.fixture
-async def server_on_own_redis(server, tmp_path):
-    """A server on the test's backend (PostgreSQL: with its separate worker) whose Redis
-    the test can kill."""
-    own = OwnRedis(free_port(), tmp_path)
-    database = None
-    srv = None
-    try:
-        if server.backend == "postgres":
-            database = await _create_pg_database()
-            base = os.environ.get("PROOFROOM_TEST_PG",
-                                  "postgresql://postgres@127.0.0.1:5432/test")
-            srv = await asyncio.to_thread(
-                start_server, "postgres", tmp_path,
-                database_url=f"{base.rsplit('/', 1)[0]}/{database}", redis_url=own.url)
-        else:
-            srv = await asyncio.to_thread(start_server, "sqlite", tmp_path, redis_url=own.url)
-        yield srv, own
-    finally:
-        if srv is not None:
-            srv.stop()
-        own.stop()
-        if database:
-            await _drop_pg_database(database)
-
-
-async def test_reply_and_presence_answer_while_redis_is_down(server_on_own_redis,
+async def test_reply_and_presence_answer_while_redis_is_down(server, own_redis_server,
                                                               new_client):
-    srv, own = server_on_own_redis
+    """A server on the test's backend (PostgreSQL: with its separate worker) whose Redis
+    the test kills."""
+    srv, own = own_redis_server(server.backend)
     engine = srv.engine()
-    photographer = new_client()
-    photographer.http.base_url = srv.base_url
-    await sign_up(photographer, engine)
+    photographer = await sign_up_on(srv, new_client())
     event_id, slug, images = await released_gallery(photographer, 1)
     image = images[0]["id"]
     visitor = new_client()
@@ -89,7 +58,7 @@ async def test_reply_and_presence_answer_while_redis_is_down(server_on_own_redis
                                "ORDER BY seq DESC LIMIT 2", p=photographer.photographer_id)
     assert [r.kind for r in kinds] == ["favorite_added", "comment_replied"]
 
-    own.restart()  # empty: the hub renews the open page's presence once it is back
+    own.start()  # empty: the hub renews the open page's presence once it is back
     viewers = await viewing_now(photographer, lambda v: len(v) == 1, timeout=15)
     assert [(v["event_id"], v["contact_id"]) for v in viewers] == [(event_id, contact_id)]
     res = await photographer.post_json(f"/panel/comments/{contact_id}/{image}/reply",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import threading
 import time
 import uuid
 
@@ -22,9 +23,11 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.websockets import WebSocket
+from test_cpu_off_loop import Lifespan
 from test_realtime import open_panel_socket
 
 from server.request_log import RequestLog
+from server.request_log import log as request_log
 
 LINE = re.compile(r"^request_id=([A-Za-z0-9-]+) method=(\S+) route=(\S+) status=(\d+) "
                   r"photographer=(\S+) duration_ms=(\d+\.\d)$")
@@ -135,6 +138,48 @@ async def test_a_websocket_is_one_line_at_its_close(observed, caplog):
     assert re.fullmatch(r"request_id=ws-1 kind=panel route=/ws/panel close=4408 "
                         r"photographer=7 duration_ms=\d+\.\d", record.getMessage())
     assert observed == []  # sockets are counted by the hub, not as requests
+
+
+class HeldConsole(logging.Handler):
+    """A console that writes nothing until `opened`, then slowly: which thread wrote each
+    line, and the line."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.opened = threading.Event()
+        self.written: list[tuple[int, str]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.opened.wait(2)
+        time.sleep(0.02)
+        self.written.append((threading.get_ident(), record.getMessage()))
+
+
+async def test_lines_are_written_off_the_loop_and_all_out_when_shutdown_completes(observed):
+    """While the app runs, a request only queues its line: the requests are answered while
+    the console writes nothing, and the lines are written on another thread. Shutdown
+    writes out what is still queued (0.2 s of it here) before it completes."""
+    console, root, level = HeldConsole(), logging.getLogger(), request_log.level
+    root.addHandler(console)
+    request_log.setLevel(logging.INFO)
+    try:
+        async with Lifespan(make_app(observed)) as app:
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+                for n in range(10):
+                    res = await http.get(f"/g/x{n}", headers={"X-Request-ID": f"q-{n}"})
+                    assert res.status_code == 200
+            assert console.written == []  # all ten answered; not one line written yet
+            console.opened.set()
+        written = list(console.written)  # right after shutdown completed
+        assert request_log.propagate and not request_log.handlers  # direct writes again
+    finally:
+        console.opened.set()
+        root.removeHandler(console)
+        request_log.setLevel(level)
+    assert [LINE.match(line).groups()[:5] for _, line in written] == [
+        (f"q-{n}", "GET", "/g/{slug}", "200", "42") for n in range(10)]
+    assert threading.get_ident() not in {thread for thread, _ in written}
 
 
 # --- the real server ----------------------------------------------------------------------

@@ -1,22 +1,23 @@
-"""The SQLite write path: prepared statements, and `Database.write` on the event loop.
+"""The SQLite write path: `Database.write` on the event loop, in the writer thread, and
+group commit.
 
-`Prepared(statement).run(conn, params)` runs a Core statement straight on the `sqlite3`
-cursor of the writer's connection, skipping SQLAlchemy's per-call execution machinery; it
-must still return the rows, the Python types and the stored values `conn.execute` would.
-Whatever it cannot do as well (Python-side column defaults, another driver) goes through
-`conn.execute`.
-
-`Database.write(fn, ...)` runs `fn(connection, outbox, ...)` in one transaction: on the
+`Database.write(fn, ...)` runs `fn(session, ...)` in one transaction: on the
 event loop when SQLite's write lock is free, and in the writer thread (which waits for the
 lock) when another connection holds it. Either way the unit commits whole or not at all,
-and its pushes leave only after the commit.
+and its pushes leave only after the commit. Writes that queue behind a busy writer commit
+together (group commit), each in its own savepoint, so one that raises is undone alone.
+
+The checkpointer, the writer's other half, reports the checkpoints that fail.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 import sqlite3
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,9 +25,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import Connection, Engine, bindparam, event, func, insert, select, update
+from sqlalchemy import Connection, Engine, event, func, insert, select
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import MultipleResultsFound, NoResultFound
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session
 
 from server import activity
 from server.auth import sign_up
@@ -34,8 +36,9 @@ from server.db import Database, make_sqlite_writer
 from server.events import tenant_channel
 from server.migrate import upgrade
 from server.models import ActivityEvent, Contact, Event, Photographer, Visit
-from server.outbox import Dispatcher, Outbox
-from server.prepared import Prepared
+from server.outbox import Dispatcher, Outbox, outbox_of
+from server.sqlite_checkpoint import Checkpointer
+from server.sqlite_writer import is_busy
 
 PEOPLE = Photographer.__table__
 EVENTS = Event.__table__
@@ -103,183 +106,11 @@ def through_sqlalchemy(engine: Engine) -> Iterator[list[str]]:
         event.remove(engine, "before_cursor_execute", note)
 
 
-# -- Prepared statements ---------------------------------------------------------------
-
-
-def test_a_prepared_select_skips_sqlalchemy_and_returns_the_rows_execute_returns(writer):
-    payloads = [{"n": 1, "tags": ["a", "b"], "note": "é ✓"}, {"nested": {"ok": True, "x": None}}]
-    with writer.begin() as conn:
-        me = new_tenant(conn)
-        conn.execute(insert(LOG), [
-            {"photographer_id": me.photographer_id, "seq": n, "kind": "visit",
-             "payload": payload, "at": AT + timedelta(seconds=n)}
-            for n, payload in enumerate(payloads, 1)])
-    statement = (select(LOG.c.seq, LOG.c.kind, LOG.c.payload, LOG.c.at)
-                 .where(LOG.c.photographer_id == bindparam("pid")).order_by(LOG.c.seq))
-    prepared = Prepared(statement)
-
-    with writer.connect() as conn:
-        with through_sqlalchemy(writer) as seen:
-            rows = prepared.run(conn, {"pid": me.photographer_id})
-        assert seen == []  # straight on the sqlite3 cursor
-        expected = conn.execute(statement, {"pid": me.photographer_id}).all()
-
-        assert rows.all() == [tuple(row) for row in expected]
-        assert [row[2] for row in rows.all()] == payloads  # JSON comes back as dicts
-        for n, (_, _, _, at) in enumerate(rows.all(), 1):
-            assert at == AT + timedelta(seconds=n)
-            assert at.tzinfo is UTC
-        assert rows.first() == tuple(expected[0])
-        assert rows.scalar() == 1
-
-        again = prepared.run(conn, {"pid": me.photographer_id}).all()  # the plan is reused
-        assert again == rows.all()
-        none = prepared.run(conn, {"pid": -1})
-        assert (none.all(), none.first(), none.scalar()) == ([], None, None)
-        with pytest.raises((ValueError, NoResultFound)):
-            none.scalar_one()
-        with pytest.raises((ValueError, MultipleResultsFound)):
-            rows.scalar_one()
-        count = Prepared(select(func.count()).select_from(LOG).where(LOG.c.seq == bindparam("s")))
-        assert count.run(conn, {"s": 2}).scalar_one() == 1
-
-
-def test_a_prepared_update_returning_converts_and_stores_values_as_sqlalchemy_does(writer):
-    """Both visits get the same update, one prepared and one through conn.execute: they
-    return the same row and store byte-identical values."""
-    with writer.begin() as conn:
-        prepared_one, executed_one = new_tenant(conn), new_tenant(conn)
-    statement = (
-        update(VISITS)
-        .where(VISITS.c.event_id == bindparam("eid"), VISITS.c.contact_id == bindparam("cid"))
-        .values(last_at=bindparam("at"), favorites=VISITS.c.favorites + 1)
-        .returning(VISITS.c.favorites, VISITS.c.comments, VISITS.c.first_at, VISITS.c.last_at)
-    )
-
-    with writer.begin() as conn:
-        with through_sqlalchemy(writer) as seen:
-            got = Prepared(statement).run(conn, {
-                "eid": prepared_one.event_id, "cid": prepared_one.contact_id, "at": AT}).first()
-        assert seen == []
-        expected = conn.execute(statement, {
-            "eid": executed_one.event_id, "cid": executed_one.contact_id, "at": AT}).first()
-
-    assert got == tuple(expected)
-    favorites, comments, first_at, last_at = got
-    assert (favorites, comments) == (1, 0)
-    assert first_at == AT - timedelta(days=1) and first_at.tzinfo is UTC
-    assert last_at == AT and last_at.tzinfo is UTC
-    with writer.connect() as conn:
-        raw = conn.exec_driver_sql(
-            "SELECT favorites, first_at, last_at FROM visits WHERE id IN (?, ?) ORDER BY id",
-            (prepared_one.visit_id, executed_one.visit_id)).all()
-    assert raw[0] == raw[1]
-    assert raw[0][2] == "2024-05-06 14:30:15.123456"  # naive UTC, as UTCDateTime stores it
-
-
-def test_a_prepared_insert_stores_what_sqlalchemy_would(writer):
-    payload = {"note": "é ✓ | 'quoted'", "ids": [1, 2], "nested": {"ok": True}}
-    with writer.begin() as conn:
-        me = new_tenant(conn)
-    row = {"photographer_id": me.photographer_id, "event_id": me.event_id,
-           "contact_id": me.contact_id, "kind": "comment_added", "payload": payload, "at": AT}
-    returning = insert(LOG).returning(LOG.c.seq, LOG.c.payload, LOG.c.at)
-
-    with writer.begin() as conn:
-        with through_sqlalchemy(writer) as seen:
-            plain = Prepared(insert(LOG)).run(conn, {**row, "seq": 1})
-            returned = Prepared(returning).run(conn, {**row, "seq": 3}).first()
-        assert seen == []
-        assert plain.all() == []  # no RETURNING, no rows
-        conn.execute(insert(LOG), {**row, "seq": 2})
-        expected = conn.execute(returning, {**row, "seq": 4}).first()
-
-    assert returned == (3, payload, AT)
-    assert returned[1:] == tuple(expected)[1:]
-    assert returned[2].tzinfo is UTC
-    with writer.connect() as conn:
-        raw = conn.exec_driver_sql(
-            "SELECT seq, photographer_id, event_id, contact_id, kind, payload, at "
-            "FROM activity_events ORDER BY seq").all()
-        stored = conn.execute(select(LOG.c.payload, LOG.c.at).order_by(LOG.c.seq)).all()
-    assert [r[0] for r in raw] == [1, 2, 3, 4]
-    assert len({r[1:] for r in raw}) == 1  # prepared and executed rows are byte-identical
-    assert stored == [(payload, AT)] * 4
-
-
-def test_a_missing_bind_parameter_raises_and_runs_nothing(writer):
-    with writer.begin() as conn:
-        me = new_tenant(conn)
-    statement = Prepared(
-        update(PEOPLE).where(PEOPLE.c.id == bindparam("pid"))
-        .values(last_event_seq=bindparam("new_seq")).returning(PEOPLE.c.last_event_seq)
-    )
-    with writer.begin() as conn:
-        changes = conn.connection.driver_connection.total_changes
-        with pytest.raises(KeyError, match="pid"):
-            statement.run(conn, {"new_seq": 41})
-        with pytest.raises(KeyError, match="new_seq"):
-            statement.run(conn, {"pid": me.photographer_id})
-        assert conn.connection.driver_connection.total_changes == changes
-        assert statement.run(conn, {"pid": me.photographer_id, "new_seq": 42}).scalar_one() == 42
-    with writer.connect() as conn:
-        seq = conn.execute(select(PEOPLE.c.last_event_seq)
-                           .where(PEOPLE.c.id == me.photographer_id)).scalar_one()
-    assert seq == 42
-
-
-def test_columns_left_to_python_side_defaults_take_the_ordinary_path(writer):
-    with writer.begin() as conn:
-        me = new_tenant(conn)
-    statement = Prepared(insert(CONTACTS))
-    before = datetime.now(UTC)
-    with writer.begin() as conn, through_sqlalchemy(writer) as seen:
-        statement.run(conn, {"photographer_id": me.photographer_id,
-                             "email": "defaults@example.com", "name": "Dee Fault"})
-        assert any(sql.startswith("INSERT INTO contacts") for sql in seen)
-        seen.clear()
-        # Every column given: nothing for SQLAlchemy to add, so the short path again.
-        statement.run(conn, {"photographer_id": me.photographer_id,
-                             "email": "given@example.com", "name": "Given", "source": "manual",
-                             "created_at": AT})
-        assert seen == []
-    after = datetime.now(UTC)
-
-    with writer.connect() as conn:
-        rows = {email: (source, created_at) for email, source, created_at in conn.execute(
-            select(CONTACTS.c.email, CONTACTS.c.source, CONTACTS.c.created_at)
-            .where(CONTACTS.c.photographer_id == me.photographer_id))}
-    source, created_at = rows["defaults@example.com"]
-    assert source == "gate"
-    assert before <= created_at <= after
-    assert rows["given@example.com"] == ("manual", AT)
-
-
-async def test_on_any_other_driver_a_prepared_statement_is_conn_execute(sqlite_url):
-    """The aiosqlite engine (like PostgreSQL's) runs the same unit through conn.execute."""
-    db = Database(sqlite_url)
-    try:
-        async with db.engine.begin() as conn:
-            me = await conn.run_sync(new_tenant)
-        statement = (select(VISITS.c.favorites, VISITS.c.last_at)
-                     .where(VISITS.c.id == bindparam("vid")))
-
-        def both(conn: Connection) -> tuple[list, list]:
-            with through_sqlalchemy(db.engine.sync_engine) as seen:
-                rows = Prepared(statement).run(conn, {"vid": me.visit_id}).all()
-            assert [sql for sql in seen if sql.startswith("SELECT")]  # went through it
-            return rows, conn.execute(statement, {"vid": me.visit_id}).all()
-
-        async with db.engine.connect() as conn:
-            assert conn.sync_connection.dialect.driver == "aiosqlite"
-            rows, expected = await conn.run_sync(both)
-        assert rows == expected == [(0, AT - timedelta(days=1))]
-    finally:
-        await db.dispose()
+# -- The activity log on a plain connection -------------------------------------------
 
 
 def test_append_numbers_each_photographers_events_from_one_and_fills_the_outbox(writer):
-    """The activity log's hot path (prepared statements on the writer connection)."""
+    """The activity log's hot path (Core statements on the writer connection)."""
     with writer.begin() as conn:
         a, b = new_tenant(conn, "Studio A"), new_tenant(conn, "Studio B")
     outbox = Outbox()
@@ -367,7 +198,8 @@ def write_lock_held_elsewhere(sqlite_url: str) -> Iterator[sqlite3.Connection]:
         other.close()
 
 
-def log_visit(conn: Connection, outbox: Outbox, photographer_id: int) -> int:
+def log_visit(session: Session, photographer_id: int) -> int:
+    conn, outbox = session.connection(), outbox_of(session)
     return activity.append(conn, outbox, photographer_id, "visit").seq
 
 
@@ -375,10 +207,11 @@ async def test_a_free_writer_runs_the_unit_on_the_event_loop_without_a_busy_wait
     db, me, published = database
     seen: dict = {}
 
-    def unit(conn: Connection, outbox: Outbox) -> int:
+    def unit(session: Session) -> int:
+        conn = session.connection()
         seen["thread"] = threading.current_thread()
         seen["busy_timeout"] = conn.exec_driver_sql("PRAGMA busy_timeout").scalar()
-        return log_visit(conn, outbox, me)
+        return log_visit(session, me)
 
     assert await db.write(unit) == 1
     assert seen == {"thread": threading.current_thread(), "busy_timeout": 0}
@@ -393,9 +226,9 @@ async def test_a_write_waits_while_another_connection_holds_the_write_lock(
     db, me, published = database
     calls: list[str] = []
 
-    def unit(conn: Connection, outbox: Outbox) -> int:
+    def unit(session: Session) -> int:
         calls.append(threading.current_thread().name)
-        return log_visit(conn, outbox, me)
+        return log_visit(session, me)
 
     with write_lock_held_elsewhere(sqlite_url) as other:
         write = asyncio.create_task(db.write(unit))
@@ -420,9 +253,9 @@ async def test_a_unit_that_raises_is_undone_whole_and_publishes_nothing(
         database, sqlite_url, lock):
     db, me, published = database
 
-    def unit(conn: Connection, outbox: Outbox) -> None:
-        log_visit(conn, outbox, me)
-        log_visit(conn, outbox, me)
+    def unit(session: Session) -> None:
+        log_visit(session, me)
+        log_visit(session, me)
         raise ValueError("refused after two appends")
 
     if lock == "free":
@@ -440,3 +273,153 @@ async def test_a_unit_that_raises_is_undone_whole_and_publishes_nothing(
     assert await db.write(log_visit, me) == 1  # the undone appends used no number
     assert [m["seq"] for _, m in published] == [1]
 
+
+
+async def test_a_unit_whose_error_merely_mentions_locked_is_not_retried_as_busy(database):
+    """Busy is told by SQLite's result code, not the message: "no such table:
+    locked_accounts" is the unit's own error, raised from its inline attempt at once, not
+    run a second time in the writer thread."""
+    db, me, published = database
+    calls: list[threading.Thread] = []
+
+    def unit(session: Session) -> None:
+        conn = session.connection()
+        calls.append(threading.current_thread())
+        log_visit(session, me)
+        conn.exec_driver_sql("SELECT * FROM locked_accounts")
+
+    with pytest.raises(OperationalError, match="no such table: locked_accounts"):
+        await db.write(unit)
+    assert calls == [threading.current_thread()]  # once, on the event loop
+    assert published == []
+    assert await stored_seqs(db, me) == ([], 0)
+
+
+def test_busy_is_told_by_sqlites_result_code(sqlite_url):
+    mine = sqlite3.connect(make_url(sqlite_url).database, timeout=0, isolation_level=None)
+    try:
+        with write_lock_held_elsewhere(sqlite_url), \
+                pytest.raises(sqlite3.OperationalError) as busy:
+            mine.execute("BEGIN IMMEDIATE")
+        with pytest.raises(sqlite3.OperationalError) as not_busy:
+            mine.execute("SELECT * FROM locked_accounts")
+    finally:
+        mine.close()
+
+    assert busy.value.sqlite_errorcode == sqlite3.SQLITE_BUSY
+    assert is_busy(busy.value)
+    assert is_busy(OperationalError("BEGIN IMMEDIATE", None, busy.value))  # SQLAlchemy's
+    assert "locked" in str(not_busy.value)
+    assert not is_busy(not_busy.value)
+    assert not is_busy(OperationalError("SELECT", None, not_busy.value))
+    assert not is_busy(ValueError("database is locked"))
+
+
+# -- Group commit ----------------------------------------------------------------------
+
+
+async def queued_behind_a_busy_writer(db: Database, units: list) -> list:
+    """Start `db.write(unit)` for each unit while the writer is busy, so that they all
+    queue; return their outcomes (result or exception, in order) once it is free."""
+    async with db.transaction():  # holds the one writer, as any write in progress does
+        writes = [asyncio.create_task(db.write(unit)) for unit in units]
+        await asyncio.sleep(0.1)
+        assert not any(write.done() for write in writes), "a write ran past a busy writer"
+    return await asyncio.wait_for(asyncio.gather(*writes, return_exceptions=True), 10)
+
+
+async def test_writes_queued_behind_a_busy_writer_commit_together_in_one_transaction(
+        database):
+    db, me, published = database
+    seen: list[tuple[threading.Thread, object]] = []
+
+    def unit(session: Session) -> int:
+        conn = session.connection()
+        seen.append((threading.current_thread(), conn.get_transaction()))
+        return log_visit(session, me)
+
+    assert await queued_behind_a_busy_writer(db, [unit] * 5) == [1, 2, 3, 4, 5]
+
+    threads = {thread for thread, _ in seen}
+    assert len(seen) == 5 and len(threads) == 1
+    assert threading.current_thread() not in threads  # in the writer thread, not inline
+    _, transaction = seen[0]
+    assert all(t is transaction for _, t in seen), "not one transaction: no group formed"
+    assert [m["seq"] for _, m in published] == [1, 2, 3, 4, 5]  # after COMMIT, in order
+    assert await stored_seqs(db, me) == ([1, 2, 3, 4, 5], 5)
+
+
+async def test_a_unit_that_raises_in_a_group_is_undone_alone(database):
+    """Its writes are gone and its caller gets its exception; the others in the same
+    transaction commit and their callers get their results."""
+    db, me, published = database
+    transactions: list[object] = []
+
+    def fine(session: Session) -> int:
+        conn = session.connection()
+        transactions.append(conn.get_transaction())
+        return log_visit(session, me)
+
+    def refused(session: Session) -> None:
+        conn = session.connection()
+        transactions.append(conn.get_transaction())
+        log_visit(session, me)
+        log_visit(session, me)
+        raise ValueError("refused after two appends")
+
+    def broken(session: Session) -> None:  # SQLite itself refuses
+        conn = session.connection()
+        transactions.append(conn.get_transaction())
+        log_visit(session, me)
+        conn.execute(insert(CONTACTS), {"photographer_id": -1, "email": "nobody@example.com",
+                                        "name": "Nobody"})  # no such photographer
+
+    outcomes = await queued_behind_a_busy_writer(db, [fine, refused, fine, broken, fine])
+
+    first, refusal, second, failure, third = outcomes
+    assert (first, second, third) == (1, 2, 3)  # the undone appends used no number
+    assert isinstance(refusal, ValueError) and "refused" in str(refusal), repr(refusal)
+    assert isinstance(failure, IntegrityError), repr(failure)
+    assert len(transactions) == 5
+    assert all(t is transactions[0] for t in transactions), "no group formed"
+    assert [m["seq"] for _, m in published] == [1, 2, 3]
+    assert await stored_seqs(db, me) == ([1, 2, 3], 3)
+    async with db.reader() as session:
+        assert await session.scalar(select(func.count()).select_from(CONTACTS)
+                                    .where(CONTACTS.c.email == "nobody@example.com")) == 0
+
+
+# -- The checkpointer ------------------------------------------------------------------
+
+
+def wait_for(condition, what: str, timeout: float = 5) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.01)
+
+
+def test_a_failing_checkpoint_is_logged_and_the_checkpointer_carries_on(tmp_path, caplog):
+    """Nothing else checkpoints, so a failing one means a WAL that grows without bound: it
+    is reported (once, not every round), and checkpoints resume once the cause is gone."""
+    path = tmp_path / "proofroom.db"
+    path.write_bytes(b"not a database " * 1000)
+    caplog.set_level(logging.WARNING, logger="server.sqlite_checkpoint")
+    checkpointer = Checkpointer(f"sqlite:///{path}", interval=0.01)
+    checkpointer.start()
+    try:
+        wait_for(lambda: any(r.levelno >= logging.ERROR for r in caplog.records),
+                 "the failure to be logged")
+        time.sleep(0.1)  # a few more failing rounds
+        good = sqlite3.connect(tmp_path / "good.db")
+        good.execute("CREATE TABLE t (x)")
+        good.close()
+        os.replace(tmp_path / "good.db", path)
+        wait_for(lambda: any("succeeded again" in r.getMessage() for r in caplog.records),
+                 "a checkpoint to succeed again")
+    finally:
+        checkpointer.stop()
+
+    [failure] = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert "file is not a database" in failure.getMessage()
+    assert failure.exc_info is not None  # with its traceback

@@ -21,6 +21,7 @@ from .common import (
     services,
     session_policy,
     set_signed,
+    transaction,
 )
 
 
@@ -66,7 +67,7 @@ async def signup(request: Request) -> Response:
         name = inputs.text(form, "name", "Name", max_len=120, required=True)
         password = inputs.secret(form, "password", "Password", max_len=200)
         account = await auth.new_account(email=email, name=name, password=password)
-        async with services(request).db.transaction() as session:
+        async with transaction(request) as session:
             photographer = await auth.sign_up(session, **account)
             row = await auth.start_session(session, photographer.id, session_policy(request))
     except (Invalid, IntegrityError) as exc:  # IntegrityError: the same email, same moment
@@ -106,7 +107,7 @@ async def login(request: Request) -> Response:
         return render(request, "panel/login.html",
                       {"error": "Wrong email or password.", "email": email, "next": next_url},
                       status_code=400)
-    async with services(request).db.transaction() as session:
+    async with transaction(request) as session:
         # Rotate: the id this browser held (if any) ends as the new one starts.
         if isinstance(previous, str):
             await auth.end_session(session, previous)
@@ -118,7 +119,7 @@ async def login(request: Request) -> Response:
 async def logout(request: Request) -> Response:
     await read_form(request)
     session_id = read_signed(request, SESSION_COOKIE, "session")
-    async with services(request).db.transaction() as session:
+    async with transaction(request) as session:  # with a due expiry slide: one unit
         await auth.end_session(session, session_id)
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE)

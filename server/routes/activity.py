@@ -28,7 +28,7 @@ from ..downloads import content_disposition
 from ..errors import NotFound
 from ..favorites_export import FavoriteLine
 from . import inputs
-from .common import int_param, login_required, me_id, read_form, render, services
+from .common import int_param, login_required, me_id, read_form, render, services, transaction
 
 TABS = ("favorites", "comments", "downloads", "cart")
 
@@ -136,7 +136,7 @@ async def send_files(request: Request) -> Response:
     await read_form(request)
     svc = services(request)
     event_id, contact_id = int_param(request, "event_id"), int_param(request, "contact_id")
-    async with svc.db.transaction() as session:
+    async with transaction(request) as session:
         await delivery.send_favorites(
             session, secret=svc.settings.secret_key, base_url=svc.settings.base_url,
             photographer_id=me_id(request), event_id=event_id, contact_id=contact_id,
@@ -149,7 +149,7 @@ async def favorites_link(request: Request) -> Response:
     """The emailed link: no login, the signature is the authorisation."""
     svc = services(request)
     try:
-        async with svc.db.transaction() as session:
+        async with transaction(request) as session:
             stream, filename = await delivery.favorites_zip(session, svc.media,
                                                             svc.settings.secret_key,
                                                             inputs.path_token(request))

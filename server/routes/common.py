@@ -6,10 +6,12 @@ import functools
 import hmac
 import json
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import RedirectResponse, Response
@@ -158,19 +160,39 @@ Handler = Callable[[Request], Awaitable[Response]]
 
 
 def login_required(handler: Handler) -> Handler:
-    """Load the server-side session behind the signed cookie, or send to the login page."""
+    """Load the server-side session behind the signed cookie, or send to the login page.
+    A login due to slide its expiry forward slides in the handler's own write unit
+    (`transaction`), or after the handler if it wrote nothing: never a second unit."""
 
     @functools.wraps(handler)
     async def wrapper(request: Request) -> Response:
-        found = await current_session(request)
+        found = await current_session(request, defer_slide=True)
         if found is None:
             if request.method == "GET":
                 return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
             raise Forbidden("You are logged out. Log in again.")
         request.state.auth, request.state.photographer = found
-        return await handler(request)
+        try:
+            return await handler(request)
+        finally:
+            # Still due: the handler wrote nothing, or its unit rolled back.
+            if getattr(request.state, "slide_due", None) is not None:
+                async with transaction(request):
+                    pass
 
     return wrapper
+
+
+@asynccontextmanager
+async def transaction(request: Request) -> AsyncIterator[AsyncSession]:
+    """The request's one write unit (issue #11): `db.transaction()`, plus the login's
+    expiry slide when one is due (login_required), so the two commit together."""
+    async with services(request).db.transaction() as session:
+        due = getattr(request.state, "slide_due", None)
+        if due is not None:
+            await auth.extend_session(session, due, session_policy(request))
+        yield session
+    request.state.slide_due = None  # only once committed: a rollback leaves it due
 
 
 def session_policy(conn: HTTPConnection) -> auth.SessionPolicy:
@@ -178,9 +200,11 @@ def session_policy(conn: HTTPConnection) -> auth.SessionPolicy:
     return auth.SessionPolicy(idle=settings.session_idle, max_age=settings.session_max_age)
 
 
-async def current_session(conn: HTTPConnection) -> tuple[AuthSession, Photographer] | None:
+async def current_session(conn: HTTPConnection, *, defer_slide: bool = False
+                          ) -> tuple[AuthSession, Photographer] | None:
     """The live session (and its photographer) behind the signed cookie, or None. Used by
-    the panel's pages and its socket alike; slides the idle expiry forward when due."""
+    the panel's pages and its socket alike; slides the idle expiry forward when due (with
+    `defer_slide`, in the request's `transaction` instead: see login_required)."""
     session_id = read_signed(conn, SESSION_COOKIE, "session")
     if not isinstance(session_id, str):
         return None
@@ -188,10 +212,13 @@ async def current_session(conn: HTTPConnection) -> tuple[AuthSession, Photograph
     async with db.reader() as session:
         found = await auth.load_session(session, session_id)
     conn.state.photographer_id = found[1].id if found else None  # server/request_log.py
-    policy = session_policy(conn)
-    if found is not None and policy.refresh_due(found[0], utcnow()):
+    if found is None or not session_policy(conn).refresh_due(found[0], utcnow()):
+        return found
+    if defer_slide:
+        conn.state.slide_due = found[0]
+    else:
         async with db.transaction() as session:
-            await auth.extend_session(session, found[0], policy)
+            await auth.extend_session(session, found[0], session_policy(conn))
     return found
 
 

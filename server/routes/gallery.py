@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
@@ -12,7 +13,7 @@ from ..errors import Forbidden, Invalid, NotFound
 from ..models import Event
 from ..public import Guest
 from . import inputs
-from .common import CSRF_COOKIE, int_param, read_form, read_json, render, services
+from .common import CSRF_COOKIE, int_param, read_form, read_json, render, services, transaction
 from .visitor import (
     GUEST_COOKIE,
     PIN_COOKIE,
@@ -25,25 +26,33 @@ from .visitor import (
 )
 
 
+def _logged_for(request: Request, event: Event) -> None:
+    """Name the gallery's photographer in this request's log line (server/request_log.py)."""
+    request.state.photographer_id = event.photographer_id
+
+
 async def _open(request: Request) -> Event:
     """The released, unexpired, unlocked gallery of this URL, or a clear refusal."""
     event = await services(request).gallery_cache.get(inputs.path_slug(request))
+    _logged_for(request, event)
     if not unlocked(request, event):
         raise Forbidden("This gallery is password protected.")
     return event
 
 
-async def _known_guest(request: Request, event: Event, *, verify: bool = True) -> Guest:
-    """The visitor (device) the signed gate cookie names, checked against the database and
-    with its verified state. `verify=False` when the service checks the device itself in
-    its own query (the favorite toggle does)."""
+def _claimed_guest(request: Request, event: Event) -> Guest:
+    """The visitor (device) the signed gate cookie names, not yet checked against the
+    database: refuses a browser without one before any unit of work opens."""
     guest = guest_of(request, event)
     if guest is None:
         raise Forbidden("Tell us your name and email first.")
-    if not verify:
-        return guest
-    async with services(request).db.reader() as session:
-        guest = await public.known_guest(session, guest)
+    return guest
+
+
+async def _known_guest(session: AsyncSession, claimed: Guest) -> Guest:
+    """The claimed visitor checked against the database, with its verified state; read in
+    the request's own unit (reader or write transaction), not in one of its own."""
+    guest = await public.known_guest(session, claimed)
     if guest is None:
         raise Forbidden("Tell us your name and email first.")
     return guest
@@ -54,6 +63,7 @@ async def gallery_page(request: Request) -> Response:
     # One reader: the gallery, the visitor's state and its seq from one snapshot.
     async with svc.db.reader() as session:
         event = await public.find_gallery(session, inputs.path_slug(request))
+        _logged_for(request, event)
         if not unlocked(request, event):
             return render(request, "gallery/password.html", {"event": event, "error": None})
         guest = await public.known_guest(session, guest_of(request, event))
@@ -68,8 +78,12 @@ async def gallery_page(request: Request) -> Response:
         unread = await comments.unread_reply_image_ids(session, guest) if guest else set()
         last_seq = await activity.latest_seq(session, event.photographer_id) if guest else 0
         photographer = await public.photographer_of(session, event)
-    if due:  # a write only on a first visit or a return after a break
-        async with svc.db.transaction() as session:
+    # A page view is a pure read; it writes only on a first visit or a return after a
+    # break. The page stays out of that write: a write unit would take SQLite's writer for
+    # every view, and on PostgreSQL it is READ COMMITTED, not the page's one snapshot.
+    # touch_visit re-reads the visit row in the write, so a racing view records nothing.
+    if due:
+        async with transaction(request) as session:
             await public.touch_visit(session, guest)
     return render(request, "gallery/gallery.html", {
         "event": event, "images": images, "favorites": favs, "threads": threads,
@@ -91,6 +105,7 @@ async def unlock(request: Request) -> Response:
     password = inputs.secret(form, "password", "Password", max_len=64 * 1024)
     async with svc.db.reader() as session:
         event = await public.find_gallery(session, inputs.path_slug(request))
+    _logged_for(request, event)
     try:
         # Longer than any gallery password can be: simply not the right one.
         ok = await public.unlock(throttle.of(request), event, password[:200],
@@ -117,18 +132,17 @@ async def gate(request: Request) -> Response:
     email = inputs.email(data)
     name = inputs.text(data, "name", "Name", max_len=120, required=True)
     svc = services(request)
-    async with svc.db.reader() as session:
+    async with transaction(request) as session:
         current = await public.known_guest(session, guest_of(request, event))
-    async with svc.db.transaction() as session:
         passed = await devices.pass_gate(
             session, event, email=email, name=name, current=current,
             user_agent=request.headers.get("user-agent", ""), base_url=svc.settings.base_url)
-        # The photographer's current seq (the same for any address): the page's live socket
-        # starts from here, so replies older than the gate are not pushed as new.
-        seq = await activity.latest_seq(session, event.photographer_id)
+        # The photographer's seq as the gate commits (the same for any address): the page's
+        # live socket starts from there, so replies older than the gate are not pushed as new.
+        seq = activity.seq_at_commit(session, event.photographer_id)
     # The same answer whether the address was known or not (devices.pass_gate).
     response = JSONResponse({"ok": True, "verify_sent_to": passed.verify_sent_to,
-                             "seq": seq})
+                             "seq": seq()})
     remember_device(response, request, passed.guest)
     return response
 
@@ -147,11 +161,9 @@ async def verify_page(request: Request) -> Response:
 async def verify(request: Request) -> Response:
     event = await _open(request)
     await read_form(request)
-    svc = services(request)
-    async with svc.db.reader() as session:
-        current = await public.known_guest(session, guest_of(request, event))
     try:
-        async with svc.db.transaction() as session:
+        async with transaction(request) as session:
+            current = await public.known_guest(session, guest_of(request, event))
             guest = await devices.use_link(session, event, request.path_params["token"],
                                            current=current,
                                            user_agent=request.headers.get("user-agent", ""))
@@ -171,28 +183,58 @@ async def favorite(request: Request) -> Response:
     event = await _open(request)
     data = await read_json(request)
     on = inputs.flag(data, "on", "Favorite", default=True)
-    guest = await _known_guest(request, event, verify=False)
+    # The toggle's own query checks the device: no read here first.
+    guest = _claimed_guest(request, event)
     await favorites.set_favorite(services(request).db, event, guest, _image_id(request), on)
     return JSONResponse({"ok": True, "on": on})
 
 
 async def comment_thread(request: Request) -> Response:
+    """GET: the visitor's thread on one image; POST: add to it. Either way the client has
+    now seen the photographer's replies in it."""
     event = await _open(request)
+    if request.method == "POST":
+        return await _post_comment(request, event)
+    # A pure read unless there are unread replies to mark: the lightbox asks on every
+    # image it shows, so the common case never queues for SQLite's writer.
     async with services(request).db.reader() as session:
         guest = await public.known_guest(session, guest_of(request, event))
-    if request.method == "POST":
-        data = await read_json(request)
-        guest = await _known_guest(request, event)
-        body = inputs.text(data, "body", "Comment", max_len=comments.MAX_COMMENT, required=True)
-        async with services(request).db.transaction() as session:
-            await comments.add_client_comment(session, event, guest, _image_id(request), body)
-    async with services(request).db.reader() as session:
-        # An image of another gallery is 404 here, whoever asks (known visitor or not).
-        await public.gallery_image(session, event, _image_id(request))
-        rows = await comments.thread(session, guest, _image_id(request)) if guest else []
-    if any(c.author == "photographer" and not c.read_by_client for c in rows):
-        async with services(request).db.transaction() as session:  # the client has seen them
-            await comments.mark_read_by_client(session, guest, _image_id(request))
+        image_id = _image_id(request)
+        rows = await _visible_thread(session, event, guest, image_id)
+    if _unread_replies(rows):
+        async with transaction(request) as session:
+            await comments.mark_read_by_client(session, guest, image_id)
+    return _thread_json(rows)
+
+
+async def _post_comment(request: Request, event: Event) -> Response:
+    data = await read_json(request)
+    claimed = _claimed_guest(request, event)
+    # One unit: check the visitor, add the comment, read the thread back, mark it read.
+    async with transaction(request) as session:
+        guest = await _known_guest(session, claimed)
+        body = inputs.text(data, "body", "Comment", max_len=comments.MAX_COMMENT,
+                           required=True)
+        image_id = _image_id(request)
+        await comments.add_client_comment(session, event, guest, image_id, body)
+        rows = await comments.thread(session, guest, image_id)
+        if _unread_replies(rows):
+            await comments.mark_read_by_client(session, guest, image_id)
+    return _thread_json(rows)
+
+
+async def _visible_thread(session: AsyncSession, event: Event, guest: Guest | None,
+                          image_id: int) -> list:
+    # An image of another gallery is 404 here, whoever asks (known visitor or not).
+    await public.gallery_image(session, event, image_id)
+    return await comments.thread(session, guest, image_id) if guest else []
+
+
+def _unread_replies(rows: list) -> bool:
+    return any(c.author == "photographer" and not c.read_by_client for c in rows)
+
+
+def _thread_json(rows: list) -> Response:
     return JSONResponse({"comments": [
         {"id": c.id, "author": c.author, "body": c.body, "at": c.created_at.isoformat()}
         for c in rows
@@ -226,8 +268,9 @@ async def download_one(request: Request) -> Response:
     _refuse_head(request)
     svc = services(request)
     event = await _open(request)
-    guest = await _known_guest(request, event)
-    async with svc.db.transaction() as session:
+    claimed = _claimed_guest(request, event)
+    async with transaction(request) as session:
+        guest = await _known_guest(session, claimed)
         file = await downloads.single(session, svc.media, event, guest, _image_id(request),
                                       pin_ok=pin_ok(request, event))
     return FileResponse(file.path, filename=file.filename,
@@ -239,14 +282,17 @@ async def download_zip(request: Request) -> Response:
     _refuse_head(request)
     svc = services(request)
     event = await _open(request)
-    guest = await _known_guest(request, event)
+    claimed = _claimed_guest(request, event)
     scope = inputs.choice(request.query_params, "scope", "Download scope",
                           ("all", "favorites"), default="all")
     # A slot per visitor and per gallery, held until the stream ends or the client leaves.
+    # The lease (Redis) stays outside the write; the cookie's ids are the ones the
+    # database check below confirms (or the lease is released on its refusal).
     lease = await throttle.of(request).bulk_download(
-        event.id, f"{guest.photographer_id}:{guest.contact_id}")
+        event.id, f"{claimed.photographer_id}:{claimed.contact_id}")
     try:
-        async with svc.db.transaction() as session:
+        async with transaction(request) as session:
+            guest = await _known_guest(session, claimed)
             stream, filename = await downloads.bulk(session, svc.media, event, guest, scope,
                                                     pin_ok=pin_ok(request, event))
     except BaseException:

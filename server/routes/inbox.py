@@ -8,7 +8,16 @@ from starlette.routing import Route
 
 from .. import activity, conversations, presence
 from . import inputs
-from .common import int_param, login_required, me_id, read_form, read_json, render, services
+from .common import (
+    int_param,
+    login_required,
+    me_id,
+    read_form,
+    read_json,
+    render,
+    services,
+    transaction,
+)
 
 
 def _message(comment) -> dict:
@@ -22,19 +31,22 @@ async def inbox_page(request: Request) -> Response:
     contact_id = request.path_params.get("contact_id")
     image_id = request.path_params.get("image_id")
     svc = services(request)
+    # The filters are checked before the write: a bad one changes nothing.
+    image_filter = inputs.row_id(request.query_params, "image", "Pick an image from the list.",
+                                 required=False)
+    unread_only = inputs.flag(request.query_params, "unread", "Unread only")
     thread = None
     last_seq = None
     if contact_id is not None:
-        async with svc.db.transaction() as session:  # opening a thread reads it
+        async with transaction(request) as session:  # opening a thread reads it
             # The seq first: the thread then holds at least every message up to it (the
             # list below is read later, and applying an event twice only re-fetches it).
             last_seq = await activity.latest_seq(session, pid)
             thread = await conversations.open_thread(session, pid, int_param(
                 request, "contact_id"), int_param(request, "image_id"))
             await conversations.mark_read(session, pid, thread.contact.id, thread.image.id)
-    image_filter = inputs.row_id(request.query_params, "image", "Pick an image from the list.",
-                                 required=False)
-    unread_only = inputs.flag(request.query_params, "unread", "Unread only")
+    # The list is not what the write needs: it stays out of it (SQLite's writer is held
+    # for the write alone), read after it so it shows this thread as read.
     async with svc.db.reader() as session:
         items = await conversations.inbox(session, pid, unread_only=unread_only,
                                           image_id=image_filter)
@@ -59,7 +71,7 @@ async def inbox_json(request: Request) -> Response:
 @login_required
 async def thread_json(request: Request) -> Response:
     pid = me_id(request)
-    async with services(request).db.transaction() as session:
+    async with transaction(request) as session:
         thread = await conversations.open_thread(session, pid, int_param(request, "contact_id"),
                                                  int_param(request, "image_id"))
         await conversations.mark_read(session, pid, thread.contact.id, thread.image.id)
@@ -73,13 +85,15 @@ async def reply(request: Request) -> Response:
     svc = services(request)
     pid, contact_id, image_id = (me_id(request), int_param(request, "contact_id"),
                                  int_param(request, "image_id"))
+    # The thread's gallery, for the presence check: Redis is network, kept out of the
+    # write, which finds the thread again (conversations.reply).
     async with svc.db.reader() as session:
         thread = await conversations.open_thread(session, pid, contact_id, image_id)
     # None: Redis can't say (it is down). Then the reply is emailed, as to an absent client:
     # a duplicate email is better than a client never told.
     present = await presence.is_present(svc.redis, svc.settings.channel_namespace, pid,
                                         thread.event.id, contact_id)
-    async with svc.db.transaction() as session:
+    async with transaction(request) as session:
         comment = await conversations.reply(
             session, pid, contact_id, image_id, body,
             client_present=present is True, base_url=svc.settings.base_url,
@@ -94,7 +108,7 @@ _PRESENCE = {True: "present", False: "away", None: "unknown"}
 @login_required
 async def read_all(request: Request) -> Response:
     await read_form(request)
-    async with services(request).db.transaction() as session:
+    async with transaction(request) as session:
         await conversations.mark_all_read(session, me_id(request))
     return RedirectResponse("/panel/comments", status_code=303)
 

@@ -14,8 +14,9 @@ from ..dashboard import summary as dashboard_summary
 from ..errors import Invalid
 from ..galleries import DOWNLOAD_SIZES, EventForm
 from ..media import VARIANTS
+from ..models import Image
 from . import inputs
-from .common import int_param, login_required, me_id, read_form, render, services
+from .common import int_param, login_required, me_id, read_form, render, services, transaction
 
 
 async def _event_form(form) -> EventForm:
@@ -51,8 +52,12 @@ async def dashboard(request: Request) -> Response:
     })
 
 
-async def _editor(request: Request, event, error: str | None, form: dict, status: int = 200):
+async def _editor(request: Request, event_id: int | None, error: str | None, form: dict,
+                  status: int = 200):
+    """The gallery editor (`event_id` None: a new gallery), read from one snapshot."""
     async with services(request).db.reader() as session:
+        event = (await galleries.get_event(session, me_id(request), event_id)
+                 if event_id is not None else None)
         types = await galleries.gallery_types(session, me_id(request))
         last_seq = await activity.latest_seq(session, me_id(request))
     return render(
@@ -71,7 +76,7 @@ async def event_new(request: Request) -> Response:
     form = await read_form(request)
     try:
         fields = await _event_form(form)
-        async with services(request).db.transaction() as session:
+        async with transaction(request) as session:
             event = await galleries.create_event(session, me_id(request), fields)
     except Invalid as exc:
         # Never an empty dict: the template reads an empty one as "no post, use the event".
@@ -83,17 +88,16 @@ async def event_new(request: Request) -> Response:
 @login_required
 async def event_edit(request: Request) -> Response:
     event_id = int_param(request, "event_id")
-    async with services(request).db.reader() as session:
-        event = await galleries.get_event(session, me_id(request), event_id)
     if request.method == "GET":
-        return await _editor(request, event, None, {})
+        return await _editor(request, event_id, None, {})
     form = await read_form(request)
     try:
         fields = await _event_form(form)
-        async with services(request).db.transaction() as session:
+        # No reader first: update_event finds the gallery (or 404s) in the write itself.
+        async with transaction(request) as session:
             await galleries.update_event(session, me_id(request), event_id, fields)
     except Invalid as exc:
-        return await _editor(request, event, exc.message, dict(form), status=400)
+        return await _editor(request, event_id, exc.message, dict(form), status=400)
     return RedirectResponse(f"/panel/events/{event_id}", status_code=303)
 
 
@@ -116,7 +120,7 @@ async def event_detail(request: Request) -> Response:
 @login_required
 async def event_delete(request: Request) -> Response:
     await read_form(request)
-    async with services(request).db.transaction() as session:
+    async with transaction(request) as session:
         keys = await galleries.delete_event(session, me_id(request), int_param(request, "event_id"))
     for key in keys:
         services(request).media.remove(key)
@@ -128,7 +132,7 @@ async def event_status(request: Request) -> Response:
     form = await read_form(request)
     event_id = int_param(request, "event_id")
     status = inputs.choice(form, "status", "Status", ("draft", "released"), default="")
-    async with services(request).db.transaction() as session:
+    async with transaction(request) as session:
         await galleries.set_status(session, me_id(request), event_id, status)
     return RedirectResponse(f"/panel/events/{event_id}", status_code=303)
 
@@ -138,39 +142,62 @@ async def event_cover(request: Request) -> Response:
     form = await read_form(request)
     event_id = int_param(request, "event_id")
     image_id = inputs.row_id(form, "image_id", "Pick an image for the cover.")
-    async with services(request).db.transaction() as session:
+    async with transaction(request) as session:
         await galleries.set_cover(session, me_id(request), event_id, image_id)
     return RedirectResponse(f"/panel/events/{event_id}", status_code=303)
 
 
-async def _store_upload(request: Request, event_id: int, upload: UploadFile) -> dict:
+async def _stage_upload(request: Request, upload: UploadFile) -> uploads.Staged | dict:
+    """One file checked and stored on disk (slow work, outside any transaction): its
+    Staged record, or the error line the batch reports for it."""
     svc = services(request)
     name = upload.filename or ""
     if (upload.size or 0) > svc.settings.max_upload_bytes:
         limit = svc.settings.max_upload_bytes // (1024 * 1024)
         return {"filename": name, "ok": False, "error": f"The file is larger than {limit} MB."}
-    data = await upload.read()
     try:
-        image = await uploads.upload(svc.db, svc.media, me_id(request), event_id,
-                                     filename=name, data=data,
-                                     max_pixels=svc.settings.max_image_pixels)
+        return await uploads.stage(svc.media, filename=name, data=await upload.read(),
+                                   max_pixels=svc.settings.max_image_pixels)
     except Invalid as exc:
         return {"filename": name, "ok": False, "error": exc.message}
-    return {"filename": name, "ok": True, "image_id": image.id, "state": image.state}
+
+
+async def _record_uploads(request: Request, event_id: int,
+                          staged: list[uploads.Staged | dict]) -> dict[int, Image]:
+    """The batch's good files into the gallery in one write unit; their files are removed
+    if it fails. Returns position in the batch -> image row."""
+    good = {i: s for i, s in enumerate(staged) if isinstance(s, uploads.Staged)}
+    if not good:
+        return {}
+    try:
+        async with transaction(request) as session:
+            return {i: await uploads.add_image(session, me_id(request), event_id, s)
+                    for i, s in good.items()}
+    except BaseException:
+        for s in good.values():
+            services(request).media.remove(s.storage_key)
+        raise
 
 
 @login_required
 async def upload_images(request: Request) -> Response:
     event_id = int_param(request, "event_id")
+    # 404 before reading the files (add_image checks again, in the write).
     async with services(request).db.reader() as session:
-        await galleries.get_event(session, me_id(request), event_id)  # 404 before reading files
+        await galleries.get_event(session, me_id(request), event_id)
     form = await read_form(request, files=("files",))
     files = [f for f in form.getlist("files") if isinstance(f, UploadFile)]
     if not files:
         raise Invalid("Choose at least one image to upload.")
-    # One transaction per file: a bad file is reported and the rest of the batch goes in.
-    results = [await _store_upload(request, event_id, f) for f in files]
+    # A bad file is reported and the rest of the batch goes in, in one write unit.
+    staged = [await _stage_upload(request, f) for f in files]
     await form.close()
+    images = await _record_uploads(request, event_id, staged)
+    results = [
+        {"filename": f.filename or "", "ok": True, "image_id": images[i].id,
+         "state": images[i].state} if i in images else staged[i]
+        for i, f in enumerate(files)
+    ]
     status = 200 if any(r["ok"] for r in results) else 400
     return JSONResponse({"results": results}, status_code=status)
 
@@ -192,7 +219,7 @@ async def images_json(request: Request) -> Response:
 async def image_delete(request: Request) -> Response:
     await read_form(request)
     svc = services(request)
-    async with svc.db.transaction() as session:
+    async with transaction(request) as session:
         await uploads.delete_image(session, svc.media, me_id(request),
                                    int_param(request, "image_id"))
     if request.headers.get("accept", "").startswith("application/json"):
@@ -220,7 +247,7 @@ async def gallery_types_page(request: Request) -> Response:
     if request.method == "POST":
         form = await read_form(request)
         try:
-            async with services(request).db.transaction() as session:
+            async with transaction(request) as session:
                 if form.get("delete"):
                     # Someone else's (or no such) type is a 404 like everywhere else.
                     type_id = inputs.row_id(form, "delete", "Pick a gallery type to delete.")
