@@ -22,11 +22,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
 
 from server import activity_report
-from server.auth import sign_up
+from server.auth import create_account
 from server.db import Database
-from server.galleries import EventForm, create_event
+from server.galleries import EventForm, new_event
 from server.migrate import upgrade
 from server.models import ActivityEvent, Contact, Favorite, Image, Visit
 
@@ -34,20 +35,17 @@ CONTACTS, ACTIVITY, GALLERIES, IMAGES = 10_000, 200_000, 20, 50
 
 
 async def seed(db: Database) -> tuple[int, list[int], list[int]]:
-    async with db.transaction() as session:
-        me = await sign_up(session, email="scale@example.com", name="Scale", password="x" * 12)
-        events = [await create_event(session, me.id, EventForm(title=f"Gallery {n}"))
-                  for n in range(GALLERIES)]
-    pid, event_ids = me.id, [e.id for e in events]
+    me = await create_account(db, email="scale@example.com", name="Scale", password="x" * 12)
+    pid = me.id
+    event_ids = await db.write(new_galleries, pid, GALLERIES)
     now = datetime.now(UTC)
-    async with db.transaction() as session:
-        await session.execute(insert(Image), [
-            {"photographer_id": pid, "event_id": e, "filename": f"IMG_{e}{n:03d}.jpg",
-             "storage_key": uuid.uuid4().hex + ".jpg", "position": n, "state": "ready"}
-            for e in event_ids for n in range(IMAGES)])
-        await session.execute(insert(Contact), [
-            {"photographer_id": pid, "email": f"client{n}@example.com", "name": f"Client {n}",
-             "created_at": now} for n in range(CONTACTS)])
+    await db.write(insert_rows, [
+        (Image, [{"photographer_id": pid, "event_id": e, "filename": f"IMG_{e}{n:03d}.jpg",
+                  "storage_key": uuid.uuid4().hex + ".jpg", "position": n, "state": "ready"}
+                 for e in event_ids for n in range(IMAGES)]),
+        (Contact, [{"photographer_id": pid, "email": f"client{n}@example.com",
+                    "name": f"Client {n}", "created_at": now} for n in range(CONTACTS)]),
+    ])
     async with db.reader() as session:
         contact_ids = list(await session.scalars(select(Contact.id)))
         images = {e: list(await session.scalars(select(Image.id).where(Image.event_id == e)))
@@ -71,14 +69,24 @@ async def seed(db: Database) -> tuple[int, list[int], list[int]]:
             v["single_downloads"] += 1
         log.append({"photographer_id": pid, "seq": seq, "event_id": e, "contact_id": c,
                     "kind": kind, "payload": {"image_id": image}, "at": at})
-    async with db.transaction() as session:
-        await session.execute(insert(Visit), list(visits.values()))
-        await session.execute(insert(Favorite), [
-            {"photographer_id": pid, "event_id": e, "image_id": i, "contact_id": c}
-            for i, c, e in favs])
-        for start in range(0, len(log), 20_000):
-            await session.execute(insert(ActivityEvent), log[start:start + 20_000])
+    await db.write(insert_rows, [
+        (Visit, list(visits.values())),
+        (Favorite, [{"photographer_id": pid, "event_id": e, "image_id": i, "contact_id": c}
+                    for i, c, e in favs]),
+        *((ActivityEvent, log[start:start + 20_000]) for start in range(0, len(log), 20_000)),
+    ])
     return pid, event_ids, contact_ids
+
+
+def new_galleries(session: Session, photographer_id: int, count: int) -> list[int]:
+    return [new_event(session, photographer_id, EventForm(title=f"Gallery {n}")).id
+            for n in range(count)]
+
+
+def insert_rows(session: Session, batches: list[tuple[type, list[dict]]]) -> None:
+    """One unit of bulk inserts: a seed, so one big transaction is fine."""
+    for model, rows in batches:
+        session.execute(insert(model), rows)
 
 
 async def timed(label: str, fn, runs: int = 20) -> None:

@@ -27,6 +27,7 @@ from typing import Any
 from arq import cron, func
 from arq.cron import CronJob
 from sqlalchemy import and_, update
+from sqlalchemy.orm import Session
 
 from server import mail, uploads
 from server import reconcile as reconcile_service
@@ -101,27 +102,32 @@ def hands_back(fn: JobFunction) -> JobFunction:
 
 async def _hand_back(ctx: dict[str, Any], kind: reconcile_service.Kind, row_id: int,
                      started: datetime) -> None:
-    lease: timedelta = ctx["lease"]
+    try:
+        handed = await ctx["db"].write(_end_lease, kind, row_id, started, ctx["lease"])
+    except Exception as exc:  # the lease runs out instead; the CancelledError goes on
+        log.warning("job=%s id=%s could not hand back %s %s: %s", kind.job,
+                    ctx.get("job_id"), kind.name, row_id, exc)
+        return
+    if handed:
+        log.info("job=%s id=%s handed back its lease on %s %s", kind.job, ctx.get("job_id"),
+                 kind.name, row_id)
+
+
+def _end_lease(session: Session, kind: reconcile_service.Kind, row_id: int, started: datetime,
+               lease: timedelta) -> bool:
+    """End the row's lease if this job's claim took it, then release it as stale."""
     now = utcnow()
     model = kind.model
     this_row = dataclasses.replace(kind, leased=and_(kind.leased, model.id == row_id))
     # Only a lease a claim made since this job started (a claim leases until its time plus
     # `lease`): never one another worker holds from before.
     ours = model.leased_until.between(started + lease, now + lease)
-    try:
-        async with ctx["db"].transaction() as session:
-            ended = await session.execute(
-                update(model).where(this_row.leased, ours)
-                .values(leased_until=now - timedelta(microseconds=1)))
-            if ended.rowcount:
-                await reconcile_service.release_stale(session, this_row, now)
-    except Exception as exc:  # the lease runs out instead; the CancelledError goes on
-        log.warning("job=%s id=%s could not hand back %s %s: %s", kind.job,
-                    ctx.get("job_id"), kind.name, row_id, exc)
-        return
-    if ended.rowcount:
-        log.info("job=%s id=%s handed back its lease on %s %s", kind.job, ctx.get("job_id"),
-                 kind.name, row_id)
+    ended = session.execute(update(model).where(this_row.leased, ours)
+                            .values(leased_until=now - timedelta(microseconds=1)))
+    if not ended.rowcount:
+        return False
+    reconcile_service.release_stale(session, this_row, now)
+    return True
 
 
 @logged

@@ -175,7 +175,7 @@ async def gallery_socket(websocket: WebSocket) -> None:
     guest = guest_of(websocket, event) if unlocked(websocket, event) else None
     if guest is not None:
         async with websocket.state.services.db.reader() as session:
-            guest = await public.known_guest(session, guest)
+            guest = await session.run_sync(public.find_guest, guest)
     if guest is None:
         await refuse(websocket, CLOSE_NO_GUEST)
         return

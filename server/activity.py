@@ -54,7 +54,7 @@ def _bump_statement(column: str | None, delta: int):
 _BUMPS = {kind: _bump_statement(*COUNTERS.get(kind, (None, 0))) for kind in KINDS}
 
 
-def record(session: Session | AsyncSession, photographer_id: int, kind: str,
+def record(session: Session, photographer_id: int, kind: str,
            **fields: Any) -> None:
     """Log an event in the session's unit of work: appended when the unit commits, after
     all its other statements (`append_recorded`), and published after the commit.
@@ -77,7 +77,7 @@ def append_recorded(session: Session) -> None:
         append(session.connection(), outbox, photographer_id, kind, **fields)
 
 
-def seq_at_commit(session: AsyncSession, photographer_id: int) -> Callable[[], int]:
+def seq_at_commit(session: Session, photographer_id: int) -> Callable[[], int]:
     """The photographer's latest seq as this unit commits, its own events included: call
     the returned function after the commit. (Read inside the unit, `latest_seq` would miss
     the events the unit appends last.)"""

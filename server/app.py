@@ -78,8 +78,15 @@ class Services:
             # back their leases: jobs/worker.py) and waits for them. Cancel them once: a
             # second handle_sig before the jobs ran makes arq stop waiting for them, and
             # the process would end in the middle of their hand-back.
-            with contextlib.suppress(Exception):
+            try:
                 await asyncio.wait_for(self.worker.close(), 10)
+            except asyncio.CancelledError:
+                # arq's close() gathers the jobs it cancelled, and one cancelled before it
+                # began re-raises its cancel here. Ours to swallow unless we are cancelled.
+                if asyncio.current_task().cancelling():
+                    raise
+            except Exception:
+                log.exception("the in-process worker did not stop cleanly")
         await self.bus.stop()  # what is still queued for other processes goes out first
         for task in self.tasks:
             task.cancel()

@@ -9,45 +9,57 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from . import validation
 from .errors import Invalid
 from .events import tenant_channel
-from .galleries import create_default_gallery_types
+from .galleries import add_default_gallery_types
 from .models import AuthSession, Photographer, utcnow
 from .outbox import outbox_of
 from .passwords import hash_password, verify_password
 from .throttle import Throttle
 
-
-async def new_account(*, email: str, name: str, password: str) -> dict:
-    """A sign-up form checked, its password hashed in a thread: sign_up's arguments, made
-    before the write transaction opens (argon2 must not hold SQLite's writer lock)."""
-    return {"email": validation.email(email), "name": validation.text(name, "Name", max_len=120),
-            "password_hash": await hash_password(validation.password(password))}
+if TYPE_CHECKING:
+    from .db import Database
 
 
-async def sign_up(session: AsyncSession, *, email: str, name: str, password: str | None = None,
-                  password_hash: str | None = None) -> Photographer:
-    """A new account. The server's callers pass `password_hash` from new_account, made
-    before their transaction opened; tests and benchmarks may pass the plain `password`,
-    hashed here (in a thread, but inside the caller's transaction)."""
-    email = validation.email(email)
-    name = validation.text(name, "Name", max_len=120)
-    if password_hash is None:
-        password_hash = await hash_password(validation.password(password or ""))
-    taken = await session.scalar(select(Photographer.id).where(Photographer.email == email))
+@dataclass(frozen=True)
+class NewAccount:
+    """A checked sign-up: sign_up's argument, its password already hashed."""
+
+    email: str
+    name: str
+    password_hash: str
+
+
+async def new_account(*, email: str, name: str, password: str) -> NewAccount:
+    """A sign-up form checked, its password hashed in a thread: made before the write unit
+    (argon2 must not run inside it: on SQLite that holds the single writer)."""
+    return NewAccount(validation.email(email), validation.text(name, "Name", max_len=120),
+                      await hash_password(validation.password(password)))
+
+
+def sign_up(session: Session, account: NewAccount) -> Photographer:
+    """A new account (unit of work), with its default gallery types."""
+    taken = session.scalar(select(Photographer.id).where(Photographer.email == account.email))
     if taken:
         raise Invalid("An account with that email already exists. Log in instead.", field="email")
-    photographer = Photographer(email=email, name=name, password_hash=password_hash)
+    photographer = Photographer(email=account.email, name=account.name,
+                                password_hash=account.password_hash)
     session.add(photographer)
-    await session.flush()
-    await create_default_gallery_types(session, photographer.id)
+    session.flush()
+    add_default_gallery_types(session, photographer.id)
     return photographer
+
+
+async def create_account(db: Database, *, email: str, name: str, password: str) -> Photographer:
+    """Sign up outside a request (the CLI, the demo, tests): hash first, then one unit."""
+    return await db.write(sign_up, await new_account(email=email, name=name, password=password))
 
 
 async def authenticate(db, throttle: Throttle, *, email: str, password: str,
@@ -87,8 +99,8 @@ class SessionPolicy:
         return self.expiry(row.created_at, now) - row.expires_at >= self.REFRESH_EVERY
 
 
-async def start_session(session: AsyncSession, photographer_id: int,
-                        policy: SessionPolicy = SessionPolicy()) -> AuthSession:
+def start_session(session: Session, photographer_id: int,
+                  policy: SessionPolicy = SessionPolicy()) -> AuthSession:
     """A new session row with its own CSRF token (so logging in rotates both)."""
     now = utcnow()
     row = AuthSession(
@@ -99,24 +111,38 @@ async def start_session(session: AsyncSession, photographer_id: int,
         expires_at=policy.expiry(now, now),
     )
     session.add(row)
-    await session.flush()
+    session.flush()
     return row
 
 
-async def extend_session(session: AsyncSession, row: AuthSession,
-                         policy: SessionPolicy) -> None:
+def sign_up_and_log_in(session: Session, account: NewAccount,
+                       policy: SessionPolicy) -> AuthSession:
+    """The sign-up form's unit: the new account and its first login, committed together."""
+    return start_session(session, sign_up(session, account).id, policy)
+
+
+def log_in(session: Session, photographer_id: int, previous: str | None,
+           policy: SessionPolicy) -> AuthSession:
+    """A new session (unit of work); the one this browser held, if any, ends with it
+    (the id rotates at login)."""
+    if previous:
+        end_session(session, previous)
+    return start_session(session, photographer_id, policy)
+
+
+def extend_session(session: Session, row: AuthSession, policy: SessionPolicy) -> None:
     """Slide an active session's idle expiry forward (capped by its absolute age)."""
-    await session.execute(
+    session.execute(
         update(AuthSession).where(AuthSession.id == row.id)
         .values(expires_at=policy.expiry(row.created_at, utcnow()))
     )
 
 
-async def end_other_sessions(session: AsyncSession, photographer_id: int,
-                             keep_session_id: str | None) -> int:
+def end_other_sessions(session: Session, photographer_id: int,
+                       keep_session_id: str | None) -> int:
     """End every session of the photographer but `keep_session_id` (a password change):
     after commit their live sockets are told to close. Returns how many ended."""
-    ended = list(await session.scalars(
+    ended = list(session.scalars(
         delete(AuthSession).where(AuthSession.photographer_id == photographer_id,
                                   AuthSession.id != (keep_session_id or ""))
         .returning(AuthSession.id)
@@ -127,9 +153,9 @@ async def end_other_sessions(session: AsyncSession, photographer_id: int,
     return len(ended)
 
 
-async def end_session(session: AsyncSession, session_id: str) -> None:
+def end_session(session: Session, session_id: str) -> None:
     """Delete the session row; after commit, its live sockets are told to close."""
-    photographer_id = await session.scalar(
+    photographer_id = session.scalar(
         delete(AuthSession).where(AuthSession.id == session_id).returning(
             AuthSession.photographer_id)
     )
@@ -151,23 +177,23 @@ async def load_session(
     return (row[0], row[1]) if row else None
 
 
-async def update_profile(session: AsyncSession, photographer_id: int, *, name: str,
-                         business_name: str) -> Photographer:
+def update_profile(session: Session, photographer_id: int, name: str,
+                   business_name: str) -> Photographer:
     """The name the panel greets and the studio name clients see in galleries and emails."""
-    photographer = await session.get(Photographer, photographer_id)
+    photographer = session.get(Photographer, photographer_id)
     photographer.name = validation.text(name, "Name", max_len=120)
     photographer.business_name = validation.text(business_name, "Studio name", max_len=120,
                                                  required=False)
-    await session.flush()
+    session.flush()
     return photographer
 
 
-async def set_password(session: AsyncSession, photographer_id: int, password_hash: str,
-                       keep_session_id: str) -> int:
+def set_password(session: Session, photographer_id: int, password_hash: str,
+                 keep_session_id: str) -> int:
     """Store a new password hash (made outside the transaction: argon2 takes ~20 ms) and
     end every other session, which closes their live sockets. Returns how many ended."""
-    await session.execute(
+    session.execute(
         update(Photographer).where(Photographer.id == photographer_id)
         .values(password_hash=password_hash)
     )
-    return await end_other_sessions(session, photographer_id, keep_session_id)
+    return end_other_sessions(session, photographer_id, keep_session_id)

@@ -82,7 +82,7 @@ def cmd_worker(args: argparse.Namespace) -> None:
 
 
 def cmd_createuser(args: argparse.Namespace) -> None:
-    from .auth import new_account, sign_up
+    from .auth import create_account
     from .db import Database
 
     cmd_migrate(args)
@@ -91,9 +91,7 @@ def cmd_createuser(args: argparse.Namespace) -> None:
     async def create() -> None:
         db = Database(_settings().database_url)
         try:
-            account = await new_account(email=args.email, name=args.name, password=password)
-            async with db.transaction() as session:  # hashed above, before it opens
-                await sign_up(session, **account)
+            await create_account(db, email=args.email, name=args.name, password=password)
         finally:
             await db.dispose()
 

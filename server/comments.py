@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import and_, func, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import Session, aliased
 
 from . import activity, validation
 from .models import Comment, Event
@@ -18,11 +18,11 @@ from .public import Guest, device_marks, gallery_image
 MAX_COMMENT = 2000
 
 
-async def add_client_comment(
-    session: AsyncSession, event: Event, guest: Guest, image_id: int, body: str
+def add_client_comment(
+    session: Session, event: Event, guest: Guest, image_id: int, body: str
 ) -> Comment:
     body = validation.text(body, "Comment", max_len=MAX_COMMENT)
-    image = await gallery_image(session, event, image_id)
+    image = gallery_image(session, event, image_id)
     comment = Comment(
         photographer_id=guest.photographer_id,
         event_id=event.id,
@@ -35,7 +35,7 @@ async def add_client_comment(
         device_id=guest.device_id,
     )
     session.add(comment)
-    await session.flush()
+    session.flush()
     activity.record(
         session,
         guest.photographer_id,
@@ -80,10 +80,10 @@ async def first_own_comment_ids(session: AsyncSession, guest: Guest) -> dict[int
     return dict(rows.all())
 
 
-async def thread(session: AsyncSession, guest: Guest, image_id: int) -> list[Comment]:
+def thread(session: Session, guest: Guest, image_id: int) -> list[Comment]:
     """One client's conversation about one image, oldest first (only their own, and of it
     only what this browser may see)."""
-    rows = await session.scalars(
+    rows = session.scalars(
         select(Comment)
         .where(
             Comment.event_id == guest.event_id,
@@ -122,8 +122,8 @@ async def unread_reply_image_ids(session: AsyncSession, guest: Guest) -> set[int
     return set(rows)
 
 
-async def mark_read_by_client(session: AsyncSession, guest: Guest, image_id: int) -> int:
-    result = await session.execute(
+def mark_read_by_client(session: Session, guest: Guest, image_id: int) -> int:
+    result = session.execute(
         update(Comment)
         .where(Comment.event_id == guest.event_id, Comment.contact_id == guest.contact_id,
                Comment.image_id == image_id, Comment.author == "photographer",
@@ -132,3 +132,19 @@ async def mark_read_by_client(session: AsyncSession, guest: Guest, image_id: int
         .execution_options(synchronize_session=False)
     )
     return result.rowcount
+
+
+def unread_replies(rows: list[Comment]) -> bool:
+    """Whether a thread holds a photographer's reply the client has not seen yet."""
+    return any(c.author == "photographer" and not c.read_by_client for c in rows)
+
+
+def add_and_read_thread(session: Session, event: Event, guest: Guest, image_id: int,
+                        body: str) -> list[Comment]:
+    """The client's comment POST as one unit: add it, read the thread back (as it was
+    before marking) and mark the photographer's replies in it read."""
+    add_client_comment(session, event, guest, image_id, body)
+    rows = thread(session, guest, image_id)
+    if unread_replies(rows):
+        mark_read_by_client(session, guest, image_id)
+    return rows

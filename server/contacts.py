@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from . import validation
 from .errors import NotFound
@@ -29,23 +30,22 @@ def insert_if_absent(model: type, values: dict[str, Any], keys: tuple[str, ...],
             .returning(table.c.id))
 
 
-async def upsert_contact(
-    session: AsyncSession, photographer_id: int, *, email: str, name: str, source: str = "gate"
-) -> Contact:
+def upsert(session: Session, photographer_id: int, *, email: str, name: str,
+           source: str = "gate") -> Contact:
     """The contact of this email, made if new (race-safe: one row, never an error)."""
     email = validation.email(email)
     name = validation.text(name, "Name", max_len=120)
     mine = (Contact.photographer_id == photographer_id, Contact.email == email)
-    contact = await session.scalar(select(Contact).where(*mine))
+    contact = session.scalar(select(Contact).where(*mine))
     if contact is None:
-        await session.execute(insert_if_absent(
+        session.execute(insert_if_absent(
             Contact, {"photographer_id": photographer_id, "email": email, "name": name,
                       "source": source},
             ("photographer_id", "email"), session.get_bind().dialect.name))
-        contact = await session.scalar(select(Contact).where(*mine))
+        contact = session.scalar(select(Contact).where(*mine))
     if name and contact.name != name:
         contact.name = name
-    await session.flush()
+    session.flush()
     return contact
 
 

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from sqlalchemy import and_, case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from . import activity, mail, validation
 from .comments import MAX_COMMENT
@@ -102,19 +103,18 @@ class Thread:
     messages: list[Comment]
 
 
-async def open_thread(session: AsyncSession, photographer_id: int, contact_id: int,
-                      image_id: int) -> Thread:
+def open_thread(session: Session, photographer_id: int, contact_id: int, image_id: int) -> Thread:
     """The conversation, tenant-scoped: a guessed id of someone else's is simply not found."""
-    found = (await session.execute(
+    found = session.execute(
         select(Contact, Image, Event)
         .join(Image, Image.photographer_id == Contact.photographer_id)
         .join(Event, Event.id == Image.event_id)
         .where(Contact.id == contact_id, Contact.photographer_id == photographer_id,
                Image.id == image_id)
-    )).first()
+    ).first()
     if found is None:
         raise NotFound("No such conversation.")
-    messages = list(await session.scalars(
+    messages = list(session.scalars(
         select(Comment)
         .where(Comment.photographer_id == photographer_id, Comment.contact_id == contact_id,
                Comment.image_id == image_id)
@@ -125,9 +125,16 @@ async def open_thread(session: AsyncSession, photographer_id: int, contact_id: i
     return Thread(found[0], found[1], found[2], messages)
 
 
-async def mark_read(session: AsyncSession, photographer_id: int, contact_id: int,
-                    image_id: int) -> int:
-    result = await session.execute(
+def read_thread(session: Session, photographer_id: int, contact_id: int,
+                image_id: int) -> Thread:
+    """Opening a thread: it, with the client's messages in it marked read."""
+    thread = open_thread(session, photographer_id, contact_id, image_id)
+    mark_read(session, photographer_id, contact_id, image_id)
+    return thread
+
+
+def mark_read(session: Session, photographer_id: int, contact_id: int, image_id: int) -> int:
+    result = session.execute(
         update(Comment)
         .where(Comment.photographer_id == photographer_id, Comment.contact_id == contact_id,
                Comment.image_id == image_id, Comment.author == "client",
@@ -137,8 +144,8 @@ async def mark_read(session: AsyncSession, photographer_id: int, contact_id: int
     return result.rowcount
 
 
-async def mark_all_read(session: AsyncSession, photographer_id: int) -> int:
-    result = await session.execute(
+def mark_all_read(session: Session, photographer_id: int) -> int:
+    result = session.execute(
         update(Comment)
         .where(Comment.photographer_id == photographer_id, Comment.author == "client",
                Comment.read_by_photographer.is_(False))
@@ -147,18 +154,18 @@ async def mark_all_read(session: AsyncSession, photographer_id: int) -> int:
     return result.rowcount
 
 
-async def reply(session: AsyncSession, photographer_id: int, contact_id: int, image_id: int,
-                body: str, *, client_present: bool, base_url: str) -> Comment:
+def reply(session: Session, photographer_id: int, contact_id: int, image_id: int, body: str,
+          *, client_present: bool, base_url: str) -> Comment:
     body = validation.text(body, "Reply", max_len=MAX_COMMENT)
-    thread = await open_thread(session, photographer_id, contact_id, image_id)
+    thread = open_thread(session, photographer_id, contact_id, image_id)
     comment = Comment(
         photographer_id=photographer_id, event_id=thread.event.id, image_id=image_id,
         contact_id=contact_id, author="photographer", body=body, read_by_photographer=True,
         read_by_client=False, created_at=utcnow(),
     )
     session.add(comment)
-    await session.flush()
-    await mark_read(session, photographer_id, contact_id, image_id)
+    session.flush()
+    mark_read(session, photographer_id, contact_id, image_id)
     activity.record(
         session, photographer_id, "comment_replied", event_id=thread.event.id,
         contact_id=contact_id,
@@ -168,20 +175,19 @@ async def reply(session: AsyncSession, photographer_id: int, contact_id: int, im
                "event_title": thread.event.title},
     )
     if not client_present:
-        await _email_reply(session, thread, comment, base_url)
+        _email_reply(session, thread, comment, base_url)
     return comment
 
 
-async def _email_reply(session: AsyncSession, thread: Thread, comment: Comment,
-                       base_url: str) -> None:
-    photographer = await session.get(Photographer, thread.event.photographer_id)
+def _email_reply(session: Session, thread: Thread, comment: Comment, base_url: str) -> None:
+    photographer = session.get(Photographer, thread.event.photographer_id)
     context = {
         "contact": thread.contact, "event": thread.event, "image": thread.image,
         "photographer": photographer, "reply": comment.body,
         "link": f"{base_url}/g/{thread.event.slug}?image={thread.image.id}&comments=1",
     }
     studio = photographer.business_name or photographer.name
-    await mail.queue_email(
+    mail.queue(
         session, photographer.id, kind="comment_reply", recipient=thread.contact.email,
         subject=f"{studio} replied to your comment on {thread.image.filename}",
         body_text=EMAILS.get_template("email/comment_reply.txt").render(context),

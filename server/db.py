@@ -1,21 +1,25 @@
-"""The engine, the session factory and the one way to run a transaction.
+"""The engines, and the one unit of work every write uses.
 
-`Database.transaction()` is the unit of work: a session and its outbox (server/outbox.py:
-pushes, jobs, after-commit actions). It runs the unit's before-commit steps (the activity
-log's numbers are taken there, last), commits, and only then flushes the outbox (rule 1,
-persist then publish). On SQLite every write transaction starts with BEGIN IMMEDIATE (so
-two writers never deadlock on a lock upgrade), WAL and busy_timeout are set on each DBAPI
-connection.
+`Database.write(fn, *args)` is the unit of work, for routes (through
+`routes.common.write`), socket handlers, jobs and the CLI alike: `fn(session, *args)` runs
+on a plain ORM Session joined to one transaction. Its outbox (server/outbox.py: pushes,
+jobs, after-commit actions such as deleting files) leaves after COMMIT and is dropped on
+rollback (rule 1, persist then publish); its before-commit steps run last (the activity
+log takes its numbers there, so a tenant's counter row is locked for two statements). A
+unit never awaits: hashing, network and file work happen before or after it.
 
-`Database.write(fn, ...)` runs a short synchronous unit of work `fn(connection, outbox,
-...)` in one transaction, for the hottest client actions. On SQLite it runs whole, never
-statement by statement through aiosqlite (each statement there is a thread hand-off
-waiting for a busy event loop, with the single writer held across all of them; measured
-with bench/live_latency.py --flat-out 20: 157 toggles/s and 5.8 ms of CPU each through
-aiosqlite, ~1,000/s and 1.0 ms this way): on the event loop when the writer is free,
-else in the writer thread, where writes queued behind a busy writer commit together
-(server/sqlite_writer.py). On PostgreSQL the
-same function runs through the async engine.
+One way it runs per backend:
+- SQLite: whole, on a plain `sqlite3` connection, never statement by statement through
+  aiosqlite (each statement there is a thread hand-off waiting for a busy event loop, with
+  the single writer held across all of them; measured with bench/live_latency.py
+  --flat-out 20: 157 toggles/s and 5.8 ms of CPU each through aiosqlite, ~1,000/s and
+  1.0 ms this way). On the event loop when the writer is free, else in the writer thread,
+  where units queued behind a busy writer commit together (server/sqlite_writer.py).
+  Every write transaction starts with BEGIN IMMEDIATE, so two writers never deadlock on a
+  lock upgrade.
+- PostgreSQL: the same function through `AsyncConnection.run_sync` on asyncpg.
+
+`Database.reader()` is the read side: one snapshot per page (an async session).
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import Session
 
-from .outbox import Dispatcher, Outbox, outbox_of, run_before_commit
+from .outbox import Dispatcher, Outbox, run_before_commit
 from .sqlite_checkpoint import Checkpointer
 from .sqlite_writer import SqliteWriter
 
@@ -108,7 +112,6 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self.dispatcher = dispatcher or Dispatcher()
-        self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         # A reader is one snapshot (rule 8: a page renders its content and the seq that
         # content reflects from one snapshot). PostgreSQL: a read-only REPEATABLE READ
         # transaction, whose snapshot is taken at its first statement and kept for all of
@@ -133,21 +136,6 @@ class Database:
     @property
     def is_sqlite(self) -> bool:
         return self.url.startswith("sqlite")
-
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """A write transaction; its outbox is flushed after a successful commit.
-        Keep slow work (image decoding, network) outside: on SQLite it holds the writer."""
-        async with self._write_lock or contextlib.nullcontext(), self._sessions() as session:
-            outbox = outbox_of(session)
-            try:
-                yield session
-                await session.run_sync(run_before_commit)
-                await session.commit()
-            except BaseException:
-                await session.rollback()
-                raise
-        await self._flush(outbox)
 
     @asynccontextmanager
     async def reader(self) -> AsyncIterator[AsyncSession]:

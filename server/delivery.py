@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import re
 import time
+from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 from zipstream import ZipStream
 
 from . import activity, mail
@@ -19,7 +22,7 @@ from .downloads import build_zip, safe_name
 from .errors import DomainError, Invalid
 from .galleries import get_event
 from .media import MediaStore
-from .models import Download, Event, Image, Photographer
+from .models import Download, Event, Image, OutboundEmail, Photographer
 from .templating import EMAILS
 
 LINK_LIFETIME = timedelta(days=30)
@@ -51,10 +54,12 @@ def _serializer(secret: str) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(secret, salt=SALT)
 
 
-async def send_favorites(
+async def favorites_email(
     session: AsyncSession, *, secret: str, base_url: str, photographer_id: int, event_id: int,
     contact_id: int,
-):
+) -> dict[str, Any]:
+    """SEND FILES's email (mail.queue's fields), read and rendered in a reader session so
+    that the write (`send_favorites`) only queues it."""
     event = await get_event(session, photographer_id, event_id)
     contact = await get_contact(session, photographer_id, contact_id)
     favorites = await favorites_of(session, photographer_id, event.id, contact.id)
@@ -70,13 +75,19 @@ async def send_favorites(
         "count": len(favorites), "link": f"{base_url}/d/{token}",
         "days": LINK_LIFETIME.days,
     }
-    return await mail.queue_email(
-        session, photographer_id, kind="favorites_download", recipient=contact.email,
-        subject=f"Your favorites from {event.title} are ready to download",
-        body_text=EMAILS.get_template("email/favorites_download.txt").render(context),
-        body_html=EMAILS.get_template("email/favorites_download.html").render(context),
-        contact_id=contact.id, event_id=event.id,
-    )
+    return {
+        "photographer_id": photographer_id, "kind": "favorites_download",
+        "recipient": contact.email,
+        "subject": f"Your favorites from {event.title} are ready to download",
+        "body_text": EMAILS.get_template("email/favorites_download.txt").render(context),
+        "body_html": EMAILS.get_template("email/favorites_download.html").render(context),
+        "contact_id": contact.id, "event_id": event.id,
+    }
+
+
+def send_favorites(session: Session, email: dict[str, Any]) -> OutboundEmail:
+    """Queue the email `favorites_email` made (sent after the commit)."""
+    return mail.queue(session, **email)
 
 
 def read_link(secret: str, token: str) -> dict:
@@ -91,13 +102,22 @@ def read_link(secret: str, token: str) -> dict:
     return data
 
 
-async def favorites_zip(session: AsyncSession, media: MediaStore, secret: str,
-                        token: str) -> tuple[ZipStream, str]:
+@dataclass
+class LinkedFiles:
+    """What a favorites link serves: the gallery's ready images it names."""
+
+    event: Event
+    images: list[Image]
+    contact_id: int
+
+
+def open_link(session: Session, secret: str, token: str) -> LinkedFiles:
+    """The files of a favorites link that still works, else LinkClosed (a read)."""
     data = read_link(secret, token)
-    studio = await session.get(Photographer, data["p"]) if isinstance(data["p"], int) else None
+    studio = session.get(Photographer, data["p"]) if isinstance(data["p"], int) else None
     if data["expired"]:
         raise LinkClosed("This download link has expired.", studio)
-    event = await session.scalar(
+    event = session.scalar(
         select(Event).where(Event.id == data["e"], Event.photographer_id == data["p"])
     )
     # Deleting or unpublishing the gallery revokes its links (links made before release
@@ -106,27 +126,36 @@ async def favorites_zip(session: AsyncSession, media: MediaStore, secret: str,
             or data.get("r", _release_mark(event)) != _release_mark(event)):
         raise LinkClosed("This download link is no longer available.", studio)
     ids = [int(i) for i in data["i"]][:5000]
-    images = list(await session.scalars(
+    images = list(session.scalars(
         select(Image)
         .where(Image.id.in_(ids), Image.event_id == event.id, Image.state == "ready")
         .order_by(Image.position, Image.id)
     ))
     if not images:
         raise LinkClosed("These photos are no longer available.", studio)
-    stream = build_zip(media, event, images)
+    return LinkedFiles(event, images, data["c"])
+
+
+def link_zip(media: MediaStore, link: LinkedFiles) -> tuple[ZipStream, str]:
+    """The ZIP and its file name: disk work, so outside any unit of work."""
+    # Like the gallery's own ZIP: a title typed with quotes, slashes or a line break
+    # must not reach the Content-Disposition header as is.
+    title = " ".join(re.sub(r"[^\w\- ]+", "", " ".join(link.event.title.split())).split())
+    title = safe_name(title[:60]).strip() or "gallery"
+    return build_zip(media, link.event, link.images), f"{title} - favorites.zip"
+
+
+def record_download(session: Session, link: LinkedFiles, size: int) -> None:
+    """Log the link's ZIP download of `size` bytes (before its first byte leaves)."""
+    event = link.event
     session.add(Download(
-        photographer_id=event.photographer_id, event_id=event.id, contact_id=data["c"],
-        kind="bulk", scope="favorites", size=event.download_size, bytes=len(stream),
-        file_count=len(images),
+        photographer_id=event.photographer_id, event_id=event.id, contact_id=link.contact_id,
+        kind="bulk", scope="favorites", size=event.download_size, bytes=size,
+        file_count=len(link.images),
     ))
     activity.record(
         session, event.photographer_id, "download_bulk", event_id=event.id,
-        contact_id=data["c"],
-        payload={"scope": "favorites", "files": len(images), "bytes": len(stream),
+        contact_id=link.contact_id,
+        payload={"scope": "favorites", "files": len(link.images), "bytes": size,
                  "via": "emailed link"},
     )
-    # Like the gallery's own ZIP: a title typed with quotes, slashes or a line break
-    # must not reach the Content-Disposition header as is.
-    title = " ".join(re.sub(r"[^\w\- ]+", "", " ".join(event.title.split())).split())
-    title = safe_name(title[:60]).strip() or "gallery"
-    return stream, f"{title} - favorites.zip"

@@ -12,12 +12,13 @@ from datetime import timedelta
 
 from PIL import Image, ImageDraw, ImageFilter
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from . import auth, galleries, uploads
 from .db import Database
 from .galleries import EventForm
 from .media import MediaStore
-from .models import GalleryType, Photographer, utcnow
+from .models import Event, GalleryType, Photographer, utcnow
 
 DEMO_EMAIL = "demo@proofroom.app"
 DEMO_PASSWORD = "proofroom-demo"
@@ -69,16 +70,27 @@ async def seed(db: Database, media: MediaStore, max_pixels: int) -> tuple[str, s
         if await session.scalar(select(Photographer.id).where(Photographer.email == DEMO_EMAIL)):
             return DEMO_EMAIL, DEMO_PASSWORD, False
     account = await auth.new_account(email=DEMO_EMAIL, name="Avery Stone",
-                                     password=DEMO_PASSWORD)  # hashed before the transaction
-    async with db.transaction() as session:
-        me = await auth.sign_up(session, **account)
-        me.business_name = "Avery Stone Photography"
-        types = {t.name: t.id for t in await session.scalars(
-            select(GalleryType).where(GalleryType.photographer_id == me.id))}
+                                     password=DEMO_PASSWORD)  # hashed before the unit
+    me_id, types = await db.write(_demo_account, account)
     for index, (title, kind, prefix, start, count) in enumerate(GALLERIES):
-        await _seed_gallery(db, media, me.id, types[kind], title, kind, prefix, start, count,
+        await _seed_gallery(db, media, me_id, types[kind], title, kind, prefix, start, count,
                             index, max_pixels)
     return DEMO_EMAIL, DEMO_PASSWORD, True
+
+
+def _demo_account(session: Session, account: auth.NewAccount) -> tuple[int, dict[str, int]]:
+    """The demo photographer (unit of work): their id and gallery type ids by name."""
+    me = auth.sign_up(session, account)
+    me.business_name = "Avery Stone Photography"
+    types = session.scalars(select(GalleryType).where(GalleryType.photographer_id == me.id))
+    return me.id, {t.name: t.id for t in types}
+
+
+def _released_gallery(session: Session, photographer_id: int,
+                      form: EventForm) -> Event:
+    """A new gallery, released at once (unit of work)."""
+    event = galleries.new_event(session, photographer_id, form)
+    return galleries.change_status(session, photographer_id, event.id, "released")
 
 
 async def _seed_gallery(db, media, photographer_id, type_id, title, kind, prefix, start, count,
@@ -89,9 +101,7 @@ async def _seed_gallery(db, media, photographer_id, type_id, title, kind, prefix
         event_date=(utcnow() - timedelta(days=7 + 10 * index)).date().isoformat(),
         download_single=True, download_bulk=index != 2, download_size="original",
     )
-    async with db.transaction() as session:
-        event = await galleries.create_event(session, photographer_id, form)
-        await galleries.set_status(session, photographer_id, event.id, "released")
+    event = await db.write(_released_gallery, photographer_id, form)
     for n in range(count):
         data = draw_photo(start + n, kind)
         image = await uploads.upload(db, media, photographer_id, event.id,

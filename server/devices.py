@@ -20,9 +20,10 @@ from datetime import timedelta
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from . import mail, validation
-from .contacts import upsert_contact
+from .contacts import upsert
 from .errors import DomainError
 from .models import Contact, Device, DeviceFavorite, DeviceLink, Event, Photographer, utcnow
 from .public import Guest, touch_visit
@@ -66,28 +67,28 @@ def _new_device(photographer_id: int, contact_id: int, name: str, user_agent: st
                   user_agent=(user_agent or "")[:USER_AGENT_MAX])
 
 
-async def pass_gate(session: AsyncSession, event: Event, *, email: str, name: str,
-                    current: Guest | None, user_agent: str, base_url: str) -> GatePassed:
+def pass_gate(session: Session, event: Event, *, email: str, name: str,
+              current: Guest | None, user_agent: str, base_url: str) -> GatePassed:
     """The email gate. A browser already holding a device of this contact keeps it (a
     verified one may correct the name); any other gets a new, unverified device. A contact
     that existed before is sent a link to verify it. The answer never tells which."""
     email = validation.email(email)
     name = validation.text(name, "Name", max_len=120)
     pid = event.photographer_id
-    contact = await session.scalar(
+    contact = session.scalar(
         select(Contact).where(Contact.photographer_id == pid, Contact.email == email))
     known = contact is not None
     if contact is None:
-        contact = await upsert_contact(session, pid, email=email, name=name)
+        contact = upsert(session, pid, email=email, name=name)
     device = None
     if current is not None and current.contact_id == contact.id:
-        device = await session.scalar(select(Device).where(
+        device = session.scalar(select(Device).where(
             Device.id == current.device_id, Device.photographer_id == pid,
             Device.contact_id == contact.id))
     if device is None:
         device = _new_device(pid, contact.id, name, user_agent, verified=False)
         session.add(device)
-        await session.flush()
+        session.flush()
     else:
         device.name = name
         if device.verified_at is not None and name != contact.name:
@@ -95,33 +96,33 @@ async def pass_gate(session: AsyncSession, event: Event, *, email: str, name: st
     guest = Guest(pid, event.id, contact.id, device.id, device.verified_at is not None)
     # Every unverified browser is sent a link: a new client confirms their address (the
     # panel then stops marking them), a returning one brings their history to this device.
-    if not guest.verified and not await _recently_sent(session, event, contact):
-        await send_link(session, event, contact, base_url, first=not known)
-    await touch_visit(session, guest, force=True)
+    if not guest.verified and not _recently_sent(session, event, contact):
+        send_link(session, event, contact, base_url, first=not known)
+    touch_visit(session, guest, force=True)
     return GatePassed(guest, mask_email(contact.email))
 
 
-async def _recently_sent(session: AsyncSession, event: Event, contact: Contact) -> bool:
-    return await session.scalar(select(DeviceLink.id).where(
+def _recently_sent(session: Session, event: Event, contact: Contact) -> bool:
+    return session.scalar(select(DeviceLink.id).where(
         DeviceLink.photographer_id == contact.photographer_id,
         DeviceLink.contact_id == contact.id, DeviceLink.event_id == event.id,
         DeviceLink.used_at.is_(None), DeviceLink.created_at > utcnow() - RESEND_AFTER,
     ).limit(1)) is not None
 
 
-async def send_link(session: AsyncSession, event: Event, contact: Contact,
-                    base_url: str, *, first: bool = False) -> None:
+def send_link(session: Session, event: Event, contact: Contact,
+              base_url: str, *, first: bool = False) -> None:
     """Queue the "continue on this device" email with a fresh one-time link."""
     token = secrets.token_urlsafe(32)
     session.add(DeviceLink(photographer_id=contact.photographer_id, contact_id=contact.id,
                            event_id=event.id, token_hash=hash_token(token),
                            expires_at=utcnow() + LINK_TTL))
-    photographer = await session.get(Photographer, contact.photographer_id)
+    photographer = session.get(Photographer, contact.photographer_id)
     studio = photographer.business_name or photographer.name
     context = {"contact": contact, "event": event, "photographer": photographer,
                "link": f"{base_url}/g/{event.slug}/verify/{token}", "hours": 24,
                "first": first}
-    await mail.queue_email(
+    mail.queue(
         session, contact.photographer_id, kind="verify_device", recipient=contact.email,
         subject=(f"Confirm your email for {event.title} ({studio})" if first
                  else f"Continue on this device: {event.title} ({studio})"),
@@ -144,34 +145,34 @@ async def link_is_usable(session: AsyncSession, event: Event, token: str) -> boo
     return await session.scalar(select(DeviceLink.id).where(*_usable(event, token))) is not None
 
 
-async def use_link(session: AsyncSession, event: Event, token: str, *, current: Guest | None,
-                   user_agent: str) -> Guest:
+def use_link(session: Session, event: Event, token: str, *, current: Guest | None,
+             user_agent: str) -> Guest:
     """Consume the link (once: a conditional UPDATE) and verify the browser following it:
     its device of this contact, or a new verified one."""
     if not token or len(token) > 100:
         raise LinkUnusable("This link is not valid.")
-    claimed = await session.execute(
+    claimed = session.execute(
         update(DeviceLink).where(*_usable(event, token)).values(used_at=utcnow())
         .execution_options(synchronize_session=False))
     if not claimed.rowcount:
         raise LinkUnusable("This link has expired or was already used.")
-    contact_id = await session.scalar(
+    contact_id = session.scalar(
         select(DeviceLink.contact_id).where(DeviceLink.token_hash == hash_token(token)))
     pid = event.photographer_id
     device = None
     if current is not None and current.contact_id == contact_id:
-        device = await session.scalar(select(Device).where(
+        device = session.scalar(select(Device).where(
             Device.id == current.device_id, Device.photographer_id == pid,
             Device.contact_id == contact_id))
     if device is None:
-        name = await session.scalar(select(Contact.name).where(Contact.id == contact_id))
+        name = session.scalar(select(Contact.name).where(Contact.id == contact_id))
         device = _new_device(pid, contact_id, name or "", user_agent, verified=True)
         session.add(device)
-        await session.flush()
+        session.flush()
     elif device.verified_at is None:
         device.verified_at = utcnow()
         # It sees all of the contact's favorites now: its private hearts are moot.
-        await session.execute(delete(DeviceFavorite).where(DeviceFavorite.device_id == device.id))
+        session.execute(delete(DeviceFavorite).where(DeviceFavorite.device_id == device.id))
     guest = Guest(pid, event.id, contact_id, device.id, True)
-    await touch_visit(session, guest, force=True, payload={"verified": True})
+    touch_visit(session, guest, force=True, payload={"verified": True})
     return guest

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 from zipstream import ZipStream
 
 from . import activity
@@ -59,21 +59,30 @@ def safe_name(name: str) -> str:
     return re.sub(r"[\\/\x00-\x1f]", "_", name).lstrip(".") or "image"
 
 
-async def single(
-    session: AsyncSession, media: MediaStore, event: Event, guest: Guest, image_id: int,
-    *, pin_ok: bool,
-) -> FileDownload:
+def single_image(session: Session, event: Event, image_id: int, *, pin_ok: bool) -> Image:
+    """The image a single download serves, if the gallery allows it (a read)."""
     _require(event, "single", pin_ok)
-    image = await gallery_image(session, event, image_id)
+    return gallery_image(session, event, image_id)
+
+
+def single_file(media: MediaStore, event: Event, image: Image) -> FileDownload:
+    """The file served for `image`: disk work, so outside any unit of work."""
     path, name = _served_file(media, event, image)
     if not path.is_file():
         raise NotFound("The file is missing on the server.")
-    size = path.stat().st_size
+    return FileDownload(path, safe_name(name), path.stat().st_size)
+
+
+def record_single(session: Session, event: Event, guest: Guest, image_id: int,
+                  file: FileDownload) -> None:
+    """Log a single download (before its first byte leaves)."""
+    # Read again in this unit: the row must not point at an image deleted meanwhile.
+    image = gallery_image(session, event, image_id)
     session.add(
         Download(
             photographer_id=guest.photographer_id, event_id=event.id, contact_id=guest.contact_id,
             image_id=image.id, kind="single", scope="image", size=event.download_size,
-            bytes=size, file_count=1, device_id=guest.device_id,
+            bytes=file.size, file_count=1, device_id=guest.device_id,
         )
     )
     activity.record(
@@ -82,11 +91,10 @@ async def single(
         payload={"image_id": image.id, "filename": image.filename, "size": event.download_size,
                  **device_marks(guest)},
     )
-    return FileDownload(path, safe_name(name), size)
 
 
-async def images_for_scope(session: AsyncSession, event: Event, guest: Guest | None,
-                           scope: str) -> list[Image]:
+def images_for_scope(session: Session, event: Event, guest: Guest | None,
+                     scope: str) -> list[Image]:
     query = select(Image).where(Image.event_id == event.id, Image.state == "ready")
     if scope == "favorites":
         if guest is None:
@@ -95,11 +103,12 @@ async def images_for_scope(session: AsyncSession, event: Event, guest: Guest | N
         query = query.where(favorites_scope(guest))
     elif scope != "all":
         raise Invalid("Unknown download scope.")
-    return list(await session.scalars(query.order_by(Image.position, Image.id)))
+    return list(session.scalars(query.order_by(Image.position, Image.id)))
 
 
 def build_zip(media: MediaStore, event: Event, images: list[Image]) -> ZipStream:
-    """A stored (uncompressed: JPEGs don't shrink) ZIP whose size is known up front."""
+    """A stored (uncompressed: JPEGs don't shrink) ZIP whose size is known up front.
+    Stats every file: build it outside any unit of work."""
     stream = ZipStream(sized=True)
     used: set[str] = set()
     for image in images:
@@ -115,32 +124,38 @@ def build_zip(media: MediaStore, event: Event, images: list[Image]) -> ZipStream
     return stream
 
 
-async def bulk(
-    session: AsyncSession, media: MediaStore, event: Event, guest: Guest, scope: str,
-    *, pin_ok: bool,
-) -> tuple[ZipStream, str]:
+def bulk_images(session: Session, event: Event, guest: Guest, scope: str, *,
+                pin_ok: bool) -> list[Image]:
+    """The images of a ZIP download, if the gallery allows it (a read)."""
     _require(event, "bulk", pin_ok)
-    images = await images_for_scope(session, event, guest, scope)
+    images = images_for_scope(session, event, guest, scope)
     if not images:
         raise Invalid("There is nothing to download yet." if scope == "all"
                       else "You have no favorites to download yet.")
-    stream = build_zip(media, event, images)
+    return images
+
+
+def record_bulk(session: Session, event: Event, guest: Guest, scope: str, files: int,
+                size: int) -> None:
+    """Log a ZIP download of `files` files, `size` bytes (before its first byte leaves)."""
     session.add(
         Download(
             photographer_id=guest.photographer_id, event_id=event.id, contact_id=guest.contact_id,
-            kind="bulk", scope=scope, size=event.download_size, bytes=len(stream),
-            file_count=len(images), device_id=guest.device_id,
+            kind="bulk", scope=scope, size=event.download_size, bytes=size,
+            file_count=files, device_id=guest.device_id,
         )
     )
     activity.record(
         session, guest.photographer_id, "download_bulk", event_id=event.id,
         contact_id=guest.contact_id,
-        payload={"scope": scope, "files": len(images), "bytes": len(stream),
-                 **device_marks(guest)},
+        payload={"scope": scope, "files": files, "bytes": size, **device_marks(guest)},
     )
+
+
+def zip_name(event: Event, scope: str) -> str:
     title = safe_name(re.sub(r"[^\w\- ]+", "", event.title)).strip() or "gallery"
     suffix = " - favorites" if scope == "favorites" else ""
-    return stream, f"{title}{suffix}.zip"
+    return f"{title}{suffix}.zip"
 
 
 def content_disposition(filename: str) -> str:

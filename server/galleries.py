@@ -1,7 +1,8 @@
 """Events (client galleries) and gallery types: the photographer's side of a gallery.
 
 Every function takes the photographer's id and filters on it: an id that belongs to
-someone else is simply not found.
+someone else is simply not found. The writes are plain (sync) units of work for
+`db.write` (server/db.py).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from datetime import UTC, date, datetime, time
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from . import validation
 from .errors import Invalid, NotFound
@@ -24,10 +26,10 @@ DEFAULT_GALLERY_TYPES = ("Wedding", "Portrait", "School")
 DOWNLOAD_SIZES = {"original": "Original files", "web": "Web size (2048 px)"}
 
 
-async def create_default_gallery_types(session: AsyncSession, photographer_id: int) -> None:
+def add_default_gallery_types(session: Session, photographer_id: int) -> None:
     for name in DEFAULT_GALLERY_TYPES:
         session.add(GalleryType(photographer_id=photographer_id, name=name))
-    await session.flush()
+    session.flush()
 
 
 async def gallery_types(session: AsyncSession, photographer_id: int) -> list[GalleryType]:
@@ -39,9 +41,9 @@ async def gallery_types(session: AsyncSession, photographer_id: int) -> list[Gal
     return list(rows)
 
 
-async def add_gallery_type(session: AsyncSession, photographer_id: int, name: str) -> GalleryType:
+def add_gallery_type(session: Session, photographer_id: int, name: str) -> GalleryType:
     name = validation.text(name, "Gallery type", max_len=60)
-    exists = await session.scalar(
+    exists = session.scalar(
         select(GalleryType.id).where(
             GalleryType.photographer_id == photographer_id,
             func.lower(GalleryType.name) == name.lower(),
@@ -51,12 +53,12 @@ async def add_gallery_type(session: AsyncSession, photographer_id: int, name: st
         raise Invalid(f"You already have a gallery type called {name}.")
     row = GalleryType(photographer_id=photographer_id, name=name)
     session.add(row)
-    await session.flush()
+    session.flush()
     return row
 
 
-async def delete_gallery_type(session: AsyncSession, photographer_id: int, type_id: int) -> None:
-    result = await session.execute(
+def delete_gallery_type(session: Session, photographer_id: int, type_id: int) -> None:
+    result = session.execute(
         delete(GalleryType).where(
             GalleryType.id == type_id, GalleryType.photographer_id == photographer_id
         )
@@ -108,7 +110,7 @@ def _parse_day(value: str, label: str) -> datetime | None:
     return datetime.combine(day, time(23, 59, 59), tzinfo=UTC)
 
 
-async def _apply_form(session: AsyncSession, event: Event, form: EventForm) -> None:
+def _apply_form(session: Session, event: Event, form: EventForm) -> None:
     event.title = validation.text(form.title, "Title", max_len=200)
     type_id = None
     if form.gallery_type_id:
@@ -116,7 +118,7 @@ async def _apply_form(session: AsyncSession, event: Event, form: EventForm) -> N
             type_id = int(form.gallery_type_id)
         except ValueError:
             raise Invalid("Pick a gallery type from the list.") from None
-        owned = await session.scalar(
+        owned = session.scalar(
             select(GalleryType.id).where(
                 GalleryType.id == type_id, GalleryType.photographer_id == event.photographer_id
             )
@@ -141,32 +143,38 @@ async def _apply_form(session: AsyncSession, event: Event, form: EventForm) -> N
     event.download_pin = pin or None
 
 
-async def create_event(session: AsyncSession, photographer_id: int, form: EventForm) -> Event:
+def new_event(session: Session, photographer_id: int, form: EventForm) -> Event:
     event = Event(photographer_id=photographer_id, status="draft")
-    await _apply_form(session, event, form)
+    _apply_form(session, event, form)
     event.slug = slugify(event.title)
     session.add(event)
-    await session.flush()
+    session.flush()
     return event
 
 
-async def update_event(
-    session: AsyncSession, photographer_id: int, event_id: int, form: EventForm
-) -> Event:
-    event = await get_event(session, photographer_id, event_id)
-    await _apply_form(session, event, form)
+def update_event(session: Session, photographer_id: int, event_id: int,
+                 form: EventForm) -> Event:
+    event = find_event(session, photographer_id, event_id)
+    _apply_form(session, event, form)
     event.updated_at = utcnow()
-    await session.flush()
+    session.flush()
     return event
 
 
-async def get_event(session: AsyncSession, photographer_id: int, event_id: int) -> Event:
-    event = await session.scalar(
+def find_event(session: Session, photographer_id: int, event_id: int) -> Event:
+    """The photographer's gallery, or NotFound. Sync, so units of work use it; readers
+    call it through `await session.run_sync(find_event, ...)`."""
+    event = session.scalar(
         select(Event).where(Event.id == event_id, Event.photographer_id == photographer_id)
     )
     if event is None:
         raise NotFound("No such gallery.")
     return event
+
+
+async def get_event(session: AsyncSession, photographer_id: int, event_id: int) -> Event:
+    """The old async form of find_event, for callers not yet converted (delivery)."""
+    return await session.run_sync(find_event, photographer_id, event_id)
 
 
 async def list_events(session: AsyncSession, photographer_id: int) -> list[dict]:
@@ -226,37 +234,34 @@ async def cover_ids(
     return keys
 
 
-async def delete_event(session: AsyncSession, photographer_id: int, event_id: int) -> list[str]:
-    """Delete the event and its rows; returns the image storage keys for file clean-up."""
-    event = await get_event(session, photographer_id, event_id)
-    keys = list(await session.scalars(select(Image.storage_key).where(Image.event_id == event.id)))
-    await session.delete(event)
-    await session.flush()
+def delete_event(session: Session, photographer_id: int, event_id: int) -> list[str]:
+    """Delete the event and its rows; returns the image storage keys for file clean-up
+    (the caller's, once the unit has committed)."""
+    event = find_event(session, photographer_id, event_id)
+    keys = list(session.scalars(select(Image.storage_key).where(Image.event_id == event.id)))
+    session.delete(event)
+    session.flush()
     return keys
 
 
-async def set_status(
-    session: AsyncSession, photographer_id: int, event_id: int, status: str
-) -> Event:
-    event = await get_event(session, photographer_id, event_id)
+def change_status(session: Session, photographer_id: int, event_id: int, status: str) -> Event:
+    event = find_event(session, photographer_id, event_id)
     if status not in ("draft", "released"):
         raise Invalid("Unknown status.")
     if status == "released" and event.status != "released":
         event.released_at = utcnow()
     event.status = status
-    await session.flush()
+    session.flush()
     return event
 
 
-async def set_cover(
-    session: AsyncSession, photographer_id: int, event_id: int, image_id: int
-) -> Event:
-    event = await get_event(session, photographer_id, event_id)
-    owned = await session.scalar(
+def set_cover(session: Session, photographer_id: int, event_id: int, image_id: int) -> Event:
+    event = find_event(session, photographer_id, event_id)
+    owned = session.scalar(
         select(Image.id).where(Image.id == image_id, Image.event_id == event.id)
     )
     if not owned:
         raise NotFound("No such image in this gallery.")
     event.cover_image_id = image_id
-    await session.flush()
+    session.flush()
     return event

@@ -13,13 +13,14 @@ just before a crash and is sent again carries the same id (receivers drop the re
 from __future__ import annotations
 
 import email.utils
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from .models import OutboundEmail, utcnow
 from .outbox import outbox_of
@@ -56,11 +57,12 @@ def _claimable(now):
         and_(OutboundEmail.state == "sending", OutboundEmail.leased_until < now)))
 
 
-async def queue_email(
-    session: AsyncSession, photographer_id: int, *, kind: str, recipient: str, subject: str,
+def queue(
+    session: Session, photographer_id: int, *, kind: str, recipient: str, subject: str,
     body_text: str, body_html: str = "", contact_id: int | None = None,
     event_id: int | None = None,
 ) -> OutboundEmail:
+    """Add the email to the unit of work; its send job is enqueued after the commit."""
     row = OutboundEmail(
         photographer_id=photographer_id, contact_id=contact_id, event_id=event_id, kind=kind,
         recipient=recipient, subject=" ".join(subject.split())[:300],  # one header line
@@ -68,17 +70,16 @@ async def queue_email(
         state="queued",
     )
     session.add(row)
-    await session.flush()
+    session.flush()
     outbox_of(session).enqueue(SEND_JOB, row.id, job_id=job_id(row))
     return row
 
 
-async def claim(session: AsyncSession, email_id: int,
-                lease: timedelta = LEASE) -> OutboundEmail | None:
+def claim(session: Session, email_id: int, lease: timedelta = LEASE) -> OutboundEmail | None:
     """Lease a due email for sending: a queued one, or one whose sender died (its lease
     ran out). None if it is not claimable, e.g. another job has it (idempotent)."""
     now = utcnow()
-    claimed = await session.execute(
+    claimed = session.execute(
         update(OutboundEmail)
         .where(OutboundEmail.id == email_id, _claimable(now))
         .values(state="sending", attempts=OutboundEmail.attempts + 1,
@@ -86,7 +87,7 @@ async def claim(session: AsyncSession, email_id: int,
     )
     if not claimed.rowcount:
         return None
-    return await session.scalar(select(OutboundEmail).where(OutboundEmail.id == email_id))
+    return session.scalar(select(OutboundEmail).where(OutboundEmail.id == email_id))
 
 
 def message_id(row: OutboundEmail) -> str:
@@ -123,10 +124,9 @@ async def deliver(smtp_url: str, message: EmailMessage) -> str:
     return message["Message-ID"]
 
 
-async def mark(session: AsyncSession, email_id: int, state: str, *,
-               provider_message_id: str | None = None, error: str | None = None,
-               next_attempt_at=None) -> None:
-    await session.execute(
+def mark(session: Session, email_id: int, state: str, provider_message_id: str | None = None,
+         error: str | None = None, next_attempt_at: datetime | None = None) -> None:
+    session.execute(
         update(OutboundEmail)
         .where(OutboundEmail.id == email_id)
         .values(state=state, provider_message_id=provider_message_id,
@@ -149,24 +149,21 @@ async def mail_log(session: AsyncSession, photographer_id: int,
 
 async def process(db, smtp_url: str, sender: str, email_id: int,
                   lease: timedelta = LEASE) -> str:
-    """The send job's whole flow, in three short transactions: claim, deliver, record.
+    """The send job's whole flow, in three short units of work: claim, deliver, record.
     A failed attempt is noted on the row and the next one queued with a delay, until
     MAX_ATTEMPTS have failed or the server refused the message for good (then the row is
     `failed`, with the reason)."""
-    async with db.transaction() as session:
-        row = await claim(session, email_id, lease)
+    row = await db.write(claim, email_id, lease)
     if row is None:
         return "skipped"
     if not smtp_url:
-        async with db.transaction() as session:
-            await mark(session, email_id, "stored")
+        await db.write(mark, email_id, "stored")
         return "stored"
     try:
         message_id = await deliver(smtp_url, build_message(row, sender))
     except (aiosmtplib.SMTPException, OSError) as exc:
         return await _attempt_failed(db, row, exc)
-    async with db.transaction() as session:
-        await mark(session, email_id, "sent", provider_message_id=message_id)
+    await db.write(mark, email_id, "sent", message_id)
     return "sent"
 
 
@@ -180,12 +177,16 @@ def _permanent(exc: Exception) -> bool:
 async def _attempt_failed(db, row: OutboundEmail, exc: Exception) -> str:
     final = row.attempts >= MAX_ATTEMPTS or _permanent(exc)
     due = None if final else utcnow() + retry_delay(row.attempts)
-    async with db.transaction() as session:
-        await mark(session, row.id, "failed" if final else "queued",
-                   error=str(exc) or type(exc).__name__, next_attempt_at=due)
-        if not final:
-            # A job that raises is not run again (arq retries only on its own Retry):
-            # queue the next attempt ourselves, after the commit (reconcile would too);
-            # row.attempts is this claim's count, so its job id is a new one.
-            outbox_of(session).enqueue(SEND_JOB, row.id, job_id=job_id(row), defer_until=due)
+    await db.write(_record_failure, row.id, job_id(row), str(exc) or type(exc).__name__, due)
     return "failed" if final else "retrying"
+
+
+def _record_failure(session: Session, email_id: int, next_job_id: str, error: str,
+                    due: datetime | None) -> None:
+    """`failed` for good when there is no next attempt (`due` None), else queued again."""
+    mark(session, email_id, "queued" if due else "failed", error=error, next_attempt_at=due)
+    if due:
+        # A job that raises is not run again (arq retries only on its own Retry):
+        # queue the next attempt ourselves, after the commit (reconcile would too);
+        # the job id counts this claim's attempt, so it is a new one.
+        outbox_of(session).enqueue(SEND_JOB, email_id, job_id=next_job_id, defer_until=due)

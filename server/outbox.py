@@ -3,8 +3,8 @@
 A unit of work is a transaction plus its outbox. A service function never publishes,
 enqueues or deletes a file directly: it calls `outbox_of(session)` and adds to it (a
 push, a job, or an after-commit action such as removing an image's files).
-`Database.transaction()` and `Database.write()` flush the outbox after the commit
-succeeded and drop it on rollback, so a push is only ever sent for a committed event and
+`Database.write()` flushes the outbox after the commit succeeded and drops it on
+rollback, so a push is only ever sent for a committed event and
 a file is never gone while a row still points at it.
 """
 

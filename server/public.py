@@ -15,6 +15,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from . import activity
 from .contacts import insert_if_absent
@@ -77,7 +78,7 @@ class Guest:
     #: The browser. None only for code acting for the contact as a whole.
     device_id: int | None = None
     #: Whether that browser followed the emailed link. A cookie alone never says so:
-    #: known_guest() reads it from the database.
+    #: find_guest() reads it from the database.
     verified: bool = False
 
 
@@ -89,15 +90,15 @@ def device_marks(guest: Guest) -> dict:
         "device": guest.device_id, "unverified": True}
 
 
-async def known_guest(session: AsyncSession, guest: Guest | None) -> Guest | None:
+def find_guest(session: Session, guest: Guest | None) -> Guest | None:
     """The guest the cookie claims, checked against the database: the device exists, is
     this photographer's and belongs to that contact. None otherwise (not a guest)."""
     if guest is None or guest.device_id is None:
         return None
-    row = (await session.execute(
+    row = session.execute(
         select(Device.contact_id, Device.verified_at).where(
             Device.id == guest.device_id, Device.photographer_id == guest.photographer_id)
-    )).first()
+    ).first()
     if row is None or row.contact_id != guest.contact_id:
         return None
     return replace(guest, verified=row.verified_at is not None)
@@ -139,17 +140,17 @@ async def visit_due(session: AsyncSession, guest: Guest) -> bool:
     return last is None or utcnow() - last >= VISIT_GAP
 
 
-async def touch_visit(session: AsyncSession, guest: Guest, *, force: bool = False,
+def touch_visit(session: Session, guest: Guest, *, force: bool = False,
                       payload: dict | None = None) -> bool:
     """Record access: CREATED on the first, LAST SAVED on later ones. Writes (and logs a
     'visit', saying which browser) only on the first access or after VISIT_GAP, so page
     views stay cheap. `payload` adds to the logged event's."""
     now = utcnow()
-    visit = await session.scalar(
+    visit = session.scalar(
         select(Visit).where(Visit.event_id == guest.event_id, Visit.contact_id == guest.contact_id)
     )
     if visit is None:
-        made = await session.execute(insert_if_absent(Visit, {
+        made = session.execute(insert_if_absent(Visit, {
             "photographer_id": guest.photographer_id, "event_id": guest.event_id,
             "contact_id": guest.contact_id, "first_at": now, "last_at": now, "count": 1,
         }, ("event_id", "contact_id"), session.get_bind().dialect.name))
@@ -163,10 +164,10 @@ async def touch_visit(session: AsyncSession, guest: Guest, *, force: bool = Fals
     else:
         return False
     if guest.device_id is not None:
-        device = await session.get(Device, guest.device_id)
+        device = session.get(Device, guest.device_id)
         if device is not None:
             device.last_seen_at = now
-    await session.flush()
+    session.flush()
     activity.record(
         session,
         guest.photographer_id,
@@ -195,8 +196,8 @@ async def guest_name(session: AsyncSession, guest: Guest, contact: Contact) -> s
     return name or contact.email
 
 
-async def gallery_image(session: AsyncSession, event: Event, image_id: int) -> Image:
-    image = await session.scalar(
+def gallery_image(session: Session, event: Event, image_id: int) -> Image:
+    image = session.scalar(
         select(Image).where(
             Image.id == image_id, Image.event_id == event.id, Image.state == "ready"
         )

@@ -31,7 +31,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, and_, func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from . import mail, uploads
 from .models import Image, OutboundEmail, utcnow
@@ -73,16 +73,16 @@ KINDS: tuple[Kind, ...] = (
 )
 
 
-async def release_stale(session: AsyncSession, kind: Kind, now: datetime) -> int:
+def release_stale(session: Session, kind: Kind, now: datetime) -> int:
     """Take back the kind's rows whose lease ran out (their worker died mid-job): `failed`
     once `max_attempts` claims were made, else due again now (waiting, for a rescue job
     from reconcile). Returns how many."""
     model = kind.model
     stale = and_(kind.leased, model.leased_until < now)
-    gave_up = await session.execute(
+    gave_up = session.execute(
         update(model).where(stale, model.attempts >= kind.max_attempts)
         .values(state="failed", leased_until=None, error=kind.gave_up))
-    requeued = await session.execute(
+    requeued = session.execute(
         update(model).where(stale)
         .values(leased_until=None, next_attempt_at=now, **kind.requeue))
     return gave_up.rowcount + requeued.rowcount
@@ -95,10 +95,7 @@ async def reconcile(db: Database, lease: timedelta,
     if enqueue is None:  # no Redis wired (a CLI command): nothing can be enqueued
         return {}
     now = utcnow()
-    counts: dict[str, int] = {}
-    async with db.transaction() as session:
-        for kind in kinds:
-            counts[f"{kind.name}_taken_back"] = await release_stale(session, kind, now)
+    counts = await db.write(_release_all, kinds, now)
     async with db.reader() as session:
         waiting = {kind.name: list(await session.scalars(
             select(kind.model).where(kind.waiting).order_by(kind.model.id).limit(BATCH)))
@@ -113,6 +110,10 @@ async def reconcile(db: Database, lease: timedelta,
     if any(counts[k] for k in counts if k.endswith(("_taken_back", "_enqueued"))):
         log.info("reconcile %s", " ".join(f"{k}={v}" for k, v in sorted(counts.items())))
     return counts
+
+
+def _release_all(session: Session, kinds: tuple[Kind, ...], now: datetime) -> dict[str, int]:
+    return {f"{kind.name}_taken_back": release_stale(session, kind, now) for kind in kinds}
 
 
 def _jobs_for(kind: Kind, row: Any, now: datetime, lease: timedelta) -> list[Job]:

@@ -68,7 +68,7 @@ class SqliteWriter:
     def __init__(self, engine: Engine, lock: asyncio.Lock, dispatcher: Dispatcher,
                  inline: Engine | None = None) -> None:
         self.engine = engine
-        self.lock = lock  # shared with Database.transaction(): one writer, whichever path
+        self.lock = lock  # one writer: inline units, the thread's groups, Database.optimize
         self.dispatcher = dispatcher
         self.thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
         self._pending: list[_Unit] = []

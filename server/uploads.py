@@ -9,6 +9,9 @@ lease waits for a job; the job leases it with one conditional UPDATE (so a dupli
 does nothing), and ends it `ready`, or `failed` with the reason the gallery editor shows.
 A lease that ran out belonged to a worker that died: the row is taken back and tried
 again, up to MAX_ATTEMPTS claims.
+
+Each write (the upload's rows, the claim, the outcome) is a plain (sync) unit of work run
+by `db.write` (server/db.py); decoding and resizing stay outside any of them.
 """
 
 from __future__ import annotations
@@ -16,14 +19,15 @@ from __future__ import annotations
 import asyncio
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from .errors import Invalid, NotFound
 from .events import tenant_channel
-from .galleries import get_event
+from .galleries import find_event
 from .imaging import check_upload, render_variant
 from .media import PREVIEW_SIZE, THUMB_SIZE, MediaStore
 from .models import Image, utcnow
@@ -78,54 +82,45 @@ async def stage(media: MediaStore, *, filename: str, data: bytes, max_pixels: in
     return Staged(filename, storage_key, checked.width, checked.height, len(data))
 
 
-async def add_image(
-    session: AsyncSession, photographer_id: int, event_id: int, staged: Staged
-) -> Image:
-    """Put a staged upload into the event; the caller removes the file if this raises."""
-    event = await get_event(session, photographer_id, event_id)
-    position = (
-        await session.scalar(
-            select(func.coalesce(func.max(Image.position), 0)).where(Image.event_id == event.id)
-        )
-    ) + 1
-    image = Image(
-        photographer_id=photographer_id,
-        event_id=event.id,
-        filename=staged.filename,
-        storage_key=staged.storage_key,
-        position=position,
-        width=staged.width,
-        height=staged.height,
-        bytes=staged.size,
-        state="processing",
-        attempts=0,
+def add_images(session: Session, photographer_id: int, event_id: int,
+               staged: list[Staged]) -> list[Image]:
+    """Put a request's staged uploads into the event, in order, each with its processing
+    job; the caller removes the files if this raises."""
+    event = find_event(session, photographer_id, event_id)
+    last = session.scalar(
+        select(func.coalesce(func.max(Image.position), 0)).where(Image.event_id == event.id)
     )
-    session.add(image)
-    await session.flush()
-    # The job id names this upload, not just the row id: SQLite reuses the id of a deleted
-    # last row, and arq would drop the new job while the old one's result is kept.
-    outbox_of(session).enqueue(PROCESS_JOB, image.id, job_id=job_id(image))
-    return image
+    images = [
+        Image(photographer_id=photographer_id, event_id=event.id, filename=s.filename,
+              storage_key=s.storage_key, position=last + n, width=s.width, height=s.height,
+              bytes=s.size, state="processing", attempts=0)
+        for n, s in enumerate(staged, 1)
+    ]
+    session.add_all(images)
+    session.flush()
+    for image in images:
+        outbox_of(session).enqueue(PROCESS_JOB, image.id, job_id=job_id(image))
+    return images
 
 
 async def upload(db, media: MediaStore, photographer_id: int, event_id: int, *,
                  filename: str, data: bytes, max_pixels: int) -> Image:
-    """Stage, then record in a short transaction; a failed record removes the file."""
+    """Stage, then record in a short unit of work; a failed record removes the file."""
     staged = await stage(media, filename=filename, data=data, max_pixels=max_pixels)
     try:
-        async with db.transaction() as session:
-            return await add_image(session, photographer_id, event_id, staged)
+        (image,) = await db.write(add_images, photographer_id, event_id, [staged])
     except BaseException:
         media.remove(staged.storage_key)
         raise
+    return image
 
 
-async def claim(session: AsyncSession, image_id: int, lease: timedelta = LEASE) -> Image | None:
+def claim(session: Session, image_id: int, lease: timedelta = LEASE) -> Image | None:
     """Lease a processing image that waits (and is due) or whose lease ran out; None if
     it is not claimable (done, deleted, or another job holds it)."""
     now = utcnow()
     due = or_(Image.next_attempt_at.is_(None), Image.next_attempt_at <= now)
-    claimed = await session.execute(
+    claimed = session.execute(
         update(Image)
         .where(Image.id == image_id, Image.state == "processing",
                Image.attempts < MAX_ATTEMPTS,
@@ -134,15 +129,14 @@ async def claim(session: AsyncSession, image_id: int, lease: timedelta = LEASE) 
     )
     if not claimed.rowcount:
         return None
-    return await session.scalar(select(Image).where(Image.id == image_id))
+    return session.scalar(select(Image).where(Image.id == image_id))
 
 
 async def process(db, media: MediaStore, image_id: int, lease: timedelta = LEASE) -> str:
     """The derived-sizes job: claim, render with no transaction open, then record.
     Idempotent: only a claimable image is touched, and the final update requires the row
     to be still 'processing', so a duplicate job changes nothing."""
-    async with db.transaction() as session:
-        image = await claim(session, image_id, lease)
+    image = await db.write(claim, image_id, lease)
     if image is None:
         return "skipped"
     try:
@@ -156,32 +150,39 @@ async def process(db, media: MediaStore, image_id: int, lease: timedelta = LEASE
     return await _finish(db, image, "ready", None)
 
 
+def record_outcome(session: Session, image: Image, state: str, error: str | None) -> bool:
+    """End the job's row `state` (ready or failed) and tell the panel; False if the row
+    is no longer processing (deleted, or a duplicate job got there first)."""
+    claimed = session.execute(
+        update(Image)
+        .where(Image.id == image.id, Image.state == "processing")
+        .values(state=state, error=error and error[:300], leased_until=None)
+    )
+    if not claimed.rowcount:
+        return False
+    outbox_of(session).publish(
+        tenant_channel(image.photographer_id),
+        {"type": "image", "image_id": image.id, "event_id": image.event_id, "state": state},
+    )
+    return True
+
+
 async def _finish(db, image: Image, state: str, error: str | None) -> str:
-    async with db.transaction() as session:
-        claimed = await session.execute(
-            update(Image)
-            .where(Image.id == image.id, Image.state == "processing")
-            .values(state=state, error=error and error[:300], leased_until=None)
-        )
-        if claimed.rowcount:
-            outbox_of(session).publish(
-                tenant_channel(image.photographer_id),
-                {"type": "image", "image_id": image.id, "event_id": image.event_id,
-                 "state": state},
-            )
-    return state if claimed.rowcount else "skipped"
+    return state if await db.write(record_outcome, image, state, error) else "skipped"
+
+
+def record_retry(session: Session, image: Image, due: datetime, error: str) -> None:
+    """Give the row back, due again at `due`, with the job that will try it then."""
+    session.execute(
+        update(Image).where(Image.id == image.id, Image.state == "processing")
+        .values(leased_until=None, next_attempt_at=due, error=error[:300]))
+    outbox_of(session).enqueue(PROCESS_JOB, image.id, job_id=job_id(image), defer_until=due)
 
 
 async def _retry_later(db, image: Image, exc: Exception) -> str:
     delay = RETRY_DELAYS[min(image.attempts, len(RETRY_DELAYS)) - 1]
-    due = utcnow() + delay
-    async with db.transaction() as session:
-        await session.execute(
-            update(Image).where(Image.id == image.id, Image.state == "processing")
-            .values(leased_until=None, next_attempt_at=due,
-                    error=f"Attempt {image.attempts} failed, trying again: {exc}"[:300]))
-        outbox_of(session).enqueue(PROCESS_JOB, image.id, job_id=job_id(image),
-                                   defer_until=due)
+    await db.write(record_retry, image, utcnow() + delay,
+                   f"Attempt {image.attempts} failed, trying again: {exc}")
     return "retrying"
 
 
@@ -203,22 +204,19 @@ async def list_images(
     return list(await session.scalars(query.order_by(Image.position, Image.id)))
 
 
-async def delete_image(
-    session: AsyncSession, media: MediaStore, photographer_id: int, image_id: int
-) -> None:
-    image = await session.scalar(
-        select(Image).where(Image.id == image_id, Image.photographer_id == photographer_id)
-    )
-    if image is None:
-        raise NotFound("No such image.")
-    await session.delete(image)
-    await session.flush()
+def delete_image(session: Session, media: MediaStore, photographer_id: int,
+                 image_id: int) -> None:
+    image = get_image(session, photographer_id, image_id)
+    session.delete(image)
+    session.flush()
     key = image.storage_key
     outbox_of(session).after_commit(lambda: media.remove(key))  # never on rollback
 
 
-async def get_image(session: AsyncSession, photographer_id: int, image_id: int) -> Image:
-    image = await session.scalar(
+def get_image(session: Session, photographer_id: int, image_id: int) -> Image:
+    """The photographer's image, or NotFound. Sync: readers call it through
+    `await session.run_sync(get_image, ...)`."""
+    image = session.scalar(
         select(Image).where(Image.id == image_id, Image.photographer_id == photographer_id)
     )
     if image is None:

@@ -53,13 +53,15 @@ async def test_the_panel_route_deletes_the_row_and_then_the_files(photographer, 
 
 async def test_the_files_stay_until_the_commit(photographer, server, db, service_db):
     image_id, files = await ready_image(photographer, server, db)
-    async with service_db.transaction() as session:
-        await uploads.delete_image(session, MediaStore(server.media_root),
-                                   photographer.photographer_id, image_id)
-        # Deleted in this transaction, not yet committed: the row is still there for
-        # everyone else, and so must be its files.
-        assert await image_rows(db, image_id) == [(image_id,)]
+
+    def unit(session) -> None:
+        uploads.delete_image(session, MediaStore(server.media_root),
+                             photographer.photographer_id, image_id)
+        # Deleted in this unit, not yet committed: the row still exists for everyone
+        # else, and so must its files.
         assert all(f.is_file() for f in files)
+
+    await service_db.write(unit)
     assert await image_rows(db, image_id) == []
     assert [f for f in files if f.exists()] == []
 
@@ -67,11 +69,14 @@ async def test_the_files_stay_until_the_commit(photographer, server, db, service
 async def test_a_rollback_after_delete_image_keeps_the_row_and_the_files(
         photographer, server, db, service_db):
     image_id, files = await ready_image(photographer, server, db)
+
+    def unit(session) -> None:
+        uploads.delete_image(session, MediaStore(server.media_root),
+                             photographer.photographer_id, image_id)
+        raise RuntimeError("a later step failed after the delete")
+
     with pytest.raises(RuntimeError, match="after the delete"):
-        async with service_db.transaction() as session:
-            await uploads.delete_image(session, MediaStore(server.media_root),
-                                       photographer.photographer_id, image_id)
-            raise RuntimeError("a later step failed after the delete")
+        await service_db.write(unit)
     assert await image_rows(db, image_id) == [(image_id,)]
     assert all(f.is_file() for f in files)
     thumb = await photographer.get(f"/panel/media/thumb/{image_id}")

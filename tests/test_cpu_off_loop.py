@@ -126,27 +126,25 @@ async def database_url(backend: str, tmp_path) -> AsyncIterator[str]:
 @pytest.mark.parametrize("backend", BACKENDS)
 async def test_no_route_hashes_or_verifies_inside_a_write_transaction(backend, tmp_path,
                                                                       monkeypatch):
+    from server import db as db_module
     from server.app import create_app
     from server.config import Settings
-    from server.db import Database
     from server.migrate import upgrade
 
     in_transaction = contextvars.ContextVar("in_transaction", default=False)
     opened: list[bool] = []
-    real_transaction = Database.transaction
+    real_run_unit = db_module._run_unit
 
-    @contextlib.asynccontextmanager
-    async def transaction(self, *args, **kwargs):
-        # asyncio.to_thread copies the context: a hash awaited in here sees True.
+    def run_unit(*args, **kwargs):
+        # Every db.write unit, on whichever thread runs it: a hash called in there sees True.
         token = in_transaction.set(True)
         opened.append(True)
         try:
-            async with real_transaction(self, *args, **kwargs) as session:
-                yield session
+            return real_run_unit(*args, **kwargs)
         finally:
             in_transaction.reset(token)
 
-    monkeypatch.setattr(Database, "transaction", transaction)
+    monkeypatch.setattr(db_module, "_run_unit", run_unit)
     spy = Spy(passwords._hasher, in_transaction)
     monkeypatch.setattr(passwords, "_hasher", spy)
 
@@ -164,7 +162,7 @@ async def test_no_route_hashes_or_verifies_inside_a_write_transaction(backend, t
     # login (known, unknown email), current password, gallery unlock (wrong, right)
     assert ops.count("verify") == 5, ops
     assert passwords.DUMMY_HASH in [c["against"] for c in spy.calls]  # the unknown email
-    assert opened, "no write transaction seen: has Database.transaction been renamed?"
+    assert opened, "no write unit seen: has db._run_unit been renamed?"
     inside = [c["op"] for c in spy.calls if c["in_transaction"]]
     assert inside == [], f"argon2 ran inside a write transaction: {inside}"
     assert all(c["thread"] != loop_thread for c in spy.calls)

@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 
 import pytest
 import redis.asyncio as aioredis
-from sqlalchemy import select, text
+from sqlalchemy import Engine, event, select, text, update
 from sqlalchemy.exc import DBAPIError
 
 from realtime.bus import RedisBus, parse
 from server import activity
-from server.auth import sign_up
+from server.auth import create_account
 from server.db import SQLITE_BUSY_TIMEOUT_MS, Database
 from server.events import tenant_channel
 from server.migrate import upgrade
-from server.models import ActivityEvent
+from server.models import ActivityEvent, Photographer
 from server.outbox import Dispatcher
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -40,23 +41,24 @@ async def test_sqlite_connections_use_wal_and_a_busy_timeout(sqlite_url):
         await db.dispose()
 
 
-async def test_sqlite_write_transactions_take_the_write_lock_at_begin(sqlite_url):
-    """BEGIN IMMEDIATE: a second writer waits at BEGIN instead of failing mid-transaction."""
+async def test_a_sqlite_unit_holds_the_write_lock_from_its_begin(sqlite_url):
+    """BEGIN IMMEDIATE: another writer is refused at its BEGIN while a unit runs, even one
+    that has not written yet, instead of failing mid-transaction on a lock upgrade."""
     db = Database(sqlite_url)
-    order: list[str] = []
-    try:
-        async def writer(name: str, hold: float) -> None:
-            async with db.transaction() as session:
-                await session.execute(text("SELECT 1"))  # BEGIN has happened: lock is held
-                order.append(f"{name} in")
-                await asyncio.sleep(hold)
-                order.append(f"{name} out")
+    refused: list[str] = []
 
-        first = asyncio.create_task(writer("a", 0.3))
-        await asyncio.sleep(0.1)
-        await writer("b", 0)
-        await first
-        assert order == ["a in", "a out", "b in", "b out"]
+    def unit(session) -> None:
+        other = sqlite3.connect(sqlite_url.split("///", 1)[1], timeout=0)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            refused.append(str(exc))
+        finally:
+            other.close()
+
+    try:
+        await db.write(unit)
+        assert refused == ["database is locked"]
     finally:
         await db.dispose()
 
@@ -77,22 +79,21 @@ async def test_events_are_published_only_after_commit_and_never_after_rollback(s
     bus.start()
     db = Database(sqlite_url, Dispatcher(publish=bus.publish))
     try:
-        async with db.transaction() as session:
-            me = await sign_up(session, email="pub@example.com", name="Pub", password="x" * 10)
+        me = await create_account(db, email="pub@example.com", name="Pub", password="x" * 10)
         pubsub = redis.pubsub()
         await pubsub.subscribe(tenant_channel(me.id))
         await pubsub.get_message(timeout=1)  # subscribe confirmation
 
-        with pytest.raises(RuntimeError):
-            async with db.transaction() as session:
-                activity.record(session, me.id, "visit")
+        def visit(session, fail: bool) -> None:
+            activity.record(session, me.id, "visit")
+            if fail:
                 raise RuntimeError("boom")
+
+        with pytest.raises(RuntimeError):
+            await db.write(visit, True)
         assert await _collect(pubsub, 0.3) == []
 
-        async with db.transaction() as session:
-            activity.record(session, me.id, "visit")
-            # Inside the transaction nothing has left yet.
-            assert await _collect(pubsub, 0.1) == []
+        await db.write(visit, False)
         received = await _collect(pubsub, 0.5)
         assert [m["seq"] for m in received] == [1]  # the rolled-back one used no number
 
@@ -129,9 +130,8 @@ async def test_a_reader_sees_one_snapshot_in_all_its_statements(server):
     bump = text("UPDATE photographers SET last_event_seq = last_event_seq + 1 WHERE id = :id")
     seq_of = text("SELECT last_event_seq FROM photographers WHERE id = :id")
     try:
-        async with db.transaction() as session:
-            me = await sign_up(session, email=f"snap{id(db)}@example.com", name="Snap",
-                               password="x" * 12)
+        me = await create_account(db, email=f"snap{id(db)}@example.com", name="Snap",
+                                  password="x" * 12)
         async with db.reader() as session:
             before = (await session.execute(seq_of, {"id": me.id})).scalar_one()
             async with other.begin() as conn:  # committed by another connection, meanwhile
@@ -155,8 +155,7 @@ async def test_a_reader_sees_one_snapshot_in_all_its_statements(server):
 async def test_optimize_gives_the_sqlite_planner_statistics(sqlite_url):
     db = Database(sqlite_url)
     try:
-        async with db.transaction() as session:
-            await sign_up(session, email="stats@example.com", name="Stats", password="x" * 12)
+        await create_account(db, email="stats@example.com", name="Stats", password="x" * 12)
         await db.optimize()
         async with db.reader() as session:
             tables = set((await session.scalars(text("SELECT tbl FROM sqlite_stat1"))).all())
@@ -166,30 +165,33 @@ async def test_optimize_gives_the_sqlite_planner_statistics(sqlite_url):
 
 
 async def test_a_unit_takes_its_activity_number_last(server):
-    """A unit still busy (here: still open) does not hold the tenant's activity counter, so
-    another write of the same photographer commits meanwhile; numbers follow commit order.
-    SQLite runs one writer at a time, so only PostgreSQL can show it."""
-    if server.backend != "postgres":
-        pytest.skip("one writer at a time on SQLite")
+    """Taking the number locks the photographer's counter row until COMMIT (every other
+    write of theirs waits on it), so a unit takes it after all its other statements, even
+    when it logged the event first."""
     db = Database(server.database_url)
+    statements: list[str] = []
+
+    def note(conn, cursor, statement: str, *args) -> None:
+        statements.append(" ".join(statement.split()).lower())
+
+    def comment_then_rename(session) -> None:
+        activity.record(session, me.id, "visit", payload={"n": 1})
+        session.execute(update(Photographer).where(Photographer.id == me.id)
+                        .values(name="Renamed"))
+
     try:
-        async with db.transaction() as session:
-            me = await sign_up(session, email=f"last-{id(db)}@example.com", name="Last",
-                               password="x" * 10)
-
-        async def quick_visit() -> None:
-            async with db.transaction() as session:
-                activity.record(session, me.id, "visit", payload={"n": "quick"})
-
-        async with db.transaction() as session:
-            activity.record(session, me.id, "visit", payload={"n": "slow"})
-            # Were the number taken here, quick_visit would wait on our row lock: forever.
-            await asyncio.wait_for(quick_visit(), 10)
-        async with db.reader() as session:
-            logged = (await session.execute(
-                select(ActivityEvent.seq, ActivityEvent.payload)
-                .where(ActivityEvent.photographer_id == me.id).order_by(ActivityEvent.seq)
-            )).all()
-        assert [(seq, payload["n"]) for seq, payload in logged] == [(1, "quick"), (2, "slow")]
+        me = await create_account(db, email=f"last-{id(db)}@example.com", name="Last",
+                                  password="x" * 10)
+        event.listen(Engine, "before_cursor_execute", note)
+        try:
+            await db.write(comment_then_rename)
+        finally:
+            event.remove(Engine, "before_cursor_execute", note)
+        counter = next(i for i, s in enumerate(statements) if "last_event_seq=" in s
+                       .replace(" ", ""))
+        rename = next(i for i, s in enumerate(statements) if s.startswith("update photographers"
+                      ) and "name=" in s.replace(" ", ""))
+        assert rename < counter, statements
+        assert statements[counter + 1].startswith("insert into activity_events"), statements
     finally:
         await db.dispose()

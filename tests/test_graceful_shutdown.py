@@ -36,11 +36,11 @@ from test_durable_jobs import Inbox, PrivateRedis
 from jobs.worker import LEASING, Stopping, _hand_back, send_email
 from server import uploads
 from server.app import create_app, job_lease
-from server.auth import sign_up
+from server.auth import create_account
 from server.config import Settings
 from server.db import Database
-from server.galleries import EventForm, create_event
-from server.mail import queue_email
+from server.galleries import EventForm, new_event
+from server.mail import queue
 from server.media import MediaStore
 from server.migrate import upgrade
 from server.models import utcnow
@@ -94,17 +94,20 @@ async def seed(url: str, media_root: Path, kind: str) -> int:
         if kind == "image":
             staged = await uploads.stage(media, filename="IMG_1.jpg", data=jpeg_bytes(),
                                          max_pixels=10_000_000)
-        async with db.transaction() as session:
-            photographer = await sign_up(session, email="pat@studio.example.com",
-                                         name="Pat", password="a long password 1")
-            if kind == "image":
-                event = await create_event(session, photographer.id, EventForm(title="Shoot"))
-                row = await uploads.add_image(session, photographer.id, event.id, staged)
-            else:
-                row = await queue_email(session, photographer.id, kind="gate_confirm",
-                                        recipient="guest@example.com", subject="Hello",
-                                        body_text="Hi")
+        photographer = await create_account(db, email="pat@studio.example.com",
+                                            name="Pat", password="a long password 1")
+        if kind != "image":
+            row = await db.write(lambda session: queue(
+                session, photographer.id, kind="gate_confirm", recipient="guest@example.com",
+                subject="Hello", body_text="Hi"))
             return row.id
+
+        def add_upload(session) -> int:
+            event = new_event(session, photographer.id, EventForm(title="Shoot"))
+            (row,) = uploads.add_images(session, photographer.id, event.id, [staged])
+            return row.id
+
+        return await db.write(add_upload)
     finally:
         await db.dispose()
 

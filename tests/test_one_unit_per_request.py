@@ -1,8 +1,8 @@
 """One unit of work per request (issue #11): a request opens at most ONE write transaction
-(`Database.transaction()`), and the reads that write depends on happen inside it.
+(`Database.write`), and the reads that write depends on happen inside it.
 
 Runs the real app in-process on a real database (each backend), with
-`Database.transaction` wrapped to note every write unit opened while a given request is
+`Database.write` wrapped to note every write unit opened while a given request is
 served, and drives the routes that used to open two or three: the email gate, a first
 visit to a gallery, a client's comment on an image with an unread reply (add the
 comment, read the thread back, mark the reply read), the emailed device link, and a panel
@@ -43,17 +43,15 @@ _OPENED: contextvars.ContextVar[list | None] = contextvars.ContextVar("opened", 
 def count_write_units(monkeypatch) -> None:
     from server.db import Database
 
-    real = Database.transaction
+    real = Database.write
 
-    @contextlib.asynccontextmanager
-    async def transaction(self, *args, **kwargs):
+    async def write(self, *args, **kwargs):
         opened = _OPENED.get()
         if opened is not None:
             opened.append(True)
-        async with real(self, *args, **kwargs) as session:
-            yield session
+        return await real(self, *args, **kwargs)
 
-    monkeypatch.setattr(Database, "transaction", transaction)
+    monkeypatch.setattr(Database, "write", write)
 
 
 async def units(request: Awaitable[httpx.Response]) -> tuple[httpx.Response, int]:

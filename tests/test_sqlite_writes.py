@@ -31,7 +31,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from server import activity
-from server.auth import sign_up
+from server.auth import create_account
 from server.db import Database, make_sqlite_writer
 from server.events import tenant_channel
 from server.migrate import upgrade
@@ -165,8 +165,7 @@ async def database(sqlite_url):
     published: list[tuple[str, dict]] = []
     db = Database(sqlite_url, Dispatcher(publish=lambda channel, message: published.append(
         (channel, message))))
-    async with db.transaction() as session:
-        me = await sign_up(session, email="writes@example.com", name="W", password="x" * 12)
+    me = await create_account(db, email="writes@example.com", name="W", password="x" * 12)
     published.clear()
     try:
         yield db, me.id, published
@@ -321,7 +320,7 @@ def test_busy_is_told_by_sqlites_result_code(sqlite_url):
 async def queued_behind_a_busy_writer(db: Database, units: list) -> list:
     """Start `db.write(unit)` for each unit while the writer is busy, so that they all
     queue; return their outcomes (result or exception, in order) once it is free."""
-    async with db.transaction():  # holds the one writer, as any write in progress does
+    async with db._write_lock:  # held by the writer while a unit runs
         writes = [asyncio.create_task(db.write(unit)) for unit in units]
         await asyncio.sleep(0.1)
         assert not any(write.done() for write in writes), "a write ran past a busy writer"

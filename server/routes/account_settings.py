@@ -10,7 +10,7 @@ from .. import auth, validation
 from ..errors import Invalid
 from ..passwords import hash_password, verify_password
 from . import inputs
-from .common import login_required, me_id, read_form, render, transaction
+from .common import login_required, me_id, read_form, render, write
 
 SAVED = {"profile": "Your details are saved.",
          "password": "Password changed. Every other browser has been logged out."}
@@ -30,8 +30,7 @@ async def account_page(request: Request) -> Response:
     try:
         name = inputs.text(form, "name", "Name", max_len=120, required=True)
         studio = inputs.text(form, "business_name", "Studio name", max_len=120)
-        async with transaction(request) as session:
-            await auth.update_profile(session, me_id(request), name=name, business_name=studio)
+        await write(request, auth.update_profile, me_id(request), name, studio)
     except Invalid as exc:
         return _page(request, error=exc.message, status=400)
     return RedirectResponse("/panel/settings/account?saved=profile", status_code=303)
@@ -52,8 +51,7 @@ async def change_password(request: Request) -> Response:
     if not await verify_password(request.state.photographer.password_hash, current):
         return _page(request, error="Your current password is not right.", status=400)
     new_hash = await hash_password(new)
-    async with transaction(request) as session:
-        await auth.set_password(session, me_id(request), new_hash, request.state.auth.id)
+    await write(request, auth.set_password, me_id(request), new_hash, request.state.auth.id)
     return RedirectResponse("/panel/settings/account?saved=password", status_code=303)
 
 

@@ -21,7 +21,7 @@ from .common import (
     services,
     session_policy,
     set_signed,
-    transaction,
+    write,
 )
 
 
@@ -67,9 +67,7 @@ async def signup(request: Request) -> Response:
         name = inputs.text(form, "name", "Name", max_len=120, required=True)
         password = inputs.secret(form, "password", "Password", max_len=200)
         account = await auth.new_account(email=email, name=name, password=password)
-        async with transaction(request) as session:
-            photographer = await auth.sign_up(session, **account)
-            row = await auth.start_session(session, photographer.id, session_policy(request))
+        row = await write(request, auth.sign_up_and_log_in, account, session_policy(request))
     except (Invalid, IntegrityError) as exc:  # IntegrityError: the same email, same moment
         message = (exc.message if isinstance(exc, Invalid)
                    else "An account with that email already exists. Log in instead.")
@@ -107,11 +105,9 @@ async def login(request: Request) -> Response:
         return render(request, "panel/login.html",
                       {"error": "Wrong email or password.", "email": email, "next": next_url},
                       status_code=400)
-    async with transaction(request) as session:
-        # Rotate: the id this browser held (if any) ends as the new one starts.
-        if isinstance(previous, str):
-            await auth.end_session(session, previous)
-        row = await auth.start_session(session, photographer.id, session_policy(request))
+    # Rotate: the id this browser held (if any) ends as the new one starts.
+    row = await write(request, auth.log_in, photographer.id,
+                      previous if isinstance(previous, str) else None, session_policy(request))
     return _logged_in(request, row.id, next_url)
 
 
@@ -119,8 +115,7 @@ async def login(request: Request) -> Response:
 async def logout(request: Request) -> Response:
     await read_form(request)
     session_id = read_signed(request, SESSION_COOKIE, "session")
-    async with transaction(request) as session:  # with a due expiry slide: one unit
-        await auth.end_session(session, session_id)
+    await write(request, auth.end_session, session_id)  # with a due expiry slide: one unit
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
     return response

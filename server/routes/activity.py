@@ -28,7 +28,7 @@ from ..downloads import content_disposition
 from ..errors import NotFound
 from ..favorites_export import FavoriteLine
 from . import inputs
-from .common import int_param, login_required, me_id, read_form, render, services, transaction
+from .common import int_param, login_required, me_id, read_form, render, services, write
 
 TABS = ("favorites", "comments", "downloads", "cart")
 
@@ -136,11 +136,13 @@ async def send_files(request: Request) -> Response:
     await read_form(request)
     svc = services(request)
     event_id, contact_id = int_param(request, "event_id"), int_param(request, "contact_id")
-    async with transaction(request) as session:
-        await delivery.send_favorites(
+    # Looked up and rendered before the write: the write only queues the email.
+    async with svc.db.reader() as session:
+        email = await delivery.favorites_email(
             session, secret=svc.settings.secret_key, base_url=svc.settings.base_url,
             photographer_id=me_id(request), event_id=event_id, contact_id=contact_id,
         )
+    await write(request, delivery.send_favorites, email)
     return RedirectResponse(f"/panel/activity/{event_id}/{contact_id}?tab=favorites&sent=1",
                             status_code=303)
 
@@ -149,14 +151,16 @@ async def favorites_link(request: Request) -> Response:
     """The emailed link: no login, the signature is the authorisation."""
     svc = services(request)
     try:
-        async with transaction(request) as session:
-            stream, filename = await delivery.favorites_zip(session, svc.media,
-                                                            svc.settings.secret_key,
-                                                            inputs.path_token(request))
+        async with svc.db.reader() as session:
+            link = await session.run_sync(delivery.open_link, svc.settings.secret_key,
+                                          inputs.path_token(request))
     except delivery.LinkClosed as exc:
         return render(request, "link_closed.html", {"message": exc.message,
                                                     "studio": exc.studio},
                       status_code=exc.status_code)
+    # The ZIP reads the files' sizes: disk work, between the read and the write.
+    stream, filename = delivery.link_zip(svc.media, link)
+    await write(request, delivery.record_download, link, len(stream))
     return StreamingResponse(stream, media_type="application/zip", headers={
         "Content-Length": str(len(stream)), "Content-Disposition": content_disposition(filename),
         "Cache-Control": "private, no-store"})

@@ -6,12 +6,11 @@ import functools
 import hmac
 import json
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import RedirectResponse, Response
@@ -20,6 +19,8 @@ from .. import auth
 from ..errors import Forbidden, Invalid
 from ..models import AuthSession, Photographer, utcnow
 from . import inputs
+
+T = TypeVar("T")
 
 SESSION_COOKIE = "pr_session"
 CSRF_COOKIE = "pr_csrf"
@@ -162,7 +163,7 @@ Handler = Callable[[Request], Awaitable[Response]]
 def login_required(handler: Handler) -> Handler:
     """Load the server-side session behind the signed cookie, or send to the login page.
     A login due to slide its expiry forward slides in the handler's own write unit
-    (`transaction`), or after the handler if it wrote nothing: never a second unit."""
+    (`write`), or after the handler if it wrote nothing: never a second unit."""
 
     @functools.wraps(handler)
     async def wrapper(request: Request) -> Response:
@@ -177,22 +178,29 @@ def login_required(handler: Handler) -> Handler:
         finally:
             # Still due: the handler wrote nothing, or its unit rolled back.
             if getattr(request.state, "slide_due", None) is not None:
-                async with transaction(request):
-                    pass
+                await write(request, _nothing)
 
     return wrapper
 
 
-@asynccontextmanager
-async def transaction(request: Request) -> AsyncIterator[AsyncSession]:
-    """The request's one write unit (issue #11): `db.transaction()`, plus the login's
-    expiry slide when one is due (login_required), so the two commit together."""
-    async with services(request).db.transaction() as session:
-        due = getattr(request.state, "slide_due", None)
+def _nothing(session: Session) -> None:
+    """A unit with nothing of its own: the login slide alone (see `write`)."""
+
+
+async def write(request: Request, fn: Callable[..., T], *args: Any) -> T:
+    """The request's one unit of work: `fn(session, *args)` through `db.write` (a plain
+    ORM session, see server/db.py), plus the login's expiry slide when one is due
+    (login_required), so the two commit together."""
+    due, policy = getattr(request.state, "slide_due", None), session_policy(request)
+
+    def unit(session: Session) -> T:
         if due is not None:
-            await auth.extend_session(session, due, session_policy(request))
-        yield session
+            auth.extend_session(session, due, policy)
+        return fn(session, *args)
+
+    result = await services(request).db.write(unit)
     request.state.slide_due = None  # only once committed: a rollback leaves it due
+    return result
 
 
 def session_policy(conn: HTTPConnection) -> auth.SessionPolicy:
@@ -204,7 +212,7 @@ async def current_session(conn: HTTPConnection, *, defer_slide: bool = False
                           ) -> tuple[AuthSession, Photographer] | None:
     """The live session (and its photographer) behind the signed cookie, or None. Used by
     the panel's pages and its socket alike; slides the idle expiry forward when due (with
-    `defer_slide`, in the request's `transaction` instead: see login_required)."""
+    `defer_slide`, in the request's `write` instead: see login_required)."""
     session_id = read_signed(conn, SESSION_COOKIE, "session")
     if not isinstance(session_id, str):
         return None
@@ -217,8 +225,7 @@ async def current_session(conn: HTTPConnection, *, defer_slide: bool = False
     if defer_slide:
         conn.state.slide_due = found[0]
     else:
-        async with db.transaction() as session:
-            await auth.extend_session(session, found[0], session_policy(conn))
+        await db.write(auth.extend_session, found[0], session_policy(conn))
     return found
 
 

@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from collections.abc import Callable
+
+from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
+from zipstream import ZipStream
 
 from .. import activity, comments, devices, downloads, favorites, public, throttle, uploads
 from ..errors import Forbidden, Invalid, NotFound
-from ..models import Event
+from ..models import Event, Image
 from ..public import Guest
 from . import inputs
-from .common import CSRF_COOKIE, int_param, read_form, read_json, render, services, transaction
+from .common import (
+    CSRF_COOKIE,
+    int_param,
+    read_form,
+    read_json,
+    render,
+    services,
+    write,
+)
 from .visitor import (
     GUEST_COOKIE,
     PIN_COOKIE,
@@ -49,10 +60,10 @@ def _claimed_guest(request: Request, event: Event) -> Guest:
     return guest
 
 
-async def _known_guest(session: AsyncSession, claimed: Guest) -> Guest:
+def _known_guest(session: Session, claimed: Guest) -> Guest:
     """The claimed visitor checked against the database, with its verified state; read in
-    the request's own unit (reader or write transaction), not in one of its own."""
-    guest = await public.known_guest(session, claimed)
+    the request's own unit (reader or write), not in one of its own."""
+    guest = public.find_guest(session, claimed)
     if guest is None:
         raise Forbidden("Tell us your name and email first.")
     return guest
@@ -66,7 +77,7 @@ async def gallery_page(request: Request) -> Response:
         _logged_for(request, event)
         if not unlocked(request, event):
             return render(request, "gallery/password.html", {"event": event, "error": None})
-        guest = await public.known_guest(session, guest_of(request, event))
+        guest = await session.run_sync(public.find_guest, guest_of(request, event))
         contact = await public.guest_contact(session, guest) if guest else None
         guest = guest if contact else None
         name = await public.guest_name(session, guest, contact) if guest else ""
@@ -83,8 +94,7 @@ async def gallery_page(request: Request) -> Response:
     # every view, and on PostgreSQL it is READ COMMITTED, not the page's one snapshot.
     # touch_visit re-reads the visit row in the write, so a racing view records nothing.
     if due:
-        async with transaction(request) as session:
-            await public.touch_visit(session, guest)
+        await write(request, public.touch_visit, guest)
     return render(request, "gallery/gallery.html", {
         "event": event, "images": images, "favorites": favs, "threads": threads,
         "unread_replies": unread, "last_seq": last_seq,
@@ -131,15 +141,19 @@ async def gate(request: Request) -> Response:
     await throttle.of(request).gate(event.id, throttle.client_address(request))
     email = inputs.email(data)
     name = inputs.text(data, "name", "Name", max_len=120, required=True)
-    svc = services(request)
-    async with transaction(request) as session:
-        current = await public.known_guest(session, guest_of(request, event))
-        passed = await devices.pass_gate(
-            session, event, email=email, name=name, current=current,
-            user_agent=request.headers.get("user-agent", ""), base_url=svc.settings.base_url)
-        # The photographer's seq as the gate commits (the same for any address): the page's
-        # live socket starts from there, so replies older than the gate are not pushed as new.
-        seq = activity.seq_at_commit(session, event.photographer_id)
+    claimed, user_agent = guest_of(request, event), request.headers.get("user-agent", "")
+    base_url = services(request).settings.base_url
+
+    def unit(session: Session) -> tuple[devices.GatePassed, Callable[[], int]]:
+        current = public.find_guest(session, claimed)
+        passed = devices.pass_gate(session, event, email=email, name=name, current=current,
+                                   user_agent=user_agent, base_url=base_url)
+        # The photographer's seq as the gate commits (the same for any address): the
+        # page's live socket starts from there, so replies older than the gate are not
+        # pushed as new.
+        return passed, activity.seq_at_commit(session, event.photographer_id)
+
+    passed, seq = await write(request, unit)
     # The same answer whether the address was known or not (devices.pass_gate).
     response = JSONResponse({"ok": True, "verify_sent_to": passed.verify_sent_to,
                              "seq": seq()})
@@ -161,12 +175,15 @@ async def verify_page(request: Request) -> Response:
 async def verify(request: Request) -> Response:
     event = await _open(request)
     await read_form(request)
+    claimed, token = guest_of(request, event), request.path_params["token"]
+    user_agent = request.headers.get("user-agent", "")
+
+    def unit(session: Session) -> Guest:
+        current = public.find_guest(session, claimed)
+        return devices.use_link(session, event, token, current=current, user_agent=user_agent)
+
     try:
-        async with transaction(request) as session:
-            current = await public.known_guest(session, guest_of(request, event))
-            guest = await devices.use_link(session, event, request.path_params["token"],
-                                           current=current,
-                                           user_agent=request.headers.get("user-agent", ""))
+        guest = await write(request, unit)
     except devices.LinkUnusable:
         return render(request, "gallery/verify.html", {"event": event, "usable": False},
                       status_code=410)
@@ -197,41 +214,35 @@ async def comment_thread(request: Request) -> Response:
         return await _post_comment(request, event)
     # A pure read unless there are unread replies to mark: the lightbox asks on every
     # image it shows, so the common case never queues for SQLite's writer.
+    claimed, image_id = guest_of(request, event), _image_id(request)
     async with services(request).db.reader() as session:
-        guest = await public.known_guest(session, guest_of(request, event))
-        image_id = _image_id(request)
-        rows = await _visible_thread(session, event, guest, image_id)
-    if _unread_replies(rows):
-        async with transaction(request) as session:
-            await comments.mark_read_by_client(session, guest, image_id)
+        guest, rows = await session.run_sync(_visible_thread, event, claimed, image_id)
+    if comments.unread_replies(rows):
+        await write(request, comments.mark_read_by_client, guest, image_id)
     return _thread_json(rows)
 
 
 async def _post_comment(request: Request, event: Event) -> Response:
     data = await read_json(request)
     claimed = _claimed_guest(request, event)
+
     # One unit: check the visitor, add the comment, read the thread back, mark it read.
-    async with transaction(request) as session:
-        guest = await _known_guest(session, claimed)
+    def unit(session: Session) -> list:
+        guest = _known_guest(session, claimed)
         body = inputs.text(data, "body", "Comment", max_len=comments.MAX_COMMENT,
                            required=True)
-        image_id = _image_id(request)
-        await comments.add_client_comment(session, event, guest, image_id, body)
-        rows = await comments.thread(session, guest, image_id)
-        if _unread_replies(rows):
-            await comments.mark_read_by_client(session, guest, image_id)
-    return _thread_json(rows)
+        return comments.add_and_read_thread(session, event, guest, _image_id(request), body)
+
+    return _thread_json(await write(request, unit))
 
 
-async def _visible_thread(session: AsyncSession, event: Event, guest: Guest | None,
-                          image_id: int) -> list:
+def _visible_thread(session: Session, event: Event, claimed: Guest | None,
+                    image_id: int) -> tuple[Guest | None, list]:
+    """The checked visitor and the part of their thread on the image they may see."""
+    guest = public.find_guest(session, claimed)
     # An image of another gallery is 404 here, whoever asks (known visitor or not).
-    await public.gallery_image(session, event, image_id)
-    return await comments.thread(session, guest, image_id) if guest else []
-
-
-def _unread_replies(rows: list) -> bool:
-    return any(c.author == "photographer" and not c.read_by_client for c in rows)
+    public.gallery_image(session, event, image_id)
+    return guest, comments.thread(session, guest, image_id) if guest else []
 
 
 def _thread_json(rows: list) -> Response:
@@ -268,11 +279,20 @@ async def download_one(request: Request) -> Response:
     _refuse_head(request)
     svc = services(request)
     event = await _open(request)
-    claimed = _claimed_guest(request, event)
-    async with transaction(request) as session:
-        guest = await _known_guest(session, claimed)
-        file = await downloads.single(session, svc.media, event, guest, _image_id(request),
-                                      pin_ok=pin_ok(request, event))
+    claimed, ok = _claimed_guest(request, event), pin_ok(request, event)
+
+    def allowed(session: Session) -> Image:
+        _known_guest(session, claimed)
+        return downloads.single_image(session, event, _image_id(request), pin_ok=ok)
+
+    async with svc.db.reader() as session:
+        image = await session.run_sync(allowed)
+    file = downloads.single_file(svc.media, event, image)  # disk: outside the write
+
+    def record(session: Session) -> None:
+        downloads.record_single(session, event, _known_guest(session, claimed), image.id, file)
+
+    await write(request, record)
     return FileResponse(file.path, filename=file.filename,
                         headers={"Cache-Control": "private, no-store"})
 
@@ -280,7 +300,6 @@ async def download_one(request: Request) -> Response:
 @throttle.json_429
 async def download_zip(request: Request) -> Response:
     _refuse_head(request)
-    svc = services(request)
     event = await _open(request)
     claimed = _claimed_guest(request, event)
     scope = inputs.choice(request.query_params, "scope", "Download scope",
@@ -291,10 +310,7 @@ async def download_zip(request: Request) -> Response:
     lease = await throttle.of(request).bulk_download(
         event.id, f"{claimed.photographer_id}:{claimed.contact_id}")
     try:
-        async with transaction(request) as session:
-            guest = await _known_guest(session, claimed)
-            stream, filename = await downloads.bulk(session, svc.media, event, guest, scope,
-                                                    pin_ok=pin_ok(request, event))
+        stream = await _zip(request, event, claimed, scope)
     except BaseException:
         await lease.release()
         raise
@@ -302,10 +318,32 @@ async def download_zip(request: Request) -> Response:
         lease, stream, media_type="application/zip",
         headers={
             "Content-Length": str(len(stream)),
-            "Content-Disposition": downloads.content_disposition(filename),
+            "Content-Disposition": downloads.content_disposition(
+                downloads.zip_name(event, scope)),
             "Cache-Control": "private, no-store",
         },
     )
+
+
+async def _zip(request: Request, event: Event, claimed: Guest, scope: str) -> ZipStream:
+    """The ZIP of `scope` for this visitor, its download logged. Its files are read (each
+    one's size) between the read that picks them and the write that logs them."""
+    svc, ok = services(request), pin_ok(request, event)
+
+    def pick(session: Session) -> list[Image]:
+        guest = _known_guest(session, claimed)
+        return downloads.bulk_images(session, event, guest, scope, pin_ok=ok)
+
+    async with svc.db.reader() as session:
+        images = await session.run_sync(pick)
+    stream = downloads.build_zip(svc.media, event, images)
+
+    def record(session: Session) -> None:
+        downloads.record_bulk(session, event, _known_guest(session, claimed), scope,
+                              len(images), len(stream))
+
+    await write(request, record)
+    return stream
 
 
 async def gallery_media(request: Request) -> Response:
@@ -313,7 +351,7 @@ async def gallery_media(request: Request) -> Response:
     variant = inputs.path_choice(request, "variant", ("thumb", "preview"))
     event = await _open(request)
     async with svc.db.reader() as session:
-        image = await public.gallery_image(session, event, _image_id(request))
+        image = await session.run_sync(public.gallery_image, event, _image_id(request))
     path = svc.media.variant_path(variant, image.storage_key)
     if not path.is_file():
         raise NotFound()

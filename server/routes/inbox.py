@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
@@ -16,7 +18,7 @@ from .common import (
     read_json,
     render,
     services,
-    transaction,
+    write,
 )
 
 
@@ -38,13 +40,12 @@ async def inbox_page(request: Request) -> Response:
     thread = None
     last_seq = None
     if contact_id is not None:
-        async with transaction(request) as session:  # opening a thread reads it
-            # The seq first: the thread then holds at least every message up to it (the
-            # list below is read later, and applying an event twice only re-fetches it).
+        # The seq first: the thread, read after it, then holds at least every message up to
+        # it (the list below is read later, and applying an event twice only re-fetches it).
+        async with svc.db.reader() as session:
             last_seq = await activity.latest_seq(session, pid)
-            thread = await conversations.open_thread(session, pid, int_param(
-                request, "contact_id"), int_param(request, "image_id"))
-            await conversations.mark_read(session, pid, thread.contact.id, thread.image.id)
+        thread = await write(request, conversations.read_thread, pid,
+                             int_param(request, "contact_id"), int_param(request, "image_id"))
     # The list is not what the write needs: it stays out of it (SQLite's writer is held
     # for the write alone), read after it so it shows this thread as read.
     async with svc.db.reader() as session:
@@ -70,11 +71,8 @@ async def inbox_json(request: Request) -> Response:
 
 @login_required
 async def thread_json(request: Request) -> Response:
-    pid = me_id(request)
-    async with transaction(request) as session:
-        thread = await conversations.open_thread(session, pid, int_param(request, "contact_id"),
-                                                 int_param(request, "image_id"))
-        await conversations.mark_read(session, pid, thread.contact.id, thread.image.id)
+    thread = await write(request, conversations.read_thread, me_id(request),
+                         int_param(request, "contact_id"), int_param(request, "image_id"))
     return JSONResponse({"messages": [_message(m) for m in thread.messages]})
 
 
@@ -88,16 +86,14 @@ async def reply(request: Request) -> Response:
     # The thread's gallery, for the presence check: Redis is network, kept out of the
     # write, which finds the thread again (conversations.reply).
     async with svc.db.reader() as session:
-        thread = await conversations.open_thread(session, pid, contact_id, image_id)
+        thread = await session.run_sync(conversations.open_thread, pid, contact_id, image_id)
     # None: Redis can't say (it is down). Then the reply is emailed, as to an absent client:
     # a duplicate email is better than a client never told.
     present = await presence.is_present(svc.redis, svc.settings.channel_namespace, pid,
                                         thread.event.id, contact_id)
-    async with transaction(request) as session:
-        comment = await conversations.reply(
-            session, pid, contact_id, image_id, body,
-            client_present=present is True, base_url=svc.settings.base_url,
-        )
+    reply_unit = partial(conversations.reply, client_present=present is True,
+                         base_url=svc.settings.base_url)
+    comment = await write(request, reply_unit, pid, contact_id, image_id, body)
     return JSONResponse({"message": _message(comment), "emailed": present is not True,
                          "presence": _PRESENCE[present]})
 
@@ -108,8 +104,7 @@ _PRESENCE = {True: "present", False: "away", None: "unknown"}
 @login_required
 async def read_all(request: Request) -> Response:
     await read_form(request)
-    async with transaction(request) as session:
-        await conversations.mark_all_read(session, me_id(request))
+    await write(request, conversations.mark_all_read, me_id(request))
     return RedirectResponse("/panel/comments", status_code=303)
 
 

@@ -16,7 +16,7 @@ from ..galleries import DOWNLOAD_SIZES, EventForm
 from ..media import VARIANTS
 from ..models import Image
 from . import inputs
-from .common import int_param, login_required, me_id, read_form, render, services, transaction
+from .common import int_param, login_required, me_id, read_form, render, services, write
 
 
 async def _event_form(form) -> EventForm:
@@ -56,7 +56,7 @@ async def _editor(request: Request, event_id: int | None, error: str | None, for
                   status: int = 200):
     """The gallery editor (`event_id` None: a new gallery), read from one snapshot."""
     async with services(request).db.reader() as session:
-        event = (await galleries.get_event(session, me_id(request), event_id)
+        event = (await session.run_sync(galleries.find_event, me_id(request), event_id)
                  if event_id is not None else None)
         types = await galleries.gallery_types(session, me_id(request))
         last_seq = await activity.latest_seq(session, me_id(request))
@@ -76,8 +76,7 @@ async def event_new(request: Request) -> Response:
     form = await read_form(request)
     try:
         fields = await _event_form(form)
-        async with transaction(request) as session:
-            event = await galleries.create_event(session, me_id(request), fields)
+        event = await write(request, galleries.new_event, me_id(request), fields)
     except Invalid as exc:
         # Never an empty dict: the template reads an empty one as "no post, use the event".
         return await _editor(request, None, exc.message, {"title": "", **dict(form)},
@@ -94,8 +93,7 @@ async def event_edit(request: Request) -> Response:
     try:
         fields = await _event_form(form)
         # No reader first: update_event finds the gallery (or 404s) in the write itself.
-        async with transaction(request) as session:
-            await galleries.update_event(session, me_id(request), event_id, fields)
+        await write(request, galleries.update_event, me_id(request), event_id, fields)
     except Invalid as exc:
         return await _editor(request, event_id, exc.message, dict(form), status=400)
     return RedirectResponse(f"/panel/events/{event_id}", status_code=303)
@@ -105,7 +103,7 @@ async def event_edit(request: Request) -> Response:
 async def event_detail(request: Request) -> Response:
     event_id = int_param(request, "event_id")
     async with services(request).db.reader() as session:
-        event = await galleries.get_event(session, me_id(request), event_id)
+        event = await session.run_sync(galleries.find_event, me_id(request), event_id)
         images = await uploads.list_images(session, me_id(request), event_id)
         types = {t.id: t.name for t in await galleries.gallery_types(session, me_id(request))}
         comment_counts = await conversations.counts_by_image(session, me_id(request), event_id)
@@ -120,9 +118,9 @@ async def event_detail(request: Request) -> Response:
 @login_required
 async def event_delete(request: Request) -> Response:
     await read_form(request)
-    async with transaction(request) as session:
-        keys = await galleries.delete_event(session, me_id(request), int_param(request, "event_id"))
-    for key in keys:
+    keys = await write(request, galleries.delete_event, me_id(request),
+                       int_param(request, "event_id"))
+    for key in keys:  # once the delete has committed
         services(request).media.remove(key)
     return RedirectResponse("/panel", status_code=303)
 
@@ -132,8 +130,7 @@ async def event_status(request: Request) -> Response:
     form = await read_form(request)
     event_id = int_param(request, "event_id")
     status = inputs.choice(form, "status", "Status", ("draft", "released"), default="")
-    async with transaction(request) as session:
-        await galleries.set_status(session, me_id(request), event_id, status)
+    await write(request, galleries.change_status, me_id(request), event_id, status)
     return RedirectResponse(f"/panel/events/{event_id}", status_code=303)
 
 
@@ -142,8 +139,7 @@ async def event_cover(request: Request) -> Response:
     form = await read_form(request)
     event_id = int_param(request, "event_id")
     image_id = inputs.row_id(form, "image_id", "Pick an image for the cover.")
-    async with transaction(request) as session:
-        await galleries.set_cover(session, me_id(request), event_id, image_id)
+    await write(request, galleries.set_cover, me_id(request), event_id, image_id)
     return RedirectResponse(f"/panel/events/{event_id}", status_code=303)
 
 
@@ -170,21 +166,21 @@ async def _record_uploads(request: Request, event_id: int,
     if not good:
         return {}
     try:
-        async with transaction(request) as session:
-            return {i: await uploads.add_image(session, me_id(request), event_id, s)
-                    for i, s in good.items()}
+        images = await write(request, uploads.add_images, me_id(request), event_id,
+                             list(good.values()))
     except BaseException:
         for s in good.values():
             services(request).media.remove(s.storage_key)
         raise
+    return dict(zip(good, images, strict=True))
 
 
 @login_required
 async def upload_images(request: Request) -> Response:
     event_id = int_param(request, "event_id")
-    # 404 before reading the files (add_image checks again, in the write).
+    # 404 before reading the files (add_images checks again, in the write).
     async with services(request).db.reader() as session:
-        await galleries.get_event(session, me_id(request), event_id)
+        await session.run_sync(galleries.find_event, me_id(request), event_id)
     form = await read_form(request, files=("files",))
     files = [f for f in form.getlist("files") if isinstance(f, UploadFile)]
     if not files:
@@ -206,7 +202,7 @@ async def upload_images(request: Request) -> Response:
 async def images_json(request: Request) -> Response:
     event_id = int_param(request, "event_id")
     async with services(request).db.reader() as session:
-        await galleries.get_event(session, me_id(request), event_id)
+        await session.run_sync(galleries.find_event, me_id(request), event_id)
         images = await uploads.list_images(session, me_id(request), event_id)
     return JSONResponse({"images": [
         {"id": i.id, "filename": i.filename, "state": i.state, "error": i.error,
@@ -218,10 +214,8 @@ async def images_json(request: Request) -> Response:
 @login_required
 async def image_delete(request: Request) -> Response:
     await read_form(request)
-    svc = services(request)
-    async with transaction(request) as session:
-        await uploads.delete_image(session, svc.media, me_id(request),
-                                   int_param(request, "image_id"))
+    await write(request, uploads.delete_image, services(request).media, me_id(request),
+                int_param(request, "image_id"))
     if request.headers.get("accept", "").startswith("application/json"):
         return JSONResponse({"ok": True})
     return RedirectResponse(request.headers.get("referer") or "/panel", status_code=303)
@@ -234,7 +228,7 @@ async def panel_media(request: Request) -> Response:
     image_id = int_param(request, "image_id")
     svc = services(request)
     async with svc.db.reader() as session:
-        image = await uploads.get_image(session, me_id(request), image_id)
+        image = await session.run_sync(uploads.get_image, me_id(request), image_id)
     path = svc.media.variant_path(variant, image.storage_key)
     if not path.is_file():
         return Response("Still processing", status_code=404)
@@ -247,14 +241,13 @@ async def gallery_types_page(request: Request) -> Response:
     if request.method == "POST":
         form = await read_form(request)
         try:
-            async with transaction(request) as session:
-                if form.get("delete"):
-                    # Someone else's (or no such) type is a 404 like everywhere else.
-                    type_id = inputs.row_id(form, "delete", "Pick a gallery type to delete.")
-                    await galleries.delete_gallery_type(session, me_id(request), type_id)
-                else:
-                    name = inputs.text(form, "name", "Gallery type", max_len=60, required=True)
-                    await galleries.add_gallery_type(session, me_id(request), name)
+            if form.get("delete"):
+                # Someone else's (or no such) type is a 404 like everywhere else.
+                type_id = inputs.row_id(form, "delete", "Pick a gallery type to delete.")
+                await write(request, galleries.delete_gallery_type, me_id(request), type_id)
+            else:
+                name = inputs.text(form, "name", "Gallery type", max_len=60, required=True)
+                await write(request, galleries.add_gallery_type, me_id(request), name)
         except Invalid as exc:
             error = exc.message
         except IntegrityError:  # the same name added at the same moment by another request

@@ -3,7 +3,7 @@ the device (browser) made at the email gate, the download PIN entered. Shared by
 gallery's HTTP routes and its live socket (both are HTTP connections with the same cookies).
 
 The gate cookie holds, per photographer, {"d": device id, "c": contact id}. What it says is
-a claim: public.known_guest() checks it against the database and says whether the device is
+a claim: public.find_guest() checks it against the database and says whether the device is
 verified. Cookies of the earlier shape (a bare contact id, signed for another purpose) are
 not read at all: their holder passes the gate again."""
 
@@ -30,7 +30,7 @@ def unlocked(conn: HTTPConnection, event: Event) -> bool:
 
 def guest_of(conn: HTTPConnection, event: Event) -> Guest | None:
     """The guest the cookie claims, as an unverified device (the least it can be); check
-    it with public.known_guest() before trusting it further."""
+    it with public.find_guest() before trusting it further."""
     known = read_signed(conn, GUEST_COOKIE, PURPOSES[GUEST_COOKIE], {})
     held = known.get(str(event.photographer_id)) if isinstance(known, dict) else None
     if not isinstance(held, dict):
