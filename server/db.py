@@ -13,9 +13,10 @@ One way it runs per backend:
   aiosqlite (each statement there is a thread hand-off waiting for a busy event loop, with
   the single writer held across all of them; measured with bench/live_latency.py
   --flat-out 20: 157 toggles/s and 5.8 ms of CPU each through aiosqlite, ~1,000/s and
-  1.0 ms this way), in the writer thread, where units queued behind a busy writer
-  commit together (server/sqlite_writer.py). Every write transaction starts with BEGIN
-  IMMEDIATE, so two writers never deadlock on a lock upgrade.
+  1.0 ms this way). On the event loop when the writer is free, else in the writer thread,
+  where units queued behind a busy writer commit together (server/sqlite_writer.py).
+  Every write transaction starts with BEGIN IMMEDIATE, so two writers never deadlock on a
+  lock upgrade.
 - PostgreSQL: the same function through `AsyncConnection.run_sync` on asyncpg.
 
 `Database.reader()` is the read side: one snapshot per page (an async session).
@@ -57,7 +58,7 @@ def make_engine(url: str) -> AsyncEngine:
     return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
 
 
-def make_sqlite_writer(url: str) -> Engine:
+def make_sqlite_writer(url: str, busy_ms: int | None = None) -> Engine:
     """The synchronous twin of the SQLite engine, used only from the writer thread."""
     engine = create_engine(url.replace("+aiosqlite", ""), pool_size=1, max_overflow=0,
                            connect_args={"check_same_thread": False})
@@ -66,6 +67,8 @@ def make_sqlite_writer(url: str) -> Engine:
     @event.listens_for(engine, "connect")
     def no_checkpoints_in_commits(dbapi_connection, _record) -> None:
         dbapi_connection.execute("PRAGMA wal_autocheckpoint=0")  # the Checkpointer's job
+        if busy_ms is not None:
+            dbapi_connection.execute(f"PRAGMA busy_timeout={busy_ms}")
 
     return engine
 
@@ -126,7 +129,7 @@ class Database:
         self._writer: SqliteWriter | None = None
         if self.is_sqlite:
             self._writer = SqliteWriter(make_sqlite_writer(url), self._write_lock,
-                                        self.dispatcher)
+                                        self.dispatcher, make_sqlite_writer(url, busy_ms=0))
             self._checkpointer = Checkpointer(url)
             self._checkpointer.start()
 
@@ -152,7 +155,7 @@ class Database:
         connection (measured: the pool ran dry and requests waited up to ~800 ms)."""
         unit = partial(_run_unit, fn, args)
         if self._writer is not None:
-            return await self._writer.write(unit, ())  # the writer thread, in groups
+            return await self._writer.write(unit, ())  # inline, or group commit
         outbox = Outbox()
         async with self._tenant_lock(tenant), self.engine.begin() as conn:
             result = await conn.run_sync(unit, outbox)

@@ -1,8 +1,10 @@
-"""The SQLite write path: `Database.write` in the writer thread, and group commit.
+"""The SQLite write path: `Database.write` on the event loop, in the writer thread, and
+group commit.
 
-`Database.write(fn, ...)` runs `fn(session, ...)` in one transaction in the writer thread,
-which waits for the lock when another connection holds it. The unit commits whole or not
-at all, and its pushes leave only after the commit. Writes that queue behind a busy writer commit
+`Database.write(fn, ...)` runs `fn(session, ...)` in one transaction: on the
+event loop when SQLite's write lock is free, and in the writer thread (which waits for the
+lock) when another connection holds it. Either way the unit commits whole or not at all,
+and its pushes leave only after the commit. Writes that queue behind a busy writer commit
 together (group commit), each in its own savepoint, so one that raises is undone alone.
 
 The checkpointer, the writer's other half, reports the checkpoints that fail.
@@ -200,25 +202,26 @@ def log_visit(session: Session, photographer_id: int) -> int:
     return activity.append(conn, outbox, photographer_id, "visit").seq
 
 
-async def test_a_unit_runs_in_the_writer_thread_never_on_the_event_loop(database):
+async def test_a_free_writer_runs_the_unit_on_the_event_loop_without_a_busy_wait(database):
     db, me, published = database
-    seen: list[threading.Thread] = []
+    seen: dict = {}
 
     def unit(session: Session) -> int:
-        seen.append(threading.current_thread())
+        conn = session.connection()
+        seen["thread"] = threading.current_thread()
+        seen["busy_timeout"] = conn.exec_driver_sql("PRAGMA busy_timeout").scalar()
         return log_visit(session, me)
 
     assert await db.write(unit) == 1
-    assert seen[0] is not threading.current_thread()
-    assert seen[0].name.startswith("sqlite-writer")
+    assert seen == {"thread": threading.current_thread(), "busy_timeout": 0}
     assert [(channel, m["seq"]) for channel, m in published] == [(tenant_channel(me), 1)]
     assert await stored_seqs(db, me) == ([1], 1)
 
 
 async def test_a_write_waits_while_another_connection_holds_the_write_lock(
         database, sqlite_url):
-    """Another process holding SQLite's lock: the writer thread waits for it (busy
-    timeout) instead of failing the request."""
+    """The inline attempt cannot wait (busy_timeout 0), so the unit goes to the writer
+    thread, which waits for the lock instead of failing the request."""
     db, me, published = database
     calls: list[str] = []
 
@@ -238,7 +241,7 @@ async def test_a_write_waits_while_another_connection_holds_the_write_lock(
     assert [(channel, m["seq"]) for channel, m in published] == [(tenant_channel(me), 1)]
     assert await stored_seqs(db, me) == ([1], 1)
 
-    # Nothing left behind: the next write runs as usual.
+    # The failed inline attempt left nothing behind: the next write runs as usual.
     assert await asyncio.wait_for(db.write(log_visit, me), 10) == 2
     assert [m["seq"] for _, m in published] == [1, 2]
     assert await stored_seqs(db, me) == ([1, 2], 2)
@@ -269,6 +272,26 @@ async def test_a_unit_that_raises_is_undone_whole_and_publishes_nothing(
     assert await db.write(log_visit, me) == 1  # the undone appends used no number
     assert [m["seq"] for _, m in published] == [1]
 
+
+
+async def test_a_unit_whose_error_merely_mentions_locked_is_not_retried_as_busy(database):
+    """Busy is told by SQLite's result code, not the message: "no such table:
+    locked_accounts" is the unit's own error, raised from its inline attempt at once, not
+    run a second time in the writer thread."""
+    db, me, published = database
+    calls: list[threading.Thread] = []
+
+    def unit(session: Session) -> None:
+        conn = session.connection()
+        calls.append(threading.current_thread())
+        log_visit(session, me)
+        conn.exec_driver_sql("SELECT * FROM locked_accounts")
+
+    with pytest.raises(OperationalError, match="no such table: locked_accounts"):
+        await db.write(unit)
+    assert calls == [threading.current_thread()]  # once, on the event loop
+    assert published == []
+    assert await stored_seqs(db, me) == ([], 0)
 
 
 def test_busy_is_told_by_sqlites_result_code(sqlite_url):
