@@ -33,6 +33,7 @@ from conftest import (
 )
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from test_cpu_off_loop import Lifespan
 
 #: The list the write units opened while serving the current request go to (None: not
 #: counting). A ContextVar, so the app's background tasks (worker, hub) never count.
@@ -63,32 +64,6 @@ async def units(request: Awaitable[httpx.Response]) -> tuple[httpx.Response, int
     finally:
         _OPENED.reset(token)
     return response, len(opened)
-
-
-class Lifespan:
-    """Runs the app's ASGI lifespan and hands its state to every request, as a server
-    does (httpx's ASGITransport alone does neither)."""
-
-    def __init__(self, app) -> None:
-        self.app, self.state = app, {}
-        self._events: asyncio.Queue = asyncio.Queue()
-        self._answers: asyncio.Queue = asyncio.Queue()
-
-    async def __call__(self, scope, receive, send) -> None:
-        await self.app({**scope, "state": dict(self.state)}, receive, send)
-
-    async def __aenter__(self) -> Lifespan:
-        scope = {"type": "lifespan", "asgi": {"version": "3.0"}, "state": self.state}
-        self._task = asyncio.create_task(self.app(scope, self._events.get, self._answers.put))
-        await self._events.put({"type": "lifespan.startup"})
-        answer = await asyncio.wait_for(self._answers.get(), 30)
-        assert answer["type"] == "lifespan.startup.complete", answer
-        return self
-
-    async def __aexit__(self, *exc) -> None:
-        await self._events.put({"type": "lifespan.shutdown"})
-        await asyncio.wait_for(self._answers.get(), 30)
-        await self._task
 
 
 @contextlib.asynccontextmanager
