@@ -89,6 +89,9 @@ class GalleryType(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     photographer_id: Mapped[int] = tenant_fk()
     name: Mapped[str] = mapped_column(String(60))
+    #: The store's default price list for galleries of this type.
+    price_list_id: Mapped[int | None] = mapped_column(
+        ForeignKey("price_lists.id", ondelete="SET NULL"))
 
 
 class Contact(Base):
@@ -176,6 +179,10 @@ class Event(Base):
     download_size: Mapped[str] = mapped_column(String(20), default="original")  # original | web
     download_pin: Mapped[str | None] = mapped_column(String(4))
     cover_image_id: Mapped[int | None] = mapped_column(Integer)
+    #: The store: off, or this gallery's price list (None: its gallery type's).
+    store_enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
+    price_list_id: Mapped[int | None] = mapped_column(
+        ForeignKey("price_lists.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -240,6 +247,10 @@ class Visit(Base):
     comments: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     single_downloads: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     bulk_downloads: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: SAVED CART: the open cart's item count, value (minor units) and stage.
+    cart_items: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    cart_value: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    cart_stage: Mapped[str] = mapped_column(String(20), default="", server_default="")
 
 
 class Favorite(Base):
@@ -336,3 +347,7 @@ class OutboundEmail(Base):
     sent_at: Mapped[datetime | None]
     leased_until: Mapped[datetime | None]  # while `sending`: after this, taken back
     next_attempt_at: Mapped[datetime | None]  # while `queued` after a failure: the backoff
+
+
+# The store's tables join the same metadata (migrations, create_all).
+from .store import models as _store_models  # noqa: E402, F401
