@@ -8,6 +8,8 @@ from pathlib import Path
 import jinja2
 from starlette.templating import Jinja2Templates
 
+from .store.pricing import money
+
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 
 
@@ -36,7 +38,7 @@ def make_environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(date=_date, datetime=_datetime, filesize=_filesize)
+    env.filters.update(date=_date, datetime=_datetime, filesize=_filesize, money=money)
     return env
 
 

@@ -113,6 +113,8 @@ class CartItem(Base):
     #: Packages: the photos the client picked for its slots, in order.
     images: Mapped[list[Any]] = mapped_column(JSON, default=list)
     quantity: Mapped[int] = mapped_column(Integer, default=1)
+    #: The browser that added it: an unverified one sees and orders only its own lines.
+    device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
