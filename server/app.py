@@ -47,10 +47,12 @@ from .metrics import Metrics
 from .outbox import Dispatcher, Job
 from .public import GalleryCache
 from .request_log import RequestLog
-from .routes import account_settings, accounts, gallery, inbox, panel
+from .routes import account_settings, accounts, gallery, inbox, panel, store_gallery
 from .routes import activity as activity_routes
 from .routes.common import render
 from .security_headers import SecurityHeadersMiddleware
+from .store.payments import DEFAULT as payments_default
+from .store.payments import PaymentProvider
 from .templating import WEB_DIR, make_templates
 
 log = logging.getLogger("proofroom")
@@ -69,6 +71,8 @@ class Services:
     embedded_redis: EmbeddedRedis | None = None
     tasks: list[asyncio.Task] = field(default_factory=list)
     worker: Worker | None = None
+    #: The store's payment seam (server/store/payments.py): offline unless configured.
+    payments: PaymentProvider = payments_default
 
     async def close(self) -> None:
         if self.hub is not None:
@@ -283,6 +287,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     # thumbnail) first, not after forty panel patterns. No two modules' paths overlap.
     routes = [
         *gallery.routes,
+        *store_gallery.routes,
         *accounts.routes,
         *panel.routes,
         *activity_routes.routes,

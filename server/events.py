@@ -20,11 +20,14 @@ KINDS: dict[str, str] = {
     "comment_replied": "The photographer replied in a comment thread.",
     "download_single": "The client downloaded one image.",
     "download_bulk": "The client downloaded a ZIP of the gallery or of their favorites.",
+    "cart_updated": "The client's cart changed: items, value and checkout stage (SAVED CART).",
+    "order_placed": "The client placed an order.",
+    "order_updated": "The photographer moved an order on (paid, shipped, cancelled …).",
 }
 
 
 #: Kinds the photographer causes: they do not move the client's LAST SAVED or counters.
-PHOTOGRAPHER_KINDS = frozenset({"comment_replied"})
+PHOTOGRAPHER_KINDS = frozenset({"comment_replied", "order_updated"})
 
 #: Kinds a client's own gallery socket receives (their conversation): the hub routes only
 #: these to the gallery sockets of the event's (gallery, contact).

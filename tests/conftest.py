@@ -558,3 +558,48 @@ async def browser():
 
 def random_token() -> str:
     return secrets.token_hex(4)
+
+
+async def seed_price_list(engine: AsyncEngine, photographer_id: int,
+                          event_id: int | None = None) -> dict[str, int]:
+    """A price list with one of everything (ids by short name), set on `event_id` if given:
+    a 5x7 print with paper choices, web/full/whole-gallery digitals, a framed canvas with
+    two option groups, and a package of 3 × 5x7 + 2 web digitals."""
+    from sqlalchemy import insert, update
+
+    from server.models import Event
+    from server.store.models import PriceItem, PriceList
+
+    paper = [{"name": "Paper", "choices": [{"name": "Lustre", "price": 0},
+                                           {"name": "Metallic", "price": 300}]}]
+    canvas = [{"name": "Size", "choices": [{"name": "12x18", "price": 0},
+                                           {"name": "20x30", "price": 6000}]},
+              {"name": "Frame", "choices": [{"name": "None", "price": 0},
+                                            {"name": "Black", "price": 2500}]}]
+    ids: dict[str, int] = {}
+    async with engine.begin() as conn:
+        ids["list"] = (await conn.execute(insert(PriceList).values(
+            photographer_id=photographer_id, name="Wedding prices").returning(PriceList.id))
+        ).scalar_one()
+        rows = [("print", "5x7 print", 1500, paper, None, []),
+                ("web", "Digital file (web)", 900, [], "web", []),
+                ("full", "Digital file (full resolution)", 2500, [], "full", []),
+                ("gallery", "The whole gallery (digital)", 20000, [], "gallery", []),
+                ("canvas", "Canvas", 12000, canvas, None, [])]
+        kinds = {"print": "print", "web": "digital", "full": "digital", "gallery": "digital",
+                 "canvas": "product"}
+        for position, (key, name, price, options, scope, contents) in enumerate(rows):
+            ids[key] = (await conn.execute(insert(PriceItem).values(
+                photographer_id=photographer_id, price_list_id=ids["list"], kind=kinds[key],
+                name=name, description="", price=price, position=position, options=options,
+                digital_scope=scope, contents=contents).returning(PriceItem.id))).scalar_one()
+        ids["package"] = (await conn.execute(insert(PriceItem).values(
+            photographer_id=photographer_id, price_list_id=ids["list"], kind="package",
+            name="Keepsake package", description="", price=5000, position=9, options=[],
+            digital_scope=None, contents=[{"item_id": ids["print"], "quantity": 3},
+                                          {"item_id": ids["web"], "quantity": 2}],
+        ).returning(PriceItem.id))).scalar_one()
+        if event_id is not None:
+            await conn.execute(update(Event).where(Event.id == event_id)
+                               .values(price_list_id=ids["list"]))
+    return ids

@@ -168,10 +168,11 @@ def parse_money(text: str, label: str) -> int:
     """"12.5" / "12.50" / "1,200" → minor units; refuses negatives and absurd amounts."""
     cleaned = (text or "").strip().replace(",", "")
     for symbol in CURRENCIES.values():
-        cleaned = cleaned.removeprefix(symbol.strip())
+        cleaned = cleaned.removeprefix(symbol.strip()).lstrip()
     try:
         whole, _, frac = cleaned.partition(".")
-        if not whole.isdigit() and not (whole == "" and frac) or len(frac) > 2 or (
+        if not (whole.isascii() and frac.isascii()) or (
+                not whole.isdigit() and not (whole == "" and frac)) or len(frac) > 2 or (
                 frac and not frac.isdigit()):
             raise ValueError
         value = int(whole or 0) * 100 + int((frac + "00")[:2])

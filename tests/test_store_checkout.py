@@ -1,0 +1,218 @@
+"""The client's cart and checkout, through HTTP on both backends: every change is saved
+at once, prices come only from the price list, and bad input changes nothing."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import pass_gate, released_gallery, rows, scalar, seed_price_list, verify_device
+
+
+async def _shop(photographer, new_client, db, n_images: int = 5):
+    event_id, slug, images = await released_gallery(photographer, n_images=n_images)
+    ids = await seed_price_list(db, photographer.photographer_id, event_id)
+    visitor = new_client()
+    await pass_gate(visitor, slug, email="jane@example.com", name="Jane Client")
+    return slug, [i["id"] for i in images], ids, visitor
+
+
+def _cart(res) -> dict:
+    assert res.status_code == 200, res.text
+    return res.json()
+
+
+async def _add(visitor, slug, **item):
+    return await visitor.post_json(f"/g/{slug}/cart/items", item)
+
+
+async def test_the_store_offers_the_gallery_price_list(photographer, new_client, db):
+    slug, _, ids, visitor = await _shop(photographer, new_client, db)
+    data = (await visitor.get(f"/g/{slug}/store.json")).json()
+    offered = {item["id"]: item for item in data["store"]["items"]}
+    assert set(offered) == {ids[k] for k in ("print", "web", "full", "gallery", "canvas",
+                                             "package")}
+    assert offered[ids["package"]]["slots"] == 5  # 3 prints + 2 web files
+    assert offered[ids["gallery"]]["needs_image"] is False
+    assert data["cart"]["lines"] == [] and data["cart"]["stage"] == "browsing"
+
+
+async def test_prices_come_from_the_price_list_not_the_browser(photographer, new_client, db):
+    slug, images, ids, visitor = await _shop(photographer, new_client, db)
+    cart = _cart(await _add(visitor, slug, item_id=ids["print"], image_id=images[0],
+                            choices={"Paper": "Metallic"}, quantity=2, price=1, unit_price=1))
+    [line] = cart["lines"]
+    assert (line["unit_price"], line["total"], line["options"]) == (1800, 3600, "Paper: Metallic")
+    cart = _cart(await _add(visitor, slug, item_id=ids["canvas"], image_id=images[1],
+                            choices={"Size": "20x30", "Frame": "Black"}))
+    assert cart["lines"][1]["unit_price"] == 12000 + 6000 + 2500
+    assert cart["totals"]["subtotal"] == 3600 + 20500
+    assert cart["count"] == 3 and cart["stage"] == "cart"
+
+
+@pytest.mark.parametrize("bad, field", [
+    ({"quantity": 0}, "quantity"), ({"quantity": -1}, "quantity"),
+    ({"quantity": 100}, "quantity"), ({"quantity": "2"}, "quantity"),
+    ({"choices": {"Paper": "Gold"}}, "choices"), ({"choices": {"Frame": "Black"}}, "choices"),
+    ({"choices": "Lustre"}, "choices"), ({"image_id": 999999}, "image"),
+    ({"item_id": 999999}, "item"), ({"image_id": "1"}, "image"),
+])
+async def test_bad_lines_are_refused_and_change_nothing(photographer, new_client, db, bad,
+                                                        field):
+    slug, images, ids, visitor = await _shop(photographer, new_client, db, n_images=1)
+    item = {"item_id": ids["print"], "image_id": images[0], "choices": {"Paper": "Lustre"},
+            "quantity": 1, **bad}
+    res = await _add(visitor, slug, **item)
+    assert res.status_code == 400, res.text
+    assert not await rows(db, "SELECT ci.id FROM cart_items ci JOIN carts c ON "
+                              "c.id = ci.cart_id JOIN events e ON e.id = c.event_id "
+                              "WHERE e.slug = :s", s=slug)
+
+
+async def test_another_gallerys_photo_or_product_is_refused(photographer, new_client, db):
+    slug, images, ids, visitor = await _shop(photographer, new_client, db, n_images=1)
+    _, other_slug, other_images = await released_gallery(photographer, n_images=1)
+    res = await _add(visitor, slug, item_id=ids["web"], image_id=other_images[0]["id"])
+    assert res.status_code == 400
+    # The other gallery has no price list: nothing of this one's can be bought there.
+    await pass_gate(visitor, other_slug)
+    res = await _add(visitor, other_slug, item_id=ids["web"], image_id=other_images[0]["id"])
+    assert res.status_code == 400
+
+
+async def test_packages_need_exactly_their_photos(photographer, new_client, db):
+    slug, images, ids, visitor = await _shop(photographer, new_client, db)
+    res = await _add(visitor, slug, item_id=ids["package"], images=images[:3])
+    assert res.status_code == 400 and "Pick 5 photos" in res.json()["error"]
+    cart = _cart(await _add(visitor, slug, item_id=ids["package"], images=images[:5]))
+    assert cart["lines"][0]["images"] == images[:5] and cart["totals"]["subtotal"] == 5000
+
+
+async def test_a_digital_file_is_bought_once(photographer, new_client, db):
+    slug, images, ids, visitor = await _shop(photographer, new_client, db, n_images=1)
+    _cart(await _add(visitor, slug, item_id=ids["web"], image_id=images[0]))
+    assert (await _add(visitor, slug, item_id=ids["web"], image_id=images[0])).status_code == 400
+    res = await _add(visitor, slug, item_id=ids["full"], image_id=images[0], quantity=2)
+    assert res.status_code == 400
+
+
+async def test_quantity_and_remove(photographer, new_client, db):
+    slug, images, ids, visitor = await _shop(photographer, new_client, db, n_images=1)
+    cart = _cart(await _add(visitor, slug, item_id=ids["print"], image_id=images[0],
+                            choices={"Paper": "Lustre"}))
+    line = cart["lines"][0]["id"]
+    cart = _cart(await visitor.post_json(f"/g/{slug}/cart/items/{line}", {"quantity": 4}))
+    assert cart["totals"]["subtotal"] == 6000 and cart["version"] == 2
+    res = await visitor.post_json(f"/g/{slug}/cart/items/{line}", {"quantity": 0})
+    assert res.status_code == 400
+    cart = _cart(await visitor.post_json(f"/g/{slug}/cart/items/{line}/delete"))
+    assert cart["lines"] == [] and cart["stage"] == "browsing"
+
+
+async def test_the_cart_is_saved_and_the_report_row_follows(photographer, new_client, db):
+    slug, images, ids, visitor = await _shop(photographer, new_client, db, n_images=2)
+    await _add(visitor, slug, item_id=ids["print"], image_id=images[0],
+               choices={"Paper": "Lustre"}, quantity=2)
+    await _add(visitor, slug, item_id=ids["web"], image_id=images[1])
+    again = (await visitor.get(f"/g/{slug}/store.json")).json()["cart"]
+    assert [line["quantity"] for line in again["lines"]] == [2, 1]
+    [visit] = await rows(db, "SELECT v.cart_items, v.cart_value, v.cart_stage FROM visits v "
+                             "JOIN events e ON e.id = v.event_id WHERE e.slug = :s", s=slug)
+    assert tuple(visit) == (3, 3900, "cart")
+    kinds = await rows(db, "SELECT kind, payload FROM activity_events WHERE photographer_id "
+                           "= :p AND kind = 'cart_updated' ORDER BY seq",
+                       p=photographer.photographer_id)
+    assert len(kinds) == 2
+
+
+async def test_a_second_device_sees_the_cart_only_once_verified(photographer, new_client, db):
+    slug, images, ids, visitor = await _shop(photographer, new_client, db, n_images=1)
+    await _add(visitor, slug, item_id=ids["web"], image_id=images[0])
+    await visitor.post_json(f"/g/{slug}/cart/stage", {"stage": "details"})
+    details = {"name": "Jane Client", "email": "jane@example.com", "phone": "555",
+               "line1": "1 Main St", "city": "Springfield", "postal_code": "12345",
+               "country": "US"}
+    _cart(await visitor.post_json(f"/g/{slug}/cart/details", details))
+    phone = new_client()
+    await pass_gate(phone, slug, email="jane@example.com", name="Jane Client")
+    unverified = (await phone.get(f"/g/{slug}/store.json")).json()["cart"]
+    assert unverified["lines"] == [] and unverified["details"] == {}
+    await verify_device(phone, slug, "jane@example.com")
+    verified = (await phone.get(f"/g/{slug}/store.json")).json()["cart"]
+    assert len(verified["lines"]) == 1 and verified["details"]["line1"] == "1 Main St"
+
+
+async def _checkout_ready(visitor, slug, ids, images) -> dict:
+    await _add(visitor, slug, item_id=ids["print"], image_id=images[0],
+               choices={"Paper": "Lustre"}, quantity=2)
+    await _add(visitor, slug, item_id=ids["web"], image_id=images[1])
+    return _cart(await visitor.post_json(f"/g/{slug}/cart/details", {
+        "name": "Jane Client", "email": "jane@example.com", "line1": "1 Main St",
+        "city": "Springfield", "postal_code": "12345", "country": "US"}))
+
+
+async def test_checkout_places_one_order_even_on_a_double_click(photographer, new_client, db):
+    slug, images, ids, visitor = await _shop(photographer, new_client, db, n_images=2)
+    cart = await _checkout_ready(visitor, slug, ids, images)
+    assert cart["stage"] == "review"
+    first = await visitor.post_json(f"/g/{slug}/checkout", {"version": cart["version"]})
+    second = await visitor.post_json(f"/g/{slug}/checkout", {"version": cart["version"]})
+    assert first.status_code == second.status_code == 200, first.text
+    assert first.json()["order_url"] == second.json()["order_url"]
+    [order] = await rows(db, "SELECT id, number, subtotal, total, state FROM orders "
+                             "WHERE photographer_id = :p", p=photographer.photographer_id)
+    assert (order.number, order.subtotal, order.total, order.state) == (1001, 3900, 3900,
+                                                                         "placed")
+    page = await visitor.get(first.json()["order_url"])
+    assert page.status_code == 200 and "Order #1001" in page.text
+    after = (await visitor.get(f"/g/{slug}/store.json")).json()["cart"]
+    assert after["lines"] == [] and after["stage"] == "ordered"
+    mail = await rows(db, "SELECT recipient, kind FROM outbound_emails WHERE kind = "
+                          "'order_confirmation' AND photographer_id = :p",
+                      p=photographer.photographer_id)
+    assert [tuple(m) for m in mail] == [("jane@example.com", "order_confirmation")]
+
+
+async def test_a_stale_cart_version_is_refused(photographer, new_client, db):
+    slug, images, ids, visitor = await _shop(photographer, new_client, db, n_images=2)
+    cart = await _checkout_ready(visitor, slug, ids, images)
+    res = await visitor.post_json(f"/g/{slug}/checkout", {"version": cart["version"] - 1})
+    assert res.status_code == 400
+    assert await scalar(db, "SELECT count(*) FROM orders WHERE photographer_id = :p",
+                        p=photographer.photographer_id) == 0
+
+
+async def test_an_order_keeps_its_prices_when_the_list_changes(photographer, new_client, db):
+    slug, images, ids, visitor = await _shop(photographer, new_client, db, n_images=2)
+    cart = await _checkout_ready(visitor, slug, ids, images)
+    await visitor.post_json(f"/g/{slug}/checkout", {"version": cart["version"]})
+    async with db.begin() as conn:
+        from sqlalchemy import text
+        await conn.execute(text("UPDATE price_items SET price = 99999 WHERE id = :i"),
+                           {"i": ids["print"]})
+    lines = await rows(db, "SELECT l.unit_price FROM order_lines l JOIN orders o ON "
+                           "o.id = l.order_id WHERE o.photographer_id = :p ORDER BY l.id",
+                       p=photographer.photographer_id)
+    assert [line.unit_price for line in lines] == [1500, 900]
+
+
+async def test_checkout_needs_an_address_only_when_something_ships(photographer, new_client,
+                                                                    db):
+    slug, images, ids, visitor = await _shop(photographer, new_client, db, n_images=1)
+    await _add(visitor, slug, item_id=ids["web"], image_id=images[0])
+    cart = _cart(await visitor.post_json(f"/g/{slug}/cart/details", {
+        "name": "Jane", "email": "jane@example.com"}))
+    assert cart["totals"]["physical"] is False and cart["totals"]["shipping"] == 0
+    await _add(visitor, slug, item_id=ids["print"], image_id=images[0],
+               choices={"Paper": "Lustre"})
+    res = await visitor.post_json(f"/g/{slug}/cart/details", {
+        "name": "Jane", "email": "jane@example.com"})
+    assert res.status_code == 400 and "Address" in res.json()["error"]
+
+
+async def test_without_the_gate_there_is_no_cart(photographer, new_client, db):
+    event_id, slug, images = await released_gallery(photographer, n_images=1)
+    ids = await seed_price_list(db, photographer.photographer_id, event_id)
+    stranger = new_client()
+    await stranger.get(f"/g/{slug}")
+    assert (await stranger.get(f"/g/{slug}/store.json")).json()["cart"] is None
+    res = await _add(stranger, slug, item_id=ids["web"], image_id=images[0]["id"])
+    assert res.status_code == 403
