@@ -48,8 +48,9 @@ def _require(event: Event, kind: str, pin_ok: bool) -> None:
         raise Forbidden("Enter the download PIN your photographer gave you.")
 
 
-def _served_file(media: MediaStore, event: Event, image: Image) -> tuple[Path, str]:
-    if event.download_size == "web":
+def _served_file(media: MediaStore, event: Event, image: Image,
+                 size: str | None = None) -> tuple[Path, str]:
+    if (size or event.download_size) == "web":
         stem = image.filename.rsplit(".", 1)[0]
         return media.variant_path("preview", image.storage_key), f"{stem}.jpg"
     return media.variant_path("original", image.storage_key), image.filename
@@ -65,30 +66,33 @@ def single_image(session: Session, event: Event, image_id: int, *, pin_ok: bool)
     return gallery_image(session, event, image_id)
 
 
-def single_file(media: MediaStore, event: Event, image: Image) -> FileDownload:
-    """The file served for `image`: disk work, so outside any unit of work."""
-    path, name = _served_file(media, event, image)
+def single_file(media: MediaStore, event: Event, image: Image,
+                size: str | None = None) -> FileDownload:
+    """The file served for `image` (at `size`, else the gallery's): disk work, so outside
+    any unit of work."""
+    path, name = _served_file(media, event, image, size)
     if not path.is_file():
         raise NotFound("The file is missing on the server.")
     return FileDownload(path, safe_name(name), path.stat().st_size)
 
 
 def record_single(session: Session, event: Event, guest: Guest, image_id: int,
-                  file: FileDownload) -> None:
+                  file: FileDownload, size: str | None = None) -> None:
     """Log a single download (before its first byte leaves)."""
     # Read again in this unit: the row must not point at an image deleted meanwhile.
     image = gallery_image(session, event, image_id)
     session.add(
         Download(
             photographer_id=guest.photographer_id, event_id=event.id, contact_id=guest.contact_id,
-            image_id=image.id, kind="single", scope="image", size=event.download_size,
+            image_id=image.id, kind="single", scope="image", size=size or event.download_size,
             bytes=file.size, file_count=1, device_id=guest.device_id,
         )
     )
     activity.record(
         session, guest.photographer_id, "download_single", event_id=event.id,
         contact_id=guest.contact_id,
-        payload={"image_id": image.id, "filename": image.filename, "size": event.download_size,
+        payload={"image_id": image.id, "filename": image.filename,
+                 "size": size or event.download_size,
                  **device_marks(guest)},
     )
 
@@ -106,13 +110,14 @@ def images_for_scope(session: Session, event: Event, guest: Guest | None,
     return list(session.scalars(query.order_by(Image.position, Image.id)))
 
 
-def build_zip(media: MediaStore, event: Event, images: list[Image]) -> ZipStream:
+def build_zip(media: MediaStore, event: Event, images: list[Image],
+              sizes: dict[int, str] | None = None) -> ZipStream:
     """A stored (uncompressed: JPEGs don't shrink) ZIP whose size is known up front.
     Stats every file: build it outside any unit of work."""
     stream = ZipStream(sized=True)
     used: set[str] = set()
     for image in images:
-        path, name = _served_file(media, event, image)
+        path, name = _served_file(media, event, image, (sizes or {}).get(image.id))
         name = safe_name(name)
         base, dot, ext = name.rpartition(".")
         n = 2
@@ -136,12 +141,12 @@ def bulk_images(session: Session, event: Event, guest: Guest, scope: str, *,
 
 
 def record_bulk(session: Session, event: Event, guest: Guest, scope: str, files: int,
-                size: int) -> None:
+                size: int, file_size: str | None = None) -> None:
     """Log a ZIP download of `files` files, `size` bytes (before its first byte leaves)."""
     session.add(
         Download(
             photographer_id=guest.photographer_id, event_id=event.id, contact_id=guest.contact_id,
-            kind="bulk", scope=scope, size=event.download_size, bytes=size,
+            kind="bulk", scope=scope, size=file_size or event.download_size, bytes=size,
             file_count=files, device_id=guest.device_id,
         )
     )
@@ -154,7 +159,7 @@ def record_bulk(session: Session, event: Event, guest: Guest, scope: str, files:
 
 def zip_name(event: Event, scope: str) -> str:
     title = safe_name(re.sub(r"[^\w\- ]+", "", event.title)).strip() or "gallery"
-    suffix = " - favorites" if scope == "favorites" else ""
+    suffix = {"favorites": " - favorites", "purchased": " - purchased"}.get(scope, "")
     return f"{title}{suffix}.zip"
 
 
@@ -164,3 +169,26 @@ def content_disposition(filename: str) -> str:
 
     fallback = filename.encode("ascii", "replace").decode().replace('"', "")
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename)}"
+
+
+def purchased(session: Session, event: Event, order, image_id: int | None) -> dict[int, str]:
+    """The files a paid order unlocked, by image id → size (`image_id`: just that one);
+    the gallery's own download settings and PIN do not apply to what was bought."""
+    from .store.orders import grants_for
+
+    if order.state not in ("paid", "in_production", "shipped", "delivered"):
+        raise Forbidden("Your files unlock as soon as your photographer marks the order paid.")
+    grants = [g for g in grants_for(session, event, Guest(order.photographer_id, event.id,
+                                                          order.contact_id))
+              if g.order_id == order.id]
+    ready = select(Image.id).where(Image.event_id == event.id, Image.state == "ready")
+    if image_id is not None:
+        ready = ready.where(Image.id == image_id)
+    ids = set(session.scalars(ready))
+    sizes: dict[int, str] = {}
+    for grant in sorted(grants, key=lambda g: g.size == "original"):  # the larger wins
+        for one in (ids if grant.image_id is None else ids & {grant.image_id}):
+            sizes[one] = grant.size
+    if not sizes:
+        raise NotFound("That file is not part of this order.")
+    return sizes

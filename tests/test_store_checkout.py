@@ -3,6 +3,9 @@ at once, prices come only from the price list, and bad input changes nothing."""
 
 from __future__ import annotations
 
+import io
+import zipfile
+
 import pytest
 from conftest import pass_gate, released_gallery, rows, scalar, seed_price_list, verify_device
 
@@ -216,3 +219,57 @@ async def test_without_the_gate_there_is_no_cart(photographer, new_client, db):
     assert (await stranger.get(f"/g/{slug}/store.json")).json()["cart"] is None
     res = await _add(stranger, slug, item_id=ids["web"], image_id=images[0]["id"])
     assert res.status_code == 403
+
+
+async def _paid_order(photographer, visitor, slug, ids, images, db) -> str:
+    await _add(visitor, slug, item_id=ids["web"], image_id=images[0])
+    await _add(visitor, slug, item_id=ids["full"], image_id=images[1])
+    cart = _cart(await visitor.post_json(f"/g/{slug}/cart/details", {
+        "name": "Jane Client", "email": "jane@example.com"}))
+    url = (await visitor.post_json(f"/g/{slug}/checkout", {"version": cart["version"]})
+           ).json()["order_url"]
+    order_id = await scalar(db, "SELECT id FROM orders WHERE photographer_id = :p",
+                            p=photographer.photographer_id)
+    files = f"{url}/files/{images[0]}"
+    assert (await visitor.get(files)).status_code == 403  # not paid yet
+    res = await photographer.post_form(f"/panel/store/orders/{order_id}/state",
+                                       {"state": "paid"})
+    assert res.status_code == 303, res.text
+    return url
+
+
+async def test_paid_digital_files_download_whatever_the_gallery_allows(photographer,
+                                                                         new_client, db):
+    event_id, slug, images = await released_gallery(photographer, n_images=3,
+                                                    download_single="", download_bulk="")
+    ids = await seed_price_list(db, photographer.photographer_id, event_id)
+    visitor = new_client()
+    await pass_gate(visitor, slug)
+    images = [i["id"] for i in images]
+    url = await _paid_order(photographer, visitor, slug, ids, images, db)
+    bought = await visitor.get(f"{url}/files/{images[1]}")
+    assert bought.status_code == 200 and bought.content[:2] == b"\xff\xd8"
+    assert (await visitor.get(f"{url}/files/{images[2]}")).status_code == 404  # not bought
+    assert (await visitor.get(f"/g/{slug}/images/{images[1]}/download")).status_code == 403
+    archive = await visitor.get(f"{url}/files.zip")
+    assert archive.status_code == 200 and archive.content[:2] == b"PK"
+    assert len(zipfile.ZipFile(io.BytesIO(archive.content)).namelist()) == 2
+    page = await visitor.get(url)
+    assert "Your digital files" in page.text
+    assert (await visitor.get(url.rsplit("/", 1)[0] + "/x" * 20)).status_code == 404
+
+
+async def test_another_photographer_cannot_touch_an_order(photographer, other_photographer,
+                                                         new_client, db):
+    slug, images, ids, visitor = await _shop(photographer, new_client, db, n_images=2)
+    cart = await _checkout_ready(visitor, slug, ids, images)
+    await visitor.post_json(f"/g/{slug}/checkout", {"version": cart["version"]})
+    order_id = await scalar(db, "SELECT id FROM orders WHERE photographer_id = :p",
+                            p=photographer.photographer_id)
+    for url in (f"/panel/store/orders/{order_id}",
+                f"/panel/store/orders/{order_id}/packing-slip"):
+        assert (await other_photographer.get(url)).status_code == 404
+    res = await other_photographer.post_form(f"/panel/store/orders/{order_id}/state",
+                                             {"state": "paid"})
+    assert res.status_code == 404
+    assert await scalar(db, "SELECT state FROM orders WHERE id = :i", i=order_id) == "placed"

@@ -9,9 +9,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from .. import downloads
 from ..models import Event, Image
 from ..public import Guest, find_guest
 from ..store import carts, orders
@@ -119,6 +120,46 @@ def _granted(session: Session, event: Event, order) -> list[Image] | str:
     return [session.get(Image, i) for i in sorted(ids) if session.get(Image, i) is not None]
 
 
+def _ordered_files(request: Request, event: Event, image_id: int | None):
+    """The order (by its emailed token) and the files of it to serve, checked in one read."""
+    def read(session: Session) -> tuple[Any, dict[int, str], list[Image]]:
+        order = orders.by_token(session, event, request.path_params["token"])
+        sizes = downloads.purchased(session, event, order, image_id)
+        images = [session.get(Image, i) for i in sorted(sizes)]
+        return order, sizes, images
+    return read
+
+
+async def order_file(request: Request) -> Response:
+    """One purchased file; the emailed order link is the key (like the favorites link)."""
+    svc, event = services(request), await _open(request)
+    async with svc.db.reader() as session:
+        order, sizes, [image] = await session.run_sync(
+            _ordered_files(request, event, int_param(request, "image_id")))
+    file = downloads.single_file(svc.media, event, image, sizes[image.id])
+    guest = Guest(order.photographer_id, event.id, order.contact_id)
+    await write(request, downloads.record_single, event, guest, image.id, file,
+                sizes[image.id])
+    return FileResponse(file.path, filename=file.filename,
+                        headers={"Cache-Control": "private, no-store"})
+
+
+async def order_zip(request: Request) -> Response:
+    """Every purchased file of the order as one ZIP."""
+    svc, event = services(request), await _open(request)
+    async with svc.db.reader() as session:
+        order, sizes, images = await session.run_sync(_ordered_files(request, event, None))
+    stream = downloads.build_zip(svc.media, event, images, sizes)
+    guest = Guest(order.photographer_id, event.id, order.contact_id)
+    await write(request, downloads.record_bulk, event, guest, "purchased", len(images),
+                len(stream), "original" if "original" in sizes.values() else "web")
+    return StreamingResponse(stream, media_type="application/zip", headers={
+        "Content-Length": str(len(stream)),
+        "Content-Disposition": downloads.content_disposition(
+            downloads.zip_name(event, "purchased")),
+        "Cache-Control": "private, no-store"})
+
+
 routes = [
     Route("/g/{slug}/store.json", store_json),
     Route("/g/{slug}/cart/items", add_item, methods=["POST"]),
@@ -129,4 +170,6 @@ routes = [
     Route("/g/{slug}/cart/details", details, methods=["POST"]),
     Route("/g/{slug}/checkout", checkout, methods=["POST"]),
     Route("/g/{slug}/orders/{token}", order_page),
+    Route("/g/{slug}/orders/{token}/files/{image_id:int}", order_file),
+    Route("/g/{slug}/orders/{token}/files.zip", order_zip),
 ]
