@@ -19,6 +19,8 @@ from .db import Database
 from .galleries import EventForm
 from .media import MediaStore
 from .models import Event, GalleryType, Photographer, utcnow
+from .store.models import Coupon, StoreSettings
+from .store.starter import add_starter_price_list
 
 DEMO_EMAIL = "demo@proofroom.app"
 DEMO_PASSWORD = "proofroom-demo"
@@ -82,7 +84,15 @@ def _demo_account(session: Session, account: auth.NewAccount) -> tuple[int, dict
     """The demo photographer (unit of work): their id and gallery type ids by name."""
     me = auth.sign_up(session, account)
     me.business_name = "Avery Stone Photography"
-    types = session.scalars(select(GalleryType).where(GalleryType.photographer_id == me.id))
+    types = list(session.scalars(select(GalleryType).where(GalleryType.photographer_id == me.id)))
+    # The store: a starter price list behind every gallery type, shipping, a welcome coupon.
+    prices = add_starter_price_list(session, me.id)
+    for gallery_type in types:
+        gallery_type.price_list_id = prices.id
+    session.add(StoreSettings(photographer_id=me.id, currency="USD", tax_rate_bp=0,
+                              shipping_flat=800, free_shipping_over=15000))
+    session.add(Coupon(photographer_id=me.id, code="WELCOME10", kind="percent", amount=10))
+    session.flush()
     return me.id, {t.name: t.id for t in types}
 
 
