@@ -3,6 +3,7 @@ at once, prices come only from the price list, and bad input changes nothing."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import zipfile
 
@@ -273,3 +274,17 @@ async def test_another_photographer_cannot_touch_an_order(photographer, other_ph
                                              {"state": "paid"})
     assert res.status_code == 404
     assert await scalar(db, "SELECT state FROM orders WHERE id = :i", i=order_id) == "placed"
+
+
+async def test_changes_at_once_make_one_cart_and_each_counts(photographer, new_client, db):
+    """Two tabs (or two web processes) changing the cart at the same moment: one cart, every
+    line kept, every change its own version (the version is what checkout names)."""
+    slug, images, ids, visitor = await _shop(photographer, new_client, db, n_images=5)
+    answers = await asyncio.gather(*(
+        _add(visitor, slug, item_id=ids["web"], image_id=image) for image in images))
+    assert [a.status_code for a in answers] == [200] * 5, [a.text for a in answers]
+    [cart] = await rows(db, "SELECT c.version FROM carts c JOIN events e ON e.id = c.event_id "
+                            "WHERE e.slug = :s", s=slug)
+    assert cart.version == 5
+    final = (await visitor.get(f"/g/{slug}/store.json")).json()["cart"]
+    assert len(final["lines"]) == 5

@@ -18,6 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from .. import activity, validation
+from ..contacts import insert_if_absent
 from ..errors import Invalid, NotFound
 from ..models import Event, GalleryType, Image, Visit, utcnow
 from ..public import Guest
@@ -106,20 +107,26 @@ class Priced:
         return pricing.Line(self.unit_price, self.row.quantity, self.physical)
 
 
-def find_cart(session: Session, event: Event, guest: Guest) -> Cart | None:
-    return session.scalar(select(Cart).where(
-        Cart.event_id == event.id, Cart.contact_id == guest.contact_id,
-        Cart.photographer_id == guest.photographer_id))
+def find_cart(session: Session, event: Event, guest: Guest, *, lock: bool = False
+              ) -> Cart | None:
+    """The contact's cart here. `lock`: for a change, so two changes at once (two tabs, two
+    web processes on PostgreSQL) take turns and each moves `version` on (SQLite's writer
+    already takes one at a time)."""
+    query = select(Cart).where(Cart.event_id == event.id, Cart.contact_id == guest.contact_id,
+                               Cart.photographer_id == guest.photographer_id)
+    return session.scalar(query.with_for_update() if lock else query)
 
 
 def _cart_for_change(session: Session, event: Event, guest: Guest) -> Cart:
-    cart = find_cart(session, event, guest)
+    cart = find_cart(session, event, guest, lock=True)
     if cart is None:
-        cart = Cart(photographer_id=guest.photographer_id, event_id=event.id,
-                    contact_id=guest.contact_id, stage="browsing", version=0, coupon_code="",
-                    details={})
-        session.add(cart)
-        session.flush()
+        # Race-safe: two first changes at once make one cart, never an IntegrityError.
+        session.execute(insert_if_absent(Cart, {
+            "photographer_id": guest.photographer_id, "event_id": event.id,
+            "contact_id": guest.contact_id, "stage": "browsing", "version": 0,
+            "coupon_code": "", "details": {}, "created_at": utcnow(), "updated_at": utcnow(),
+        }, ("event_id", "contact_id"), session.get_bind().dialect.name))
+        cart = find_cart(session, event, guest, lock=True)
     return cart
 
 
@@ -285,7 +292,7 @@ def add(session: Session, event: Event, guest: Guest, data: Mapping[str, Any]) -
 
 def _own_line(session: Session, event: Event, guest: Guest,
               line_id: int) -> tuple[Cart, CartItem]:
-    cart = find_cart(session, event, guest)
+    cart = find_cart(session, event, guest, lock=True)
     row = next((r for r in cart_rows(session, cart, guest) if r.id == line_id), None) \
         if cart else None
     if row is None:
@@ -349,7 +356,7 @@ def set_stage(session: Session, event: Event, guest: Guest, stage: Any) -> dict:
 def save_details(session: Session, event: Event, guest: Guest,
                  data: Mapping[str, Any]) -> dict:
     """Checkout details (→ review). An address is required only when something ships."""
-    cart = find_cart(session, event, guest)
+    cart = find_cart(session, event, guest, lock=True)
     priced = price_rows(session, event, cart_rows(session, cart, guest)) if cart else []
     if not priced:
         raise Invalid("Your cart is empty.")

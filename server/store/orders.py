@@ -66,7 +66,7 @@ def place(session: Session, event: Event, guest: Guest, version: Any,
     """Place the order for the cart lines this browser sees, as of cart `version`."""
     if isinstance(version, bool) or not isinstance(version, int):
         raise Invalid("Reload the page and review your order again.")
-    cart = carts.find_cart(session, event, guest)
+    cart = carts.find_cart(session, event, guest, lock=True)
     if cart is None:
         raise Invalid("Your cart is empty.")
     placed = session.scalar(select(Order).where(Order.cart_id == cart.id,
