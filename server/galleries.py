@@ -21,6 +21,7 @@ from . import validation
 from .errors import Invalid, NotFound
 from .models import Event, GalleryType, Image, utcnow
 from .passwords import hash_password
+from .store import catalog
 
 DEFAULT_GALLERY_TYPES = ("Wedding", "Portrait", "School")
 DOWNLOAD_SIZES = {"original": "Original files", "web": "Web size (2048 px)"}
@@ -82,6 +83,10 @@ class EventForm:
     download_bulk: bool = False
     download_size: str = "original"
     download_pin: str = ""
+    #: The store: None leaves it as it is (on for a new gallery).
+    store_enabled: bool | None = None
+    #: "" for the gallery type's default list, else a price list id; None leaves it.
+    price_list_id: str | None = None
 
 
 async def gallery_password_hash(password: str) -> str | None:
@@ -141,6 +146,11 @@ def _apply_form(session: Session, event: Event, form: EventForm) -> None:
     if pin and not re.fullmatch(r"\d{4}", pin):
         raise Invalid("The download PIN must be exactly 4 digits.", field="download_pin")
     event.download_pin = pin or None
+    if form.store_enabled is not None:
+        event.store_enabled = form.store_enabled
+    if form.price_list_id is not None:
+        event.price_list_id = catalog.chosen_price_list(session, event.photographer_id,
+                                                        form.price_list_id)
 
 
 def new_event(session: Session, photographer_id: int, form: EventForm) -> Event:

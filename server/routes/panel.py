@@ -15,6 +15,7 @@ from ..errors import Invalid
 from ..galleries import DOWNLOAD_SIZES, EventForm
 from ..media import VARIANTS
 from ..models import Image
+from ..store import catalog
 from . import inputs
 from .common import int_param, login_required, me_id, read_form, render, services, write
 
@@ -37,6 +38,10 @@ async def _event_form(form) -> EventForm:
         download_size=inputs.choice(form, "download_size", "Download size", DOWNLOAD_SIZES,
                                     default="original"),
         download_pin=inputs.text(form, "download_pin", "Download PIN", max_len=20),
+        # The store fieldset: a field that is not posted leaves its setting as it is.
+        store_enabled=inputs.flag(form, "store_enabled", "Store", default=None),
+        price_list_id=None if form.get("price_list_id") is None else str(inputs.row_id(
+            form, "price_list_id", "Pick a price list from the list.", required=False) or ""),
     )
 
 
@@ -59,11 +64,14 @@ async def _editor(request: Request, event_id: int | None, error: str | None, for
         event = (await session.run_sync(galleries.find_event, me_id(request), event_id)
                  if event_id is not None else None)
         types = await galleries.gallery_types(session, me_id(request))
+        price_lists = await catalog.price_list_choices(session, me_id(request))
         last_seq = await activity.latest_seq(session, me_id(request))
+    list_names = dict(price_lists)
     return render(
         request, "panel/event_form.html",
         {"event": event, "types": types, "error": error, "form": form, "sizes": DOWNLOAD_SIZES,
-         "last_seq": last_seq},
+         "price_lists": price_lists, "last_seq": last_seq,
+         "type_lists": {str(t.id): list_names.get(t.price_list_id) for t in types}},
         status_code=status,
     )
 
@@ -245,6 +253,13 @@ async def gallery_types_page(request: Request) -> Response:
                 # Someone else's (or no such) type is a 404 like everywhere else.
                 type_id = inputs.row_id(form, "delete", "Pick a gallery type to delete.")
                 await write(request, galleries.delete_gallery_type, me_id(request), type_id)
+            elif form.get("assign"):
+                # The type's default price list (empty: none); another's type or list: 404.
+                type_id = inputs.row_id(form, "assign", "Pick a gallery type.")
+                list_id = inputs.row_id(form, "price_list_id", "Pick a price list from the list.",
+                                        required=False)
+                await write(request, catalog.set_gallery_type_price_list, me_id(request),
+                            type_id, list_id)
             else:
                 name = inputs.text(form, "name", "Gallery type", max_len=60, required=True)
                 await write(request, galleries.add_gallery_type, me_id(request), name)
@@ -256,9 +271,11 @@ async def gallery_types_page(request: Request) -> Response:
             return RedirectResponse("/panel/settings/gallery-types", status_code=303)
     async with services(request).db.reader() as session:
         types = await galleries.gallery_types(session, me_id(request))
+        price_lists = await catalog.price_list_choices(session, me_id(request))
         last_seq = await activity.latest_seq(session, me_id(request))
     return render(request, "panel/gallery_types.html",
-                  {"types": types, "error": error, "last_seq": last_seq},
+                  {"types": types, "price_lists": price_lists, "error": error,
+                   "last_seq": last_seq},
                   status_code=400 if error else 200)
 
 
