@@ -11,6 +11,11 @@ memory) in the same run.
     python bench/live_latency.py                       # embedded default, 30 s
     python bench/live_latency.py --backend postgres    # PostgreSQL + Redis at 127.0.0.1
     python bench/live_latency.py --flat-out 20,50,100  # then N clients as fast as they can
+    python bench/live_latency.py --action cart         # cart changes → SAVED CART row
+
+`--action cart`: each client changes a cart line's quantity instead of toggling a favorite
+(the studios sell from a starter price list); measured to the dashboard's receipt of the
+`cart_updated` event that moves the Activity report's SAVED CART cell.
 """
 
 from __future__ import annotations
@@ -182,14 +187,17 @@ class Tracker:
         return sum(len(q) for q in self.pending.values())
 
 
-async def listen(ws, tracker: Tracker, stop: asyncio.Event) -> None:
+KIND_PREFIX = {"favorite": "favorite", "cart": "cart_updated"}
+
+
+async def listen(ws, tracker: Tracker, stop: asyncio.Event, prefix: str = "favorite") -> None:
     while not stop.is_set():
         try:
             raw = await asyncio.wait_for(ws.recv(), 0.5)
         except TimeoutError:
             continue
         message = json.loads(raw)
-        if message.get("type") == "activity" and message["kind"].startswith("favorite"):
+        if message.get("type") == "activity" and message["kind"].startswith(prefix):
             # Proofroom's pushes name the client by email (the gate no longer tells a
             # browser its contact id); the floor echoes the number the client sent.
             tracker.arrived(message.get("contact_email") or message["contact_id"])
@@ -258,7 +266,7 @@ async def csrf(http: httpx.AsyncClient) -> str:
     return http.cookies["pr_csrf"]
 
 
-async def setup_photographer(base: str, n: int) -> tuple[httpx.AsyncClient, str]:
+async def setup_photographer(base: str, n: int) -> tuple[httpx.AsyncClient, str, str]:
     http = httpx.AsyncClient(base_url=base, timeout=60)
     token = await csrf(http)
     email = f"bench{n}-{uuid.uuid4().hex[:6]}@example.com"
@@ -284,7 +292,49 @@ async def setup_photographer(base: str, n: int) -> tuple[httpx.AsyncClient, str]
                     data={"status": "released", "csrf_token": token})
     page = (await http.get(f"/panel/events/{event_id}")).text
     slug = page.split("/g/", 1)[1].split('"', 1)[0]
-    return http, slug
+    return http, slug, email
+
+
+async def sell_from_starter_list(database_url: str, emails: list[str]) -> None:
+    """Every bench studio sells from the starter price list (before any client opens its
+    gallery: the gallery cache would hold the store-less gallery for a moment)."""
+    from sqlalchemy import select, update
+
+    from server.db import Database
+    from server.models import Event, Photographer
+    from server.store.starter import add_starter_price_list
+
+    def unit(session, email: str) -> None:
+        pid = session.scalar(select(Photographer.id).where(Photographer.email == email))
+        prices = add_starter_price_list(session, pid)
+        session.execute(update(Event).where(Event.photographer_id == pid)
+                        .values(price_list_id=prices.id))
+
+    db = Database(database_url)
+    try:
+        for email in emails:
+            await db.write(unit, email)
+    finally:
+        await db.dispose()
+
+
+async def cart_line(http: httpx.AsyncClient, slug: str, image_id: int) -> str:
+    """Put one print in the visitor's cart; the URL that changes its quantity."""
+    store = (await http.get(f"/g/{slug}/store.json")).json()["store"]
+    item = next(i for i in store["items"] if i["kind"] == "print")
+    res = await http.post(f"/g/{slug}/cart/items", json={
+        "item_id": item["id"], "image_id": image_id, "quantity": 1,
+        "choices": {g["name"]: g["choices"][0]["name"] for g in item["options"]}},
+        headers={"X-CSRF-Token": http.cookies["pr_csrf"]})
+    assert res.status_code == 200, res.text
+    return f"/g/{slug}/cart/items/{res.json()['lines'][0]['id']}"
+
+
+async def action_for(action: str, slug: str, http: httpx.AsyncClient, image_id: int):
+    """(URL, body for on/off) of one client's repeated action."""
+    if action == "cart":
+        return await cart_line(http, slug, image_id), lambda on: {"quantity": 2 if on else 1}
+    return f"/g/{slug}/images/{image_id}/favorite", lambda on: {"on": on}
 
 
 async def setup_visitor(base: str, slug: str, n: int) -> tuple[httpx.AsyncClient, str, int]:
@@ -299,15 +349,18 @@ async def setup_visitor(base: str, slug: str, n: int) -> tuple[httpx.AsyncClient
     return http, f"client{n}@example.com", random.choice(data["images"])["id"]
 
 
-async def run_proofroom(base: str, seconds: float, pid: int) -> dict:
+async def run_proofroom(base: str, seconds: float, pid: int, action: str = "favorite",
+                        database_url: str = "") -> dict:
     studios = await asyncio.gather(*(setup_photographer(base, n) for n in range(PHOTOGRAPHERS)))
+    if action == "cart":
+        await sell_from_starter_list(database_url, [email for *_, email in studios])
     visitors = []
     for n in range(CLIENTS):
-        http, slug = studios[n % PHOTOGRAPHERS]
+        http, slug, _ = studios[n % PHOTOGRAPHERS]
         visitors.append((slug, *await setup_visitor(base, slug, n)))
     tracker, stop = Tracker(), asyncio.Event()
     sockets = []
-    for http, _ in studios:
+    for http, *_ in studios:
         cookie = "; ".join(f"{k}={v}" for k, v in http.cookies.items())
         page = (await http.get("/panel")).text
         last_seq = int(page.split('data-last-seq="', 1)[1].split('"', 1)[0])
@@ -315,18 +368,20 @@ async def run_proofroom(base: str, seconds: float, pid: int) -> dict:
                            additional_headers={"Cookie": cookie, "Origin": base})
         await ws.send(json.dumps({"last_seq": last_seq}))  # live from here: no setup replay
         sockets.append(ws)
-    listeners = [asyncio.create_task(listen(ws, tracker, stop)) for ws in sockets]
+    listeners = [asyncio.create_task(listen(ws, tracker, stop, KIND_PREFIX[action]))
+                 for ws in sockets]
+    actions = [await action_for(action, slug, http, image_id)
+               for slug, http, _, image_id in visitors]
     await asyncio.sleep(0.5)
     tracker.measure_from = time.perf_counter() + WARMUP
     until = tracker.measure_from + seconds
     cpu = CpuMeter(pid)
     metering = asyncio.create_task(cpu.measure(tracker.measure_from, until))
     loops, raws = [], []
-    for slug, http, contact_id, image_id in visitors:
+    for (_, http, contact_id, _), (url, body_for) in zip(visitors, actions, strict=True):
         cookie = "; ".join(f"{k}={v}" for k, v in http.cookies.items())
         raws.append(RawClient(base, cookie, {"X-CSRF-Token": http.cookies["pr_csrf"]}))
-        loops.append(client_loop(raws[-1], f"/g/{slug}/images/{image_id}/favorite",
-                                 lambda on: {"on": on}, contact_id, tracker, until))
+        loops.append(client_loop(raws[-1], url, body_for, contact_id, tracker, until))
     await asyncio.gather(*loops)
     for raw in raws:
         await raw.close()
@@ -338,13 +393,14 @@ async def run_proofroom(base: str, seconds: float, pid: int) -> dict:
     for http, *_ in [(v[1],) for v in visitors] + [(s[0],) for s in studios]:
         await http.aclose()
     await metering
-    return report("proofroom", tracker, seconds, cpu)
+    return report("proofroom" if action == "favorite" else f"proofroom ({action})", tracker,
+                  seconds, cpu)
 
 
 async def run_flat_out(base: str, counts: list[int], seconds: float, pid: int) -> None:
     """N clients, each toggling again as soon as its last toggle answered: the most
     actions a second the server sustains, and the HTTP latency it takes to."""
-    studios = await asyncio.gather(*(setup_photographer(base, n) for n in range(2)))
+    studios = await asyncio.gather(*(setup_photographer(base, 100 + n) for n in range(2)))
     visitors = [(studios[n % 2][1], *await setup_visitor(base, studios[n % 2][1], 1000 + n))
                 for n in range(max(counts))]
     for count in counts:
@@ -417,6 +473,8 @@ def main() -> None:
                         help="after the paced run, N clients toggling flat out for 10 s each")
     parser.add_argument("--no-paced", action="store_true", help="skip the paced run")
     parser.add_argument("--no-floor", action="store_true", help="skip the floor run")
+    parser.add_argument("--action", choices=["favorite", "cart"], default="favorite",
+                        help="what each client of the paced run does")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="proofroom-bench-"))
     env = {**os.environ, "PROOFROOM_VAR": str(tmp / "var"), "SECRET_KEY": "bench",
@@ -453,7 +511,11 @@ def main() -> None:
             procs.append(start([sys.executable, "-m", "server.cli", "worker"], env,
                                tmp / "worker.log"))
         if not args.no_paced:
-            mine = asyncio.run(run_proofroom(base, args.seconds, procs[0].pid))
+            database_url = env.get("DATABASE_URL", "").replace(
+                "postgresql://", "postgresql+asyncpg://"
+            ) or f"sqlite+aiosqlite:///{tmp / 'var' / 'proofroom.db'}"
+            mine = asyncio.run(run_proofroom(base, args.seconds, procs[0].pid, args.action,
+                                             database_url))
         if args.flat_out:
             counts = [int(n) for n in args.flat_out.split(",")]
             asyncio.run(run_flat_out(base, counts, 10.0, procs[0].pid))

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from . import activity
 from .errors import NotFound
 from .models import ActivityEvent, Comment, Contact, Download, Event, Favorite, Image, Visit
+from .store.models import Order
 
 SORTS = {
     "name": Contact.name,
@@ -26,6 +27,7 @@ SORTS = {
     "bulk": Visit.bulk_downloads,
     "created": Visit.first_at,
     "last": Visit.last_at,
+    "cart": Visit.cart_value,
 }
 PER_PAGE = 50
 
@@ -44,6 +46,11 @@ class ReportRow:
     bulk_downloads: int
     created: datetime
     last_saved: datetime
+    #: SAVED CART: the open cart's item count, value (minor units) and checkout stage,
+    #: kept in step by server/store/carts.changed().
+    cart_items: int = 0
+    cart_value: int = 0
+    cart_stage: str = ""
 
     def as_json(self) -> dict:
         data = dict(self.__dict__)
@@ -67,7 +74,8 @@ def _filtered(photographer_id: int, event_id: int | None, q: str | None, contact
         # Columns, not Visit entities: a page of plain rows skips the ORM's identity map.
         select(Visit.id, Visit.contact_id, Contact.name, Contact.email, Visit.event_id,
                Event.title, Visit.favorites, Visit.comments, Visit.single_downloads,
-               Visit.bulk_downloads, Visit.first_at, Visit.last_at)
+               Visit.bulk_downloads, Visit.first_at, Visit.last_at, Visit.cart_items,
+               Visit.cart_value, Visit.cart_stage)
         .join(Contact, Contact.id == Visit.contact_id)
         .join(Event, Event.id == Visit.event_id)
         .where(Visit.photographer_id == photographer_id)
@@ -192,6 +200,15 @@ async def downloads_of(session: AsyncSession, photographer_id: int, event_id: in
         .order_by(Download.created_at.desc(), Download.id.desc())
     )
     return [tuple(r) for r in result.all()]
+
+
+async def orders_of(session: AsyncSession, photographer_id: int, event_id: int,
+                    contact_id: int) -> list[Order]:
+    """The SAVED CART tab: the contact's orders in this gallery, newest first."""
+    return list(await session.scalars(
+        select(Order).where(Order.photographer_id == photographer_id,
+                            Order.event_id == event_id, Order.contact_id == contact_id)
+        .order_by(Order.placed_at.desc(), Order.id.desc())))
 
 
 async def timeline(session: AsyncSession, photographer_id: int, contact_id: int,

@@ -47,7 +47,16 @@ from .metrics import Metrics
 from .outbox import Dispatcher, Job
 from .public import GalleryCache
 from .request_log import RequestLog
-from .routes import account_settings, accounts, gallery, inbox, panel, store_gallery
+from .routes import (
+    account_settings,
+    accounts,
+    gallery,
+    inbox,
+    panel,
+    store_gallery,
+    store_orders,
+    store_panel,
+)
 from .routes import activity as activity_routes
 from .routes.common import render
 from .security_headers import SecurityHeadersMiddleware
@@ -293,6 +302,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *activity_routes.routes,
         *inbox.routes,
         *account_settings.routes,
+        *store_panel.routes,
+        *store_orders.routes,
         WebSocketRoute("/ws/panel", panel_socket),
         WebSocketRoute("/ws/gallery/{slug}", gallery_socket),
         *health_routes,

@@ -1,4 +1,5 @@
-"""The dashboard card: galleries by state, today's activity, galleries expiring soon."""
+"""The dashboard card: galleries by state, today's activity, galleries expiring soon, and
+the orders waiting on the photographer."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .models import ActivityEvent, Event, utcnow
+from .store import orders
 
 EXPIRING_WITHIN = timedelta(days=14)
 
@@ -40,4 +42,5 @@ async def summary(session: AsyncSession, photographer_id: int) -> dict:
             "downloads": today.get("download_single", 0) + today.get("download_bulk", 0),
         },
         "expiring": expiring,
+        "open_orders": await session.run_sync(orders.open_count, photographer_id),
     }

@@ -27,6 +27,7 @@ from .. import (
 from ..downloads import content_disposition
 from ..errors import NotFound
 from ..favorites_export import FavoriteLine
+from ..store import carts, orders
 from . import inputs
 from .common import int_param, login_required, me_id, read_form, render, services, write
 
@@ -50,8 +51,10 @@ async def _report_context(request: Request) -> dict:
         events = await galleries.list_events(session, me_id(request))
         feed = await activity_report.recent(session, me_id(request))
         last_seq = await activity.latest_seq(session, me_id(request))  # the same snapshot
+        terms = await session.run_sync(carts.terms_of, me_id(request))
     return {"report": page, "events": [r["event"] for r in events], "feed": feed,
-            "filters": {"event": event_id, "q": search}, "last_seq": last_seq}
+            "filters": {"event": event_id, "q": search}, "last_seq": last_seq,
+            "currency": terms.currency}
 
 
 @login_required
@@ -90,6 +93,8 @@ async def detail_page(request: Request) -> Response:
             "downloads": activity_report.downloads_of,
         }.get(tab)
         rows = await items(session, pid, event_id, contact_id) if items else []
+        cart = await _cart_tab(session, found, pid) if tab == "cart" else None
+        currency = (await session.run_sync(carts.terms_of, pid)).currency
         last_seq = await activity.latest_seq(session, pid)
     exports = {}
     if tab == "favorites":
@@ -98,7 +103,18 @@ async def detail_page(request: Request) -> Response:
     return render(request, "panel/activity_detail.html", {
         "d": found, "tab": tab, "rows": rows, "exports": exports,
         "formats": favorites_export.FORMATS, "sent": sent, "last_seq": last_seq,
+        "cart": cart, "currency": currency, "order_labels": orders.STATE_LABELS,
     })
+
+
+async def _cart_tab(session, found: activity_report.Detail, pid: int) -> dict:
+    """SAVED CART: the open cart's lines priced from the current price list, its value,
+    and the contact's orders in this gallery."""
+    lines = await session.run_sync(orders.open_cart_lines, found.event, found.contact.id)
+    return {"lines": lines, "value": sum(p.line.total for p in lines),
+            "count": sum(p.row.quantity for p in lines),
+            "orders": await activity_report.orders_of(session, pid, found.event.id,
+                                                      found.contact.id)}
 
 
 def _lines(favorite_rows) -> list[FavoriteLine]:

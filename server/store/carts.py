@@ -10,9 +10,9 @@ and logs a `cart_updated` ActivityEvent in the same unit of work.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -25,6 +25,7 @@ from ..public import Guest
 from . import pricing
 from .models import Cart, CartItem, Coupon, CouponUse, PriceItem, StoreSettings
 
+T = TypeVar("T")
 CLIENT_STAGES = ("browsing", "cart", "details")
 ADDRESS_FIELDS = ("line1", "line2", "city", "region", "postal_code", "country")
 
@@ -42,22 +43,36 @@ def price_list_id(session: Session, event: Event) -> int | None:
         GalleryType.photographer_id == event.photographer_id))
 
 
+def _once(session: Session, key: tuple, make: Callable[[], T]) -> T:
+    """Read once per unit of work (or reader): a cart change prices the cart for the
+    report and again for the answer, from the same price list and settings."""
+    memo = session.info.setdefault("store", {})
+    if key not in memo:
+        memo[key] = make()
+    return memo[key]
+
+
 def terms_of(session: Session, photographer_id: int) -> pricing.Terms:
-    row = session.get(StoreSettings, photographer_id)
-    if row is None:
-        return pricing.Terms()
-    return pricing.Terms(row.currency, row.tax_rate_bp, row.tax_inclusive, row.shipping_flat,
-                         row.free_shipping_over)
+    def read() -> pricing.Terms:
+        row = session.get(StoreSettings, photographer_id)
+        if row is None:
+            return pricing.Terms()
+        return pricing.Terms(row.currency, row.tax_rate_bp, row.tax_inclusive,
+                             row.shipping_flat, row.free_shipping_over)
+    return _once(session, ("terms", photographer_id), read)
 
 
 def list_items(session: Session, event: Event) -> dict[int, PriceItem]:
-    list_id = price_list_id(session, event)
-    if list_id is None:
-        return {}
-    rows = session.scalars(select(PriceItem).where(
-        PriceItem.price_list_id == list_id, PriceItem.photographer_id == event.photographer_id)
-        .order_by(PriceItem.position, PriceItem.id))
-    return {item.id: item for item in rows}
+    def read() -> dict[int, PriceItem]:
+        list_id = price_list_id(session, event)
+        if list_id is None:
+            return {}
+        rows = session.scalars(select(PriceItem).where(
+            PriceItem.price_list_id == list_id,
+            PriceItem.photographer_id == event.photographer_id)
+            .order_by(PriceItem.position, PriceItem.id))
+        return {item.id: item for item in rows}
+    return _once(session, ("items", event.id), read)
 
 
 def slots(item: PriceItem, items: Mapping[int, PriceItem]) -> int:
@@ -182,16 +197,19 @@ def coupon_discount(session: Session, cart: Cart, subtotal: int,
     return amount, coupon
 
 
-def view(session: Session, event: Event, guest: Guest) -> dict[str, Any]:
-    """The cart as the client's browser shows it: lines, totals, coupon, stage, details."""
+def view(session: Session, event: Event, guest: Guest, cart: Cart | None = None,
+         priced: list[Priced] | None = None) -> dict[str, Any]:
+    """The cart as the client's browser shows it: lines, totals, coupon, stage, details.
+    `cart` and `priced` (its lines this browser sees) when the caller has them already."""
     terms = terms_of(session, guest.photographer_id)
-    cart = find_cart(session, event, guest)
+    cart = cart or find_cart(session, event, guest)
     if cart is None:
         empty = pricing.totals([], terms)
         return {"version": 0, "stage": "browsing", "lines": [], "coupon": "",
                 "coupon_error": "", "details": {}, "currency": terms.currency,
                 "totals": empty.__dict__, "count": 0}
-    priced = price_rows(session, event, cart_rows(session, cart, guest))
+    if priced is None:
+        priced = price_rows(session, event, cart_rows(session, cart, guest))
     subtotal = sum(p.line.total for p in priced)
     coupon_error = ""
     try:
@@ -215,29 +233,32 @@ def view(session: Session, event: Event, guest: Guest) -> dict[str, Any]:
     }
 
 
-def summary(session: Session, event: Event, cart: Cart) -> tuple[int, int]:
+def summary(session: Session, event: Event, cart: Cart) -> tuple[int, int, list[Priced]]:
     """Item count and value of the whole cart (every browser's lines): SAVED CART."""
     priced = price_rows(session, event, cart_rows(session, cart, None))
-    return sum(p.row.quantity for p in priced), sum(p.line.total for p in priced)
+    return sum(p.row.quantity for p in priced), sum(p.line.total for p in priced), priced
 
 
 def changed(session: Session, event: Event, guest: Guest, cart: Cart,
-            stage: str | None = None) -> None:
-    """After any change: a new version, the stage, the report's row, the logged event."""
-    count, value = summary(session, event, cart)
+            stage: str | None = None) -> list[Priced] | None:
+    """After any change: a new version, the stage, the report's row, the logged event.
+    Returns the priced lines when they are exactly what `guest` sees (for `view`)."""
+    count, value, priced = summary(session, event, cart)
     if stage is None:
         stage = ("cart" if cart.stage in ("browsing", "ordered") else cart.stage) if count \
             else ("ordered" if cart.stage == "ordered" else "browsing")
     cart.stage, cart.version, cart.updated_at = stage, cart.version + 1, utcnow()
-    session.execute(update(Visit).where(
-        Visit.event_id == event.id, Visit.contact_id == guest.contact_id,
-        Visit.photographer_id == guest.photographer_id,
+    visits = Visit.__table__  # Core: no ORM bulk-update bookkeeping for one row
+    session.execute(update(visits).where(
+        visits.c.event_id == event.id, visits.c.contact_id == guest.contact_id,
+        visits.c.photographer_id == guest.photographer_id,
     ).values(cart_items=count, cart_value=value, cart_stage=stage))
     session.flush()
     activity.record(session, guest.photographer_id, "cart_updated", event_id=event.id,
                     contact_id=guest.contact_id, payload={
                         "items": count, "value": value, "stage": stage,
                         "currency": terms_of(session, guest.photographer_id).currency})
+    return priced if guest.verified else None
 
 
 def _gallery_image(session: Session, event: Event, image_id: Any) -> int:
@@ -286,8 +307,7 @@ def add(session: Session, event: Event, guest: Guest, data: Mapping[str, Any]) -
                              price_item_id=item.id, image_id=image_id, choices=dict(choices),
                              images=images, quantity=quantity, device_id=guest.device_id))
     session.flush()
-    changed(session, event, guest, cart)
-    return view(session, event, guest)
+    return view(session, event, guest, cart, changed(session, event, guest, cart))
 
 
 def _own_line(session: Session, event: Event, guest: Guest,
@@ -308,16 +328,15 @@ def set_quantity(session: Session, event: Event, guest: Guest, line_id: int,
         if quantity != 1 and session.get(PriceItem, row.price_item_id).kind == "digital":
             raise Invalid("A digital file is bought once.", field="quantity")
         row.quantity = quantity
-        changed(session, event, guest, cart)
-    return view(session, event, guest)
+        return view(session, event, guest, cart, changed(session, event, guest, cart))
+    return view(session, event, guest, cart)
 
 
 def remove(session: Session, event: Event, guest: Guest, line_id: int) -> dict:
     cart, row = _own_line(session, event, guest, line_id)
     session.delete(row)
     session.flush()
-    changed(session, event, guest, cart)
-    return view(session, event, guest)
+    return view(session, event, guest, cart, changed(session, event, guest, cart))
 
 
 def apply_coupon(session: Session, event: Event, guest: Guest, code: Any) -> dict:
@@ -333,8 +352,8 @@ def apply_coupon(session: Session, event: Event, guest: Guest, code: Any) -> dic
         cart.coupon_code = code
         coupon_discount(session, cart, subtotal, terms)  # raises: the unit rolls back
     cart.coupon_code = code
-    changed(session, event, guest, cart, stage=cart.stage if cart.stage != "ordered" else None)
-    return view(session, event, guest)
+    stage = cart.stage if cart.stage != "ordered" else None
+    return view(session, event, guest, cart, changed(session, event, guest, cart, stage))
 
 
 def set_stage(session: Session, event: Event, guest: Guest, stage: Any) -> dict:
@@ -343,14 +362,14 @@ def set_stage(session: Session, event: Event, guest: Guest, stage: Any) -> dict:
     if stage not in CLIENT_STAGES:
         raise Invalid("Unknown checkout step.", field="stage")
     cart = _cart_for_change(session, event, guest)
-    count, _ = summary(session, event, cart)
+    count, _, _ = summary(session, event, cart)
     if stage != "browsing" and not count:
         raise Invalid("Your cart is empty.")
     if stage == "browsing" and count:
         stage = "cart"  # the cart still holds items: that is how far along they are
     if stage != cart.stage:
-        changed(session, event, guest, cart, stage=stage)
-    return view(session, event, guest)
+        return view(session, event, guest, cart, changed(session, event, guest, cart, stage))
+    return view(session, event, guest, cart)
 
 
 def save_details(session: Session, event: Event, guest: Guest,
@@ -378,5 +397,4 @@ def save_details(session: Session, event: Event, guest: Guest,
                               ships and name in ("line1", "city", "postal_code", "country"))
     details["device"] = guest.device_id
     cart.details = details
-    changed(session, event, guest, cart, stage="review")
-    return view(session, event, guest)
+    return view(session, event, guest, cart, changed(session, event, guest, cart, "review"))

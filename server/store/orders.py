@@ -166,7 +166,7 @@ def set_state(session: Session, photographer_id: int, order_id: int, state: str,
     if state not in TRANSITIONS.get(order.state, ()):
         raise Invalid(f"An order that is {STATE_LABELS[order.state].lower()} cannot be marked "
                       f"{STATE_LABELS.get(state, state).lower()}.")
-    now = utcnow()
+    now, previous = utcnow(), order.state
     order.state, order.updated_at = state, now
     if state == "paid":
         order.paid_at = now
@@ -180,7 +180,7 @@ def set_state(session: Session, photographer_id: int, order_id: int, state: str,
     activity.record(session, photographer_id, "order_updated", event_id=order.event_id,
                     contact_id=order.contact_id, payload={
                         "order_id": order.id, "number": order.number, "state": state,
-                        "total": order.total, "currency": order.currency})
+                        "from": previous, "total": order.total, "currency": order.currency})
     return order
 
 

@@ -4,7 +4,10 @@
 // the feed, Activity rows and detail counts, the contact timeline, the Contacts list, the
 // dashboard's counters, "viewing now", the gallery editor's tiles. A region that is only
 // server-rendered (a detail tab) is re-fetched at most once per burst, never reloaded.
-import { CLIENT_KINDS, applyToFeed, applyToRow, applyToSummary } from './activity_apply.js';
+import {
+  CART_COLS, CLIENT_KINDS, STAGE_LABELS, applyToFeed, applyToRow, applyToSummary, cartFigures, money,
+  openOrdersDelta,
+} from './activity_apply.js';
 import { liveSocket } from './live_socket.js';
 
 const root = document.getElementById('live-root');
@@ -20,9 +23,30 @@ const VERBS = {
   download_bulk: 'downloaded',
 };
 
+const ORDER_STATE_WORDS = { placed: 'placed', paid: 'paid', in_production: 'in production', shipped: 'shipped', delivered: 'delivered', cancelled: 'cancelled' };
+
+// The store's kinds: "Jane updated their cart — 3 items, $45.00", "Jane placed order
+// #1001 — $45.00", "Order #1001 marked paid — Jane".
+function describeStore(e, who, p) {
+  const where = ` in ${e.event_title}`;
+  if (e.kind === 'cart_updated') {
+    const figures = cartFigures(p.items, p.value, p.currency).replace(' · ', ', ');
+    if (!figures) return { who, verb: p.stage === 'ordered' ? 'checked out' : 'emptied their cart', what: '', where, body: '', plain: true };
+    const verb = { details: 'is checking out', review: 'is reviewing their order' }[p.stage] || 'updated their cart';
+    return { who, verb: `${verb} —`, what: figures, where, body: '', plain: true };
+  }
+  const order = `order #${p.number}`;
+  const orderHref = p.order_id ? `/panel/store/orders/${p.order_id}` : '';
+  if (e.kind === 'order_placed') {
+    return { who, verb: 'placed', what: `${order} — ${money(p.total, p.currency)}`, whatHref: orderHref, where, body: '', plain: true };
+  }
+  return { who: `Order #${p.number}`, href: orderHref, verb: `marked ${ORDER_STATE_WORDS[p.state] || p.state}`, what: '', where: who === 'Someone' ? '' : ` — ${who}`, body: '', plain: true };
+}
+
 export function describe(e) {
   const who = e.contact_name || e.contact_email || 'Someone';
   const p = e.payload || {};
+  if (e.kind === 'cart_updated' || e.kind.startsWith('order_')) return describeStore(e, who, p);
   let what = '';
   if (e.kind === 'visit') what = e.event_title;
   else if (e.kind === 'download_bulk') what = `${p.scope === 'favorites' ? 'their favorites' : 'the whole gallery'} (${p.files} files)`;
@@ -47,16 +71,17 @@ export function renderFeedItem(li, e) {
   const d = describe(e);
   li.replaceChildren();
   const line = document.createElement('p');
-  const who = document.createElement(e.contact_id && e.event_id ? 'a' : 'strong');
+  const who = document.createElement(d.href || (e.contact_id && e.event_id) ? 'a' : 'strong');
   who.textContent = d.who;
-  if (who.tagName === 'A') who.href = `/panel/activity/${e.event_id}/${e.contact_id}`;
+  if (who.tagName === 'A') who.href = d.href || `/panel/activity/${e.event_id}/${e.contact_id}`;
   who.className = 'who';
   line.append(who, ` ${d.verb} `);
   const p = e.payload || {};
   const conversation = e.kind.startsWith('comment') && e.contact_id && p.image_id;
-  const what = document.createElement(conversation ? 'a' : 'span');
-  what.className = 'what'; what.textContent = d.what;
+  const what = document.createElement(conversation || d.whatHref ? 'a' : 'span');
+  what.className = d.plain ? 'what-text' : 'what'; what.textContent = d.what;  // plain: not a filename
   if (conversation) what.href = `/panel/comments/${e.contact_id}/${p.image_id}`;
+  else if (d.whatHref) what.href = d.whatHref;
   line.append(what, d.where);
   const at = document.createElement('time'); at.dateTime = e.at; at.textContent = timeAgo(e.at);
   if (p.unverified) {  // done in a browser that never followed the link emailed to the client
@@ -154,8 +179,14 @@ const DATE_COLS = new Set(['created', 'last_saved', 'last_saved_at']);
 function applyToRowElement(el, e) {
   const cells = new Map([...el.querySelectorAll('[data-col]')].map((cell) => [cell.dataset.col, cell]));
   const row = { event_id: e.event_id, contact_id: e.contact_id };
+  const cart = cells.get('cart');  // SAVED CART: one cell, three columns in its data-*
+  cells.delete('cart');
+  if (cart) Object.assign(row, readCartCell(cart));
   for (const [col, cell] of cells) row[col] = DATE_COLS.has(col) ? (cell.dataset.at || '') : Number(cell.textContent);
   const next = applyToRow(row, e);
+  if (cart && Object.keys(CART_COLS).some((col) => next[col] !== row[col])) {
+    renderCartCell(cart, next.cart_items, next.cart_value, next.cart_stage);
+  }
   for (const [col, cell] of cells) {
     if (next[col] === row[col]) continue;
     if (col === 'last_saved_at') { cell.dataset.at = next[col]; cell.textContent = new Date(next[col]).toLocaleString(); }
@@ -180,6 +211,27 @@ onActivity((e) => {  // Activity table rows, contact record rows, detail tab cou
     if (el.tagName === 'TR' && el.closest('#activity-table') && first && CLIENT_KINDS.has(e.kind)) el.parentElement.prepend(el);
   }
 });
+
+function readCartCell(cell) {
+  return { cart_items: Number(cell.dataset.items || 0), cart_value: Number(cell.dataset.value || 0), cart_stage: cell.dataset.stage || '' };
+}
+
+// The SAVED CART cell, as web/templates/panel/activity.html renders it: "3 items · $45.00"
+// and the stage pill, linking to the detail's cart tab; "—" when there is nothing to show.
+export function renderCartCell(cell, items, value, stage) {
+  Object.assign(cell.dataset, { items: items || 0, value: value || 0, stage: stage || '' });
+  const figures = cartFigures(items, value, cell.dataset.currency || 'USD');
+  cell.replaceChildren();
+  cell.classList.toggle('muted', !figures && stage !== 'ordered');
+  if (!figures && stage !== 'ordered') { cell.textContent = '—'; return; }
+  const link = document.createElement('a'); link.href = cell.dataset.href || '';
+  if (figures) { const span = document.createElement('span'); span.className = 'cart-figures'; span.textContent = figures; link.append(span); }
+  if (stage) {
+    const pill = document.createElement('span'); pill.className = `stage-pill stage-${stage}`;
+    pill.textContent = STAGE_LABELS[stage] || stage; link.append(pill);
+  }
+  cell.append(link);
+}
 
 function isFirstPageByRecency(table, e) {
   if (!table) return false;
@@ -215,7 +267,9 @@ function insertRow(table, e) {
   for (const [col, tab] of COUNT_COLS) countCell(tr, base, col, tab);
   cell(shortDate(e.at)).dataset.col = 'created';
   const last = cell(shortDate(e.at)); last.dataset.col = 'last_saved'; last.dataset.at = e.at;
-  cell('—').className = 'muted';
+  const cart = cell('—'); cart.className = 'cart-cell muted';
+  Object.assign(cart.dataset, { col: 'cart', href: `${base}?tab=cart`, currency: table.dataset.currency || 'USD' });
+  renderCartCell(cart, 0, 0, '');
   table.querySelector('.empty-row')?.remove();
   const total = document.getElementById('report-total');
   if (total) total.textContent = Number(total.textContent) + 1;
@@ -254,7 +308,8 @@ onActivity((e) => {  // the open detail tab: server-rendered, re-fetched once pe
   if (!refreshTab || !detail || Number(detail.dataset.eventId) !== e.event_id || Number(detail.dataset.contactId) !== e.contact_id) return;
   const tab = detail.dataset.tab;
   const relevant = (tab === 'favorites' && e.kind.startsWith('favorite')) || (tab === 'comments' && e.kind.startsWith('comment'))
-    || (tab === 'downloads' && e.kind.startsWith('download'));
+    || (tab === 'downloads' && e.kind.startsWith('download'))
+    || (tab === 'cart' && (e.kind === 'cart_updated' || e.kind.startsWith('order_')));
   if (relevant) refreshTab();
 });
 
@@ -267,6 +322,22 @@ onActivity((e) => {  // dashboard "today" counters: activity_apply.applyToSummar
     const key = el.dataset.today;
     if (next.today[key] !== summary.today[key]) { el.textContent = next.today[key]; flash(el); }
   }
+});
+
+let openOrdersTimer = null;
+onActivity((e) => {  // dashboard "Open orders": activity_apply.openOrdersDelta, else re-read
+  const el = document.querySelector('[data-open-orders]');
+  if (!el || (e.kind !== 'order_placed' && e.kind !== 'order_updated')) return;
+  const delta = openOrdersDelta(e);
+  if (delta) { el.textContent = Math.max(0, Number(el.textContent) + delta); flash(el); return; }
+  if (delta === 0) return;
+  clearTimeout(openOrdersTimer);  // the event cannot say: summary.json can (once per burst)
+  openOrdersTimer = setTimeout(async () => {
+    const res = await fetch('/panel/summary.json', { headers: { Accept: 'application/json' } }).catch(() => null);
+    if (!res?.ok) return;
+    const { open_orders: n } = await res.json();
+    if (n !== undefined && String(n) !== el.textContent) { el.textContent = n; flash(el); }
+  }, 300);
 });
 
 onActivity((e) => {  // the gallery editor: "N comments" under a photo
