@@ -368,7 +368,7 @@ async def test_the_detail_tabs_show_what_the_client_did(photographer, new_client
     assert "Whole gallery · 3 files" in table and "Favorites · 2 files" in table
 
     page = (await photographer.get(f"{base}?tab=cart")).text
-    assert "No saved cart" in page
+    assert "No open cart" in page
 
     # A contact with no activity in that gallery has no detail view there.
     other_event, other_slug, _ = await released_gallery(photographer, 1, title="Elsewhere")

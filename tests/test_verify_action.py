@@ -21,7 +21,7 @@ from datetime import datetime
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import Client, pass_gate, released_gallery, scalar
+from conftest import Client, pass_gate, released_gallery, scalar, seed_price_list
 from test_realtime import open_panel_socket
 
 from server.events import KINDS
@@ -38,6 +38,8 @@ class Scene:
         self.photographer, self.visitor = photographer, visitor
         self.event_id, self.slug, self.images = event_id, slug, images
         self.contact_id: int | None = None
+        self.db = None  # the test's engine (the store cases read an order's id)
+        self.prices: dict[str, int] = {}  # the gallery's price list (conftest.seed_price_list)
 
 
 async def ok(response) -> None:
@@ -78,6 +80,27 @@ async def download_bulk(s: Scene) -> None:
     await ok(await s.visitor.get(f"/g/{s.slug}/download.zip?scope=all"))
 
 
+async def cart_updated(s: Scene) -> None:
+    await ok(await s.visitor.post_json(f"/g/{s.slug}/cart/items", {
+        "item_id": s.prices["print"], "image_id": s.images[0]["id"],
+        "choices": {"Paper": "Metallic"}, "quantity": 2}))
+
+
+async def order_placed(s: Scene) -> None:
+    res = await s.visitor.post_json(f"/g/{s.slug}/cart/details", {
+        "name": "Vera Action", "email": "verify@example.com", "line1": "1 Main St",
+        "city": "Springfield", "postal_code": "12345", "country": "US"})
+    await ok(res)
+    await ok(await s.visitor.post_json(f"/g/{s.slug}/checkout",
+                                       {"version": res.json()["version"]}))
+
+
+async def order_updated(s: Scene) -> None:
+    order_id = await scalar(s.db, "SELECT id FROM orders WHERE event_id = :e", e=s.event_id)
+    await ok(await s.photographer.post_form(f"/panel/store/orders/{order_id}/state",
+                                            {"state": "paid"}))
+
+
 #: One action per kind, run in this order on one scene (a visit first: it makes the row).
 CASES: dict[str, Callable[[Scene], Awaitable[None]]] = {
     "visit": visit,
@@ -87,6 +110,9 @@ CASES: dict[str, Callable[[Scene], Awaitable[None]]] = {
     "comment_replied": comment_replied,
     "download_single": download_single,
     "download_bulk": download_bulk,
+    "cart_updated": cart_updated,
+    "order_placed": order_placed,
+    "order_updated": order_updated,
 }
 
 
@@ -152,9 +178,11 @@ APPLY = """async ({ old, events, limit }) => {
 
 
 @pytest.mark.browser
-async def test_verify_action_for_every_event_kind(photographer, new_client, server, browser):
+async def test_verify_action_for_every_event_kind(photographer, new_client, server, browser,
+                                                   db):
     event_id, slug, images = await released_gallery(photographer, 3)
     s = Scene(photographer, new_client(), event_id, slug, images)
+    s.db, s.prices = db, await seed_price_list(db, photographer.photographer_id, event_id)
 
     # The pages' JavaScript, loaded the way the panel loads it; UTC as the server's "today".
     context = await browser.new_context(timezone_id="UTC")
@@ -205,7 +233,8 @@ async def test_verify_action_for_every_event_kind(photographer, new_client, serv
                 applied["row"]["created"] = fresh["row"]["created"]
             assert normalised(applied) == normalised(fresh), f"verify_action: {kind}"
             if kind in ("favorite_added", "favorite_removed", "comment_added",
-                        "download_single", "download_bulk"):  # the case moved something
+                        "download_single", "download_bulk", "cart_updated",
+                        "order_placed"):  # the case moved something
                 assert normalised(fresh)["row"] != normalised(old)["row"], kind
         assert not errors, errors
     finally:

@@ -207,7 +207,8 @@ def view(session: Session, event: Event, guest: Guest, cart: Cart | None = None,
         empty = pricing.totals([], terms)
         return {"version": 0, "stage": "browsing", "lines": [], "coupon": "",
                 "coupon_error": "", "details": {}, "currency": terms.currency,
-                "totals": empty.__dict__, "count": 0}
+                "totals": {**empty.__dict__, "tax_inclusive": terms.tax_inclusive},
+                "count": 0}
     if priced is None:
         priced = price_rows(session, event, cart_rows(session, cart, guest))
     subtotal = sum(p.line.total for p in priced)
@@ -222,7 +223,8 @@ def view(session: Session, event: Event, guest: Guest, cart: Cart | None = None,
         "version": cart.version, "stage": cart.stage, "currency": terms.currency,
         "coupon": cart.coupon_code, "coupon_error": coupon_error,
         "details": {k: v for k, v in cart.details.items() if k != "device"} if mine else {},
-        "totals": totals.__dict__, "count": sum(p.row.quantity for p in priced),
+        "totals": {**totals.__dict__, "tax_inclusive": terms.tax_inclusive},
+        "count": sum(p.row.quantity for p in priced),
         "lines": [{
             "id": p.row.id, "item_id": p.item.id, "kind": p.item.kind, "name": p.item.name,
             "options": p.options, "choices": p.row.choices, "image_id": p.row.image_id,

@@ -26,7 +26,8 @@ function showError(id, message) {
   el.textContent = message; el.classList.toggle('hidden', !message);
 }
 
-function requireGuest(action) {
+// Also store.js's way in: Buy asks who the client is first, exactly like a favorite.
+export function requireGuest(action) {
   if (known) return action();
   openModal('gate', action);
 }
@@ -144,6 +145,9 @@ document.addEventListener('click', (e) => {
 // ---- lightbox ----
 const lb = document.getElementById('lightbox');
 const lbImg = document.getElementById('lb-img');
+
+/** The id of the photo the lightbox shows (null when it is closed), for store.js. */
+export function currentImageId() { return current >= 0 ? data.images[current].id : null; }
 
 function visibleIndexes() {
   return tiles().filter((t) => !t.classList.contains('hidden')).map((t) => Number(t.dataset.index));

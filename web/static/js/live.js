@@ -49,7 +49,7 @@ export function describe(e) {
   if (e.kind === 'cart_updated' || e.kind.startsWith('order_')) return describeStore(e, who, p);
   let what = '';
   if (e.kind === 'visit') what = e.event_title;
-  else if (e.kind === 'download_bulk') what = `${p.scope === 'favorites' ? 'their favorites' : 'the whole gallery'} (${p.files} files)`;
+  else if (e.kind === 'download_bulk') what = `${{ favorites: 'their favorites', purchased: 'their purchased files' }[p.scope] || 'the whole gallery'} (${p.files} files)`;
   else what = p.filename || '';
   const where = e.kind === 'visit' ? '' : ` in ${e.event_title}`;
   if (e.kind === 'comment_replied') {
