@@ -288,3 +288,18 @@ async def test_changes_at_once_make_one_cart_and_each_counts(photographer, new_c
     assert cart.version == 5
     final = (await visitor.get(f"/g/{slug}/store.json")).json()["cart"]
     assert len(final["lines"]) == 5
+
+
+async def test_a_client_sees_and_changes_only_their_own_cart(photographer, new_client, db):
+    slug, images, ids, jane = await _shop(photographer, new_client, db, n_images=1)
+    cart = _cart(await _add(jane, slug, item_id=ids["print"], image_id=images[0],
+                            choices={"Paper": "Lustre"}))
+    line = cart["lines"][0]["id"]
+    bob = new_client()
+    await pass_gate(bob, slug, email="bob@example.com", name="Bob Other")
+    assert (await bob.get(f"/g/{slug}/store.json")).json()["cart"]["lines"] == []
+    assert (await bob.post_json(f"/g/{slug}/cart/items/{line}", {"quantity": 5})
+            ).status_code == 404
+    assert (await bob.post_json(f"/g/{slug}/cart/items/{line}/delete")).status_code == 404
+    mine = (await jane.get(f"/g/{slug}/store.json")).json()["cart"]
+    assert [(x["id"], x["quantity"]) for x in mine["lines"]] == [(line, 1)]
