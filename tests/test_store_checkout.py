@@ -8,7 +8,20 @@ import io
 import zipfile
 
 import pytest
-from conftest import pass_gate, released_gallery, rows, scalar, seed_price_list, verify_device
+from conftest import (
+    BACKENDS,
+    Client,
+    free_port,
+    pass_gate,
+    released_gallery,
+    rows,
+    scalar,
+    seed_price_list,
+    serve_backend,
+    sign_up,
+    start_server,
+    verify_device,
+)
 
 
 async def _shop(photographer, new_client, db, n_images: int = 5):
@@ -303,3 +316,34 @@ async def test_a_client_sees_and_changes_only_their_own_cart(photographer, new_c
     assert (await bob.post_json(f"/g/{slug}/cart/items/{line}/delete")).status_code == 404
     mine = (await jane.get(f"/g/{slug}/store.json")).json()["cart"]
     assert [(x["id"], x["quantity"]) for x in mine["lines"]] == [(line, 1)]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_the_cart_survives_a_server_restart(backend, tmp_path):
+    port = free_port()
+    running = serve_backend(backend, tmp_path, port=port)
+    first = next(running)
+    again = None
+    engine = first.engine()
+    try:
+        owner, visitor = Client(first.base_url), Client(first.base_url)
+        await sign_up(owner, engine)
+        event_id, slug, images = await released_gallery(owner, n_images=1)
+        ids = await seed_price_list(engine, owner.photographer_id, event_id)
+        await pass_gate(visitor, slug)
+        _cart(await _add(visitor, slug, item_id=ids["print"], image_id=images[0]["id"],
+                         choices={"Paper": "Metallic"}, quantity=3))
+        first.stop()
+        again = start_server(backend, tmp_path, port=port,
+                             database_url=first.env.get("DATABASE_URL"),
+                             redis_url=first.env.get("REDIS_URL"))
+        cart = (await visitor.get(f"/g/{slug}/store.json")).json()["cart"]
+        assert [(x["quantity"], x["options"]) for x in cart["lines"]] == [(3, "Paper: Metallic")]
+        assert cart["totals"]["subtotal"] == 3 * 1800
+        await owner.aclose()
+        await visitor.aclose()
+    finally:
+        await engine.dispose()
+        if again is not None:
+            again.stop()
+        running.close()
