@@ -1,6 +1,7 @@
 """Give a running Proofroom a realistic history, the way clients make one: hundreds of
 contacts pass the email gate of a photographer's released galleries, then favorite,
-unfavorite and comment, over HTTP. For looking at pages (and benchmarking them) with
+unfavorite, comment and, where the gallery has a store, fill carts and place orders, over
+HTTP. For looking at pages (and benchmarking them) with
 thousands of events behind them, as a working photographer has.
 
     proofroom serve --demo &     # with relaxed gate limits, see below
@@ -47,6 +48,8 @@ class Client:
         self.slug, self.n = slug, n
         self.images: list[int] = []
         self.on: set[int] = set()
+        self.products: list[dict] = []  # what the gallery's store sells (none: no store)
+        self.cart_version: int | None = None
 
     async def arrive(self) -> bool:
         page = (await self.http.get(f"/g/{self.slug}")).text
@@ -54,6 +57,9 @@ class Client:
         self.images = [i["id"] for i in json.loads(island.group(1))["images"]]
         res = await self.post(f"/g/{self.slug}/gate", {
             "email": f"seed.client{self.n}@example.com", "name": f"Seed Client {self.n}"})
+        store = (await self.http.get(f"/g/{self.slug}/store.json")).json().get("store")
+        self.products = [i for i in (store or {}).get("items", [])
+                         if i["kind"] in ("print", "digital", "product")]
         return res.status_code == 200 and bool(self.images)
 
     async def post(self, url: str, data: dict) -> httpx.Response:
@@ -65,8 +71,30 @@ class Client:
             # A kept-alive connection the server closed just as we reused it: once more.
             return await self.http.post(url, json=data, headers=headers)
 
+    async def shop(self, rnd: random.Random, image: int) -> int:
+        """Add something to the cart; now and then go through checkout with it."""
+        if self.cart_version is not None and rnd.random() < 0.3:
+            res = await self.post(f"/g/{self.slug}/cart/details", {
+                "name": f"Seed Client {self.n}", "email": f"seed.client{self.n}@example.com",
+                "line1": f"{self.n} Seed Street", "city": "Springfield",
+                "postal_code": "12345", "country": "US"})
+            if res.status_code == 200 and rnd.random() < 0.6:
+                res = await self.post(f"/g/{self.slug}/checkout",
+                                      {"version": res.json()["version"]})
+                self.cart_version = None
+            return res.status_code
+        item = rnd.choice(self.products)
+        res = await self.post(f"/g/{self.slug}/cart/items", {
+            "item_id": item["id"], "image_id": image, "quantity": 1,
+            "choices": {g["name"]: rnd.choice(g["choices"])["name"] for g in item["options"]}})
+        if res.status_code == 200:
+            self.cart_version = res.json()["version"]
+        return res.status_code
+
     async def act(self, rnd: random.Random) -> int:
         image = rnd.choice(self.images)
+        if self.products and rnd.random() < 0.1:
+            return await self.shop(rnd, image)
         if rnd.random() < 0.12:
             res = await self.post(f"/g/{self.slug}/images/{image}/comments",
                                   {"body": rnd.choice(COMMENTS)})
