@@ -347,3 +347,44 @@ async def test_the_cart_survives_a_server_restart(backend, tmp_path):
         if again is not None:
             again.stop()
         running.close()
+
+
+async def _coupon(db, photographer_id: int, code: str, **terms) -> None:
+    from sqlalchemy import insert
+
+    from server.store.models import Coupon
+    async with db.begin() as conn:
+        await conn.execute(insert(Coupon).values(
+            photographer_id=photographer_id, code=code, kind=terms.get("kind", "percent"),
+            amount=terms.get("amount", 10), min_order=terms.get("min_order", 0),
+            expires_at=terms.get("expires_at"), active=True,
+            once_per_contact=terms.get("once", False)))
+
+
+async def test_coupon_rules_at_checkout(photographer, new_client, db):
+    from datetime import UTC, datetime, timedelta
+
+    slug, images, ids, visitor = await _shop(photographer, new_client, db, n_images=2)
+    pid = photographer.photographer_id
+    await _coupon(db, pid, "ONCE20", amount=20, once=True)
+    await _coupon(db, pid, "BIG", kind="fixed", amount=500, min_order=10000)
+    await _coupon(db, pid, "GONE", expires_at=datetime.now(UTC) - timedelta(minutes=1))
+    await _add(visitor, slug, item_id=ids["web"], image_id=images[0])  # $9.00
+    for code, reason in (("NOPE", "no coupon"), ("BIG", "at least $100.00"),
+                         ("GONE", "expired")):
+        res = await visitor.post_json(f"/g/{slug}/cart/coupon", {"code": code})
+        assert res.status_code == 400 and reason in res.json()["error"], res.text
+    cart = _cart(await visitor.post_json(f"/g/{slug}/cart/coupon", {"code": "once20"}))
+    assert (cart["coupon"], cart["totals"]["discount"], cart["totals"]["total"]) == (
+        "ONCE20", 180, 720)
+    cart = _cart(await visitor.post_json(f"/g/{slug}/cart/details", {
+        "name": "Jane", "email": "jane@example.com"}))
+    placed = await visitor.post_json(f"/g/{slug}/checkout", {"version": cart["version"]})
+    assert placed.status_code == 200
+    [order] = await rows(db, "SELECT total, discount, coupon_code FROM orders "
+                             "WHERE photographer_id = :p", p=pid)
+    assert tuple(order) == (720, 180, "ONCE20")
+    # Once per client: the same contact cannot use it on a second order.
+    await _add(visitor, slug, item_id=ids["web"], image_id=images[1])
+    res = await visitor.post_json(f"/g/{slug}/cart/coupon", {"code": "ONCE20"})
+    assert res.status_code == 400 and "already used" in res.json()["error"]
