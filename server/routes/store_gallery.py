@@ -28,7 +28,7 @@ async def store_json(request: Request) -> Response:
     claimed = guest_of(request, event)
 
     def read(session: Session) -> dict[str, Any]:
-        offer = carts.catalog(session, event)
+        offer = carts.offer(session, event)
         guest = find_guest(session, claimed)
         return {"store": offer,
                 "cart": carts.view(session, event, guest) if guest and offer else None}

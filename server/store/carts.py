@@ -22,8 +22,8 @@ from ..contacts import insert_if_absent
 from ..errors import Invalid, NotFound
 from ..models import Event, GalleryType, Image, Visit, utcnow
 from ..public import Guest
-from . import pricing
-from .models import Cart, CartItem, Coupon, CouponUse, PriceItem, StoreSettings
+from . import catalog, pricing
+from .models import Cart, CartItem, Coupon, CouponUse, PriceItem
 
 T = TypeVar("T")
 CLIENT_STAGES = ("browsing", "cart", "details")
@@ -53,13 +53,8 @@ def _once(session: Session, key: tuple, make: Callable[[], T]) -> T:
 
 
 def terms_of(session: Session, photographer_id: int) -> pricing.Terms:
-    def read() -> pricing.Terms:
-        row = session.get(StoreSettings, photographer_id)
-        if row is None:
-            return pricing.Terms()
-        return pricing.Terms(row.currency, row.tax_rate_bp, row.tax_inclusive,
-                             row.shipping_flat, row.free_shipping_over)
-    return _once(session, ("terms", photographer_id), read)
+    return _once(session, ("terms", photographer_id),
+                 lambda: catalog.terms_of(session, photographer_id))
 
 
 def list_items(session: Session, event: Event) -> dict[int, PriceItem]:
@@ -67,11 +62,8 @@ def list_items(session: Session, event: Event) -> dict[int, PriceItem]:
         list_id = price_list_id(session, event)
         if list_id is None:
             return {}
-        rows = session.scalars(select(PriceItem).where(
-            PriceItem.price_list_id == list_id,
-            PriceItem.photographer_id == event.photographer_id)
-            .order_by(PriceItem.position, PriceItem.id))
-        return {item.id: item for item in rows}
+        return {item.id: item for item in
+                catalog.items_of(session, event.photographer_id, list_id)}
     return _once(session, ("items", event.id), read)
 
 
@@ -90,7 +82,7 @@ def needs_image(item: PriceItem) -> bool:
                                               and item.digital_scope != "gallery")
 
 
-def catalog(session: Session, event: Event) -> dict[str, Any] | None:
+def offer(session: Session, event: Event) -> dict[str, Any] | None:
     """What the gallery's store offers (None: no store here), for the client's picker."""
     items = list_items(session, event)
     if not items:

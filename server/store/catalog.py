@@ -236,7 +236,7 @@ def duplicate_price_list(session: Session, photographer_id: int, list_id: int) -
                          name=_copy_name(session, photographer_id, source.name))
     session.add(copy_row)
     session.flush()
-    items = _items(session, photographer_id, source.id)
+    items = items_of(session, photographer_id, source.id)
     copies: dict[int, PriceItem] = {}
     for item in items:
         copies[item.id] = PriceItem(
@@ -287,7 +287,8 @@ class ItemForm:
     contents: list[tuple[int, int]] = field(default_factory=list)
 
 
-def _items(session: Session, photographer_id: int, list_id: int) -> list[PriceItem]:
+def items_of(session: Session, photographer_id: int, list_id: int) -> list[PriceItem]:
+    """The list's items in order (none if the list is not the photographer's)."""
     return list(session.scalars(
         select(PriceItem).where(PriceItem.photographer_id == photographer_id,
                                 PriceItem.price_list_id == list_id)
@@ -297,7 +298,7 @@ def _items(session: Session, photographer_id: int, list_id: int) -> list[PriceIt
 def list_items(session: Session, photographer_id: int, list_id: int) -> list[PriceItem]:
     """The list's items in order (NotFound if the list is not the photographer's)."""
     find_price_list(session, photographer_id, list_id)
-    return _items(session, photographer_id, list_id)
+    return items_of(session, photographer_id, list_id)
 
 
 def find_item(session: Session, photographer_id: int, list_id: int, item_id: int) -> PriceItem:
@@ -511,7 +512,7 @@ def move_item(session: Session, photographer_id: int, list_id: int, item_id: int
     if direction not in ("up", "down"):
         raise Invalid("Move an item up or down.", field="direction")
     item = find_item(session, photographer_id, list_id, item_id)
-    items = _items(session, photographer_id, list_id)
+    items = items_of(session, photographer_id, list_id)
     for position, row in enumerate(items):  # distinct positions, in the current order
         row.position = position
     same = [row for row in items if row.kind == item.kind]
