@@ -48,18 +48,19 @@ class GalleryCache:
         self._items: dict[str, tuple[float, Event | None]] = {}
         self._loading: dict[str, asyncio.Future] = {}
 
-    async def get(self, slug: str) -> Event:
+    async def get(self, slug: str, *, expired_ok: bool = False) -> Event:
+        """The released gallery of `slug` (`expired_ok`: also once it has expired)."""
         if not storable(slug):  # never a slug (and PostgreSQL refuses NUL in a query)
             return check_open(None)
         hit = self._items.get(slug)
         if hit is not None and hit[0] > time.monotonic():
-            return check_open(hit[1])
+            return check_open(hit[1], expired_ok)
         # One read per expiry, however many requests for this gallery arrive meanwhile.
         loading = self._loading.get(slug)
         if loading is None:
             loading = self._loading[slug] = asyncio.ensure_future(self._load(slug))
             loading.add_done_callback(lambda _: self._loading.pop(slug, None))
-        return check_open(await asyncio.shield(loading))
+        return check_open(await asyncio.shield(loading), expired_ok)
 
     async def _load(self, slug: str) -> Event | None:
         async with self.db.reader() as session:
@@ -110,10 +111,10 @@ async def find_gallery(session: AsyncSession, slug: str) -> Event:
     return check_open(await session.scalar(select(Event).where(Event.slug == slug)))
 
 
-def check_open(event: Event | None) -> Event:
+def check_open(event: Event | None, expired_ok: bool = False) -> Event:
     if event is None or event.status != "released":
         raise NotFound("This gallery does not exist or is not published yet.")
-    if event.is_expired():
+    if event.is_expired() and not expired_ok:
         raise GalleryClosed(
             "This gallery has expired. Contact your photographer if you still need it."
         )

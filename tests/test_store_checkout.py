@@ -388,3 +388,28 @@ async def test_coupon_rules_at_checkout(photographer, new_client, db):
     await _add(visitor, slug, item_id=ids["web"], image_id=images[1])
     res = await visitor.post_json(f"/g/{slug}/cart/coupon", {"code": "ONCE20"})
     assert res.status_code == 400 and "already used" in res.json()["error"]
+
+
+async def test_the_emailed_order_link_outlives_the_gallerys_expiry_and_password(
+        photographer, new_client, db):
+    event_id, slug, images = await released_gallery(photographer, n_images=2)
+    ids = await seed_price_list(db, photographer.photographer_id, event_id)
+    visitor = new_client()
+    await pass_gate(visitor, slug)
+    url = await _paid_order(photographer, visitor, slug, ids, [i["id"] for i in images], db)
+    from datetime import UTC, datetime
+
+    from sqlalchemy import update
+
+    from server.models import Event
+    async with db.begin() as conn:
+        await conn.execute(update(Event).where(Event.id == event_id).values(
+            expires_at=datetime(2020, 1, 1, tzinfo=UTC), password_hash="x"))
+    await asyncio.sleep(2.2)  # the gallery cache's lifetime (server/public.py)
+    stranger = new_client()  # the link opened from the email, in a fresh browser
+    assert (await stranger.get(f"/g/{slug}")).status_code == 410
+    page = await stranger.get(url)
+    assert page.status_code == 200 and "Your digital files" in page.text
+    file = await stranger.get(f"{url}/files/{images[1]['id']}")
+    assert file.status_code == 200 and file.content[:2] == b"\xff\xd8"
+    assert (await stranger.get(url[:-4] + "abcd")).status_code == 404

@@ -17,6 +17,7 @@ from ..models import Event, Image
 from ..public import Guest, find_guest
 from ..store import carts, orders
 from ..store.orders import STATE_LABELS
+from . import inputs
 from .common import int_param, read_json, render, services, write
 from .gallery import _claimed_guest, _known_guest, _open
 from .visitor import guest_of
@@ -94,9 +95,18 @@ async def checkout(request: Request) -> Response:
     return JSONResponse({"ok": True, "order_url": pay_at or page})
 
 
+async def _order_gallery(request: Request) -> Event:
+    """The gallery of an order link: the emailed token is the key, so neither the gallery's
+    password nor its expiry closes it (what was bought stays reachable)."""
+    event = await services(request).gallery_cache.get(inputs.path_slug(request),
+                                                      expired_ok=True)
+    request.state.photographer_id = event.photographer_id  # the request log names it
+    return event
+
+
 async def order_page(request: Request) -> Response:
     """The client's order: lines, totals, state, and what they can download once paid."""
-    event = await _open(request)
+    event = await _order_gallery(request)
 
     def read(session: Session) -> dict[str, Any]:
         order = orders.by_token(session, event, request.path_params["token"])
@@ -132,7 +142,7 @@ def _ordered_files(request: Request, event: Event, image_id: int | None):
 
 async def order_file(request: Request) -> Response:
     """One purchased file; the emailed order link is the key (like the favorites link)."""
-    svc, event = services(request), await _open(request)
+    svc, event = services(request), await _order_gallery(request)
     async with svc.db.reader() as session:
         order, sizes, [image] = await session.run_sync(
             _ordered_files(request, event, int_param(request, "image_id")))
@@ -146,7 +156,7 @@ async def order_file(request: Request) -> Response:
 
 async def order_zip(request: Request) -> Response:
     """Every purchased file of the order as one ZIP."""
-    svc, event = services(request), await _open(request)
+    svc, event = services(request), await _order_gallery(request)
     async with svc.db.reader() as session:
         order, sizes, images = await session.run_sync(_ordered_files(request, event, None))
     stream = downloads.build_zip(svc.media, event, images, sizes)
