@@ -31,7 +31,10 @@ function describeStore(e, who, p) {
   const where = ` in ${e.event_title}`;
   if (e.kind === 'cart_updated') {
     const figures = cartFigures(p.items, p.value, p.currency).replace(' · ', ', ');
-    if (!figures) return { who, verb: p.stage === 'ordered' ? 'checked out' : 'emptied their cart', what: '', where, body: '', plain: true };
+    if (!figures) {
+      const verb = { ordered: 'checked out', browsing: 'is looking at the store' }[p.stage] || 'emptied their cart';
+      return { who, verb, what: '', where, body: '', plain: true };
+    }
     const verb = { details: 'is checking out', review: 'is reviewing their order' }[p.stage] || 'updated their cart';
     return { who, verb: `${verb} —`, what: figures, where, body: '', plain: true };
   }
