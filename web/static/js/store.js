@@ -1,5 +1,6 @@
-// The client's store inside a gallery: a product picker for a photo, the cart drawer and
-// checkout (details → review → place order). The server prices everything: every answer
+// The client's store inside a gallery: a product picker (for the photo the client clicked
+// Buy on, or from the header's Shop with no photo yet), the cart drawer and checkout
+// (details → review → place order). The server prices everything: every answer
 // is the whole saved cart and the page re-renders from it. The browser only formats the
 // server's figures; it never adds money up. Text from the server is set as text, never HTML.
 import { csrfToken, toast } from './common.js';
@@ -24,6 +25,7 @@ let store = null;   // what this gallery sells (null: no store here)
 let cart = null;    // the server's last cart view (null until the visitor passed the gate)
 let step = 'cart';  // the drawer's step: cart | details | review
 let pick = null;    // the picker's state: { imageId, item, choices, quantity, slots, added }
+                    // (imageId null: opened from Shop, a photo is chosen per product)
 let busy = false;   // one cart change at a time: a double click sends once
 
 // ---- helpers ----
@@ -133,7 +135,7 @@ for (const el of [picker, drawer]) {
   });
 }
 
-// ---- the picker: a product for a photo ----
+// ---- the picker: a product for a photo (or, from Shop, a product then its photo) ----
 function openPicker(imageId) {
   pick = { imageId: imageId ?? null, item: null };
   pickerShows = null;
@@ -177,7 +179,7 @@ function renderPicker() {
   photo.classList.toggle('hidden', !photo.childElementCount);
   if (pick.added) return renderAdded(body, foot);
   renderPickerBody(body, foot, name);
-  const shown = pick.item ? pick.item.id : 'list';
+  const shown = pick.item ? `${pick.item.id}${choosingPhoto() ? ':photo' : ''}` : 'list';
   if (shown !== pickerShows) { pickerShows = shown; return; }
   body.scrollTop = scrolled[0];
   const chooser = body.querySelector('.chooser');
@@ -185,12 +187,15 @@ function renderPicker() {
 }
 let pickerShows = null;  // which product (or 'list') the picker rendered last
 
+/** From Shop, a product for one photo asks for that photo before its options. */
+const choosingPhoto = () => pick.item && pick.slots.length === 1 && !pick.slots[0];
+
 function renderPickerBody(body, foot, name) {
   const sub = document.getElementById('picker-sub');
   const title = document.getElementById('picker-title');
   if (!pick.item) {
-    title.textContent = 'Prints & products';
-    sub.textContent = name ? `For ${name}` : 'Choose what you would like to order.';
+    title.textContent = name ? 'Prints & products' : 'Shop this gallery';
+    sub.textContent = name ? `For ${name}` : 'Choose a product; you pick its photo next when it needs one.';
     for (const [kind, label] of KINDS) {
       const items = store.items.filter((i) => i.kind === kind);
       if (!items.length) continue;
@@ -217,6 +222,13 @@ function renderPickerBody(body, foot, name) {
   body.append(h('button', { type: 'button', class: 'link-btn back-link', onclick: () => { pick.item = null; renderPicker(); } },
     '← All products'));
   if (item.description) body.append(h('p', { class: 'muted' }, item.description));
+  if (choosingPhoto()) {
+    // Step one of two: the photo. Its options and Add follow once one is chosen.
+    body.append(photoPicker(item));
+    foot.append(h('span', { class: 'muted small picker-step-note', id: 'picker-step' }, 'Step 1 of 2 · choose a photo'),
+      h('button', { type: 'button', class: 'btn btn-ghost', onclick: () => { pick.item = null; renderPicker(); } }, 'Back'));
+    return;
+  }
   if (pick.slots.length) body.append(photoPicker(item));
   else if (item.kind === 'digital') body.append(h('p', { class: 'picker-note' }, 'You get every photo in this gallery as a download once your order is paid.'));
   const form = h('form', { class: 'picker-form', id: 'picker-form', novalidate: true,
@@ -239,14 +251,19 @@ function renderPickerBody(body, foot, name) {
 /** Which photos go on the item: one for a print or a file, `slots` for a package; the
  * photo the client clicked Buy on comes first. */
 function photoPicker(item) {
-  const wrap = h('section', { class: 'photo-picker' });
+  const first = choosingPhoto();  // from Shop: no photo yet, the gallery is the whole step
+  const wrap = h('section', { class: `photo-picker${first ? ' is-step' : ''}`, id: first ? 'photo-step' : null });
   const filled = pick.slots.filter(Boolean).length;
   const many = pick.slots.length > 1;
-  wrap.append(h('div', { class: 'photo-picker-head' },
+  if (first) {
+    wrap.append(h('div', { class: 'photo-picker-head' },
+      h('strong', {}, 'Choose a photo'),
+      h('span', { class: 'muted small', id: 'slot-count' }, `for your ${item.name}`)));
+  } else wrap.append(h('div', { class: 'photo-picker-head' },
     h('strong', {}, many ? `Choose ${pick.slots.length} photos` : 'Photo'),
     h('span', { class: 'muted small', id: 'slot-count' }, many ? `${filled} of ${pick.slots.length} chosen`
       : (filenames.get(pick.slots[0]) || 'None chosen yet'))));
-  wrap.append(h('ol', { class: 'slots' }, pick.slots.map((id, i) => h('li', {},
+  if (!first) wrap.append(h('ol', { class: 'slots' }, pick.slots.map((id, i) => h('li', {},
     h('button', { type: 'button', class: `slot${id ? ' is-filled' : ''}`, dataset: { slot: i },
       'aria-label': id ? `Photo ${i + 1}: ${filenames.get(id)} (tap to remove)` : `Photo ${i + 1}: empty`,
       onclick: () => {
@@ -261,6 +278,10 @@ function photoPicker(item) {
     return wrap;
   }
   if (many) wrap.append(h('p', { class: 'muted small' }, 'Tap photos below to fill the slots; tap a slot to empty it.'));
+  if (!data.images.length) {
+    wrap.append(h('p', { class: 'muted small', id: 'chooser-empty' }, 'This gallery has no photos yet.'));
+    return wrap;
+  }
   wrap.append(h('div', { class: 'chooser', role: 'listbox', 'aria-label': 'Gallery photos' },
     data.images.map((img) => h('button', { type: 'button', class: `choose${pick.slots.includes(img.id) ? ' is-chosen' : ''}`,
       dataset: { imageId: img.id }, title: img.filename,
@@ -438,8 +459,10 @@ function renderCart(body, foot) {
   if (!cart?.lines.length) {
     body.append(h('div', { class: 'empty-state store-empty', id: 'cart-empty' },
       h('h2', {}, 'Your cart is empty'),
-      h('p', { class: 'muted' }, 'Tap Buy on any photo to order prints, products or digital files.')));
-    foot.append(h('button', { type: 'button', class: 'btn btn-primary btn-block', 'data-store-close': true }, 'Browse photos'));
+      h('p', { class: 'muted' }, 'Tap Buy on any photo, or browse the shop, to order prints, products or digital files.')));
+    foot.append(h('button', { type: 'button', class: 'btn btn-primary btn-block', id: 'cart-shop',
+      onclick: () => { closeDialog(drawer); requireGuest(() => openPicker(null)); } }, 'Browse the shop'),
+    h('button', { type: 'button', class: 'btn btn-ghost btn-block', 'data-store-close': true }, 'Browse photos'));
     return;
   }
   body.append(renderLines(true), renderCoupon(), renderTotals());
@@ -592,6 +615,10 @@ document.getElementById('lb-buy').addEventListener('click', () => {
   if (store && id) requireGuest(() => openPicker(id));
 });
 document.getElementById('cart-open').addEventListener('click', () => { if (store) openCart(); });
+// Shop: every product, no photo chosen yet (each product that needs one asks for it).
+document.getElementById('store-open').addEventListener('click', () => {
+  if (store) requireGuest(() => openPicker(null));
+});
 // A client who just told us who they are may already have a cart (another visit).
 document.addEventListener('proofroom:gate-passed', () => { load(); });
 
