@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import SimpleNamespace
 
 import httpx
@@ -19,6 +19,8 @@ from conftest import (
     pass_gate,
     released_gallery,
     rows,
+    scalar,
+    seed_price_list,
     upload,
     verify_link_path,
 )
@@ -68,14 +70,30 @@ class World:
     other_image_id: int
     contact_id: int
     verify_path: str = ""  # a one-time link emailed to the visitor's address
+    #: The store: price list, item ids (by seed_price_list's names), "coupon" (id) and
+    #: "code", "order" (placed, unpaid), the visitor's cart "line" and cart "version".
+    store: dict = field(default_factory=dict)
 
 
 GALLERY_PASSWORD = "open sesame"
+#: Stand-in store ids for a World built without a server (the route-table check).
+NO_STORE = dict.fromkeys(("list", "print", "web", "full", "gallery", "canvas", "package",
+                          "coupon", "order", "line", "version"), 1) | {"code": "CODE"}
+DETAILS = {"name": "Jane Client", "line1": "1 Main Street", "city": "Springfield",
+           "postal_code": "12345", "country": "US"}
 
 
-async def make_world(photographer, new_client) -> World:
+async def make_world(photographer, new_client, db) -> World:
     event_id, slug, images = await released_gallery(photographer, n_images=2,
                                                     download_pin="4321", password=GALLERY_PASSWORD)
+    # The store, before any client opens the gallery (its cache lives 2 seconds).
+    store = await seed_price_list(db, photographer.photographer_id, event_id)
+    store["code"] = f"CSRF{uuid.uuid4().hex[:6].upper()}"
+    res = await photographer.post_form("/panel/store/coupons", {
+        "code": store["code"], "kind": "percent", "amount": "10", "active": "on"})
+    assert res.status_code == 303, res.text
+    store["coupon"] = await scalar(db, "SELECT id FROM coupons WHERE photographer_id=:p",
+                                   p=photographer.photographer_id)
     visitor = new_client()
     res = await visitor.post_form(f"/g/{slug}/unlock", {"password": GALLERY_PASSWORD})
     assert res.status_code == 303
@@ -87,8 +105,25 @@ async def make_world(photographer, new_client) -> World:
     res = await visitor.post_json(f"/g/{slug}/images/{images[0]['id']}/comments",
                                   {"body": "A thread to reply to"})
     assert res.status_code == 200
+    # An order (placed, unpaid), then a new line in the cart, with the details typed: each
+    # cart and checkout POST below goes through with the right token.
+    cart, line = f"/g/{slug}/cart", {"item_id": store["print"], "image_id": images[0]["id"],
+                                     "choices": {"Paper": "Lustre"}}
+    for url, payload in [("items", line), ("details", {**DETAILS, "email": email})]:
+        res = await visitor.post_json(f"{cart}/{url}", payload)
+        assert res.status_code == 200, res.text
+    res = await visitor.post_json(f"/g/{slug}/checkout", {"version": res.json()["version"]})
+    assert res.status_code == 200, res.text
+    store["order"] = await scalar(db, "SELECT id FROM orders WHERE photographer_id=:p",
+                                  p=photographer.photographer_id)
+    res = await visitor.post_json(f"{cart}/items", line)
+    assert res.status_code == 200, res.text
+    res = await visitor.post_json(f"{cart}/details", {**DETAILS, "email": email})
+    assert res.status_code == 200, res.text
+    store["line"], store["version"] = res.json()["lines"][0]["id"], res.json()["version"]
     return World(photographer, visitor, new_client(), event_id, slug, images[0]["id"],
-                 images[1]["id"], contact_id, await verify_link_path(visitor, slug, email))
+                 images[1]["id"], contact_id, await verify_link_path(visitor, slug, email),
+                 store)
 
 
 # Path template -> (who posts, URL, "form" or "json", payload). Upload posts files.
@@ -136,6 +171,56 @@ def csrf_cases(w: World) -> dict[str, tuple]:
         "/g/{slug}/images/{image_id:int}/comments": (v, f"{g}/images/{i}/comments", "json",
                                                      {"body": "Forged comment"}),
         "/g/{slug}/verify/{token}": (v, w.verify_path, "form", {}),
+        **store_cases(w),
+    }
+
+
+def store_cases(w: World) -> dict[str, tuple]:
+    """The store's POST routes (server/routes/store_*.py)."""
+    st = NO_STORE | w.store
+    p, v, g = w.photographer, w.visitor, f"/g/{w.slug}"
+    pl = f"/panel/store/price-lists/{st['list']}"
+    item = {"name": "Forged Print", "price": "12.00", "description": "", "options": ""}
+    coupon = {"code": "FORGED10", "kind": "percent", "amount": "10", "active": "on"}
+    return {
+        "/panel/store/price-lists": (p, "/panel/store/price-lists", "form",
+                                     {"name": "Forged List"}),
+        "/panel/store/price-lists/{list_id:int}": (p, pl, "form", {"name": "Forged Name"}),
+        "/panel/store/price-lists/{list_id:int}/duplicate": (p, f"{pl}/duplicate", "form", {}),
+        "/panel/store/price-lists/{list_id:int}/delete": (p, f"{pl}/delete", "form", {}),
+        "/panel/store/price-lists/{list_id:int}/items/new": (
+            p, f"{pl}/items/new", "form", {**item, "kind": "print"}),
+        "/panel/store/price-lists/{list_id:int}/items/{item_id:int}": (
+            p, f"{pl}/items/{st['canvas']}", "form", item),
+        "/panel/store/price-lists/{list_id:int}/items/{item_id:int}/delete": (
+            p, f"{pl}/items/{st['canvas']}/delete", "form", {}),
+        "/panel/store/price-lists/{list_id:int}/items/{item_id:int}/move": (
+            p, f"{pl}/items/{st['canvas']}/move", "form", {"direction": "up"}),
+        "/panel/store/coupons": (p, "/panel/store/coupons", "form", coupon),
+        "/panel/store/coupons/{coupon_id:int}": (
+            p, f"/panel/store/coupons/{st['coupon']}", "form", {**coupon, "amount": "15"}),
+        "/panel/store/coupons/{coupon_id:int}/active": (
+            p, f"/panel/store/coupons/{st['coupon']}/active", "form", {}),
+        "/panel/store/coupons/{coupon_id:int}/delete": (
+            p, f"/panel/store/coupons/{st['coupon']}/delete", "form", {}),
+        "/panel/store/settings": (p, "/panel/store/settings", "form", {
+            "currency": "EUR", "tax_rate": "20", "shipping_flat": "5.00"}),
+        "/panel/store/orders/{order_id:int}/state": (
+            p, f"/panel/store/orders/{st['order']}/state", "form", {"state": "paid"}),
+        "/panel/store/orders/{order_id:int}/note": (
+            p, f"/panel/store/orders/{st['order']}/note", "form",
+            {"internal_note": "Forged note"}),
+        "/g/{slug}/cart/items": (v, f"{g}/cart/items", "json", {
+            "item_id": st["web"], "image_id": w.other_image_id}),
+        "/g/{slug}/cart/items/{line_id:int}": (v, f"{g}/cart/items/{st['line']}", "json",
+                                               {"quantity": 3}),
+        "/g/{slug}/cart/items/{line_id:int}/delete": (
+            v, f"{g}/cart/items/{st['line']}/delete", "json", {}),
+        "/g/{slug}/cart/coupon": (v, f"{g}/cart/coupon", "json", {"code": st["code"]}),
+        "/g/{slug}/cart/stage": (v, f"{g}/cart/stage", "json", {"stage": "cart"}),
+        "/g/{slug}/cart/details": (v, f"{g}/cart/details", "json", {
+            **DETAILS, "name": "Forged Name", "email": "forged@example.com"}),
+        "/g/{slug}/checkout": (v, f"{g}/checkout", "json", {"version": st["version"]}),
     }
 
 
@@ -202,7 +287,7 @@ def test_every_post_route_of_the_app_has_a_csrf_case():
 @pytest.mark.parametrize("route", POST_ROUTES)
 async def test_a_post_without_the_right_csrf_token_is_403_and_changes_nothing(
         route, photographer, new_client, db):
-    world = await make_world(photographer, new_client)
+    world = await make_world(photographer, new_client, db)
     cases = csrf_cases(world)
     assert route in cases, f"no CSRF case for the new POST route {route}: add one"
     client, url, kind, payload = cases[route]
@@ -497,7 +582,7 @@ async def test_a_non_ascii_or_non_text_pin_is_a_400(pin, photographer, new_clien
 
 
 async def test_a_non_ascii_csrf_token_is_a_403_on_every_post_route(photographer, new_client, db):
-    world = await make_world(photographer, new_client)
+    world = await make_world(photographer, new_client, db)
     cases = csrf_cases(world)
     before = await database_state(db, photographer.photographer_id)
     for route in POST_ROUTES:

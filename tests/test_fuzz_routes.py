@@ -23,7 +23,14 @@ from dataclasses import dataclass
 from urllib.parse import quote, urlencode
 
 import pytest
-from conftest import gate_contact_id, jpeg_bytes, released_gallery
+from conftest import (
+    gate_contact_id,
+    jpeg_bytes,
+    released_gallery,
+    rows,
+    scalar,
+    seed_price_list,
+)
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import inspect, text
@@ -85,10 +92,16 @@ json_value = st.recursive(json_scalar, lambda inner: st.lists(inner, max_size=4)
 FIELDS = ["email", "name", "password", "body", "pin", "on", "title", "gallery_type_id",
           "event_date", "expires_on", "download_size", "download_pin", "download_single",
           "status", "image_id", "delete", "next", "current_password", "new_password",
-          "confirm_password", "business_name", "clear_password", "files"]
+          "confirm_password", "business_name", "clear_password", "files",
+          # the store
+          "item_id", "choices", "images", "quantity", "code", "stage", "version", "line1",
+          "city", "postal_code", "country", "kind", "amount", "price", "options",
+          "digital_scope", "content_item", "content_qty", "direction", "state",
+          "tracking_note", "internal_note", "currency", "tax_rate", "shipping_flat",
+          "min_order", "active"]
 field_names = st.sampled_from(FIELDS) | junk_text
 QUERY_KEYS = ["event", "image", "page", "q", "sort", "dir", "tab", "format", "scope", "next",
-              "unread", "sent", "saved"]
+              "unread", "sent", "saved", "state", "kind"]
 # Handwritten JSON text: what json.dumps never makes. Nesting too deep to parse is half
 # of it (each route sees some in 25 examples: (1 - 1/6) ** 25 ≈ 1 % to miss).
 DEEP_JSON = st.sampled_from([b"[" * 50_000, b'{"a":' * 5_000, b'{"on": ' + b"[" * 3000])
@@ -117,15 +130,51 @@ class World:
 
 
 @pytest.fixture
-async def world(photographer, new_client) -> World:
+async def world(photographer, new_client, db) -> World:
     event_id, slug, images = await released_gallery(photographer, n_images=1)
+    image_id = images[0]["id"]
+    # The store: a price list on the gallery (before any client opens it: the gallery is
+    # cached for 2 s) and a coupon of the photographer's.
+    prices = await seed_price_list(db, photographer.photographer_id, event_id)
+    code = f"FUZZ{uuid.uuid4().hex[:8].upper()}"
+    res = await photographer.post_form("/panel/store/coupons", {
+        "code": code, "kind": "percent", "amount": "10", "active": "on"})
+    assert res.status_code == 303, res.text
+    coupon_id = await scalar(db, "SELECT id FROM coupons WHERE photographer_id=:p AND code=:c",
+                             p=photographer.photographer_id, c=code)
     visitor = new_client()
-    contact_id = await gate_contact_id(visitor, slug, email=f"{uuid.uuid4().hex[:8]}@x.org")
+    email = f"{uuid.uuid4().hex[:8]}@x.org"
+    contact_id = await gate_contact_id(visitor, slug, email=email)
+    # The visitor orders a print and a web file (the order and its emailed token), then puts
+    # another print in the cart (a line of the cart as it is now).
+    line = {"item_id": prices["print"], "image_id": image_id, "choices": {"Paper": "Lustre"}}
+    for item in (line, {"item_id": prices["web"], "image_id": image_id}):
+        res = await visitor.post_json(f"/g/{slug}/cart/items", item)
+        assert res.status_code == 200, res.text
+    res = await visitor.post_json(f"/g/{slug}/cart/details", {
+        "name": "Fuzz Client", "email": email, "line1": "1 Test Lane",
+        "city": "Springfield", "postal_code": "12345", "country": "US"})
+    assert res.status_code == 200, res.text
+    res = await visitor.post_json(f"/g/{slug}/checkout", {"version": res.json()["version"]})
+    assert res.status_code == 200, res.text
+    order_id, order_token = (await rows(
+        db, "SELECT id, token FROM orders WHERE photographer_id=:p",
+        p=photographer.photographer_id))[0]
+    # Paid: its digital file is the order's to download (/g/{slug}/orders/{token}/files…).
+    res = await photographer.post_form(f"/panel/store/orders/{order_id}/state",
+                                       {"state": "paid"})
+    assert res.status_code == 303, res.text
+    res = await visitor.post_json(f"/g/{slug}/cart/items", line)
+    assert res.status_code == 200, res.text
+    (cart_line,) = res.json()["lines"]
     stranger = new_client()
     await stranger.csrf()
     return World(photographer, visitor, stranger, {
-        "slug": slug, "event_id": str(event_id), "image_id": str(images[0]["id"]),
-        "contact_id": str(contact_id), "variant": "thumb", "token": "x" * 40,
+        "slug": slug, "event_id": str(event_id), "image_id": str(image_id),
+        "contact_id": str(contact_id), "variant": "thumb", "token": order_token,
+        "list_id": str(prices["list"]), "item_id": str(prices["print"]),
+        "coupon_id": str(coupon_id), "line_id": str(cart_line["id"]),
+        "order_id": str(order_id),
     })
 
 
@@ -231,6 +280,9 @@ async def table_names(db) -> list[str]:
 @example(params=dict.fromkeys(PARAM_NAMES, "99999999999999999999"), query=[], body=("none",),
          token="valid")
 @example(params=dict.fromkeys(PARAM_NAMES, "\x00"), query=[], body=("none",), token="valid")
+# A NUL inside a token of a length the handler looks up (PostgreSQL refuses NUL in text).
+@example(params=ALL_REAL | {"token": "0000000000\x00"}, query=[], body=("none",),
+         token="valid")
 @example(params=ALL_REAL, query=[(k, "99999999999999999999") for k in QUERY_KEYS],
          body=("none",), token="valid")
 @example(params=ALL_REAL, query=[(k, "\x00") for k in QUERY_KEYS], body=("none",),
@@ -255,3 +307,14 @@ async def test_a_fuzzed_photographer_is_still_logged_in(world):
     assert (await world.photographer.get("/panel")).status_code == 200
     page = await world.visitor.get(f"/g/{world.real['slug']}")
     assert page.status_code == 200 and "pr_guest" in world.visitor.http.cookies
+    # The store's real ids are real (else the fuzz only saw 404s on the store's routes).
+    real = world.real
+    lists = f"/panel/store/price-lists/{real['list_id']}"
+    for url in (f"{lists}/items/{real['item_id']}", f"/panel/store/coupons/{real['coupon_id']}",
+                f"/panel/store/orders/{real['order_id']}"):
+        assert (await world.photographer.get(url)).status_code == 200, url
+    order = f"/g/{real['slug']}/orders/{real['token']}"
+    for url in (order, f"{order}/files/{real['image_id']}"):
+        assert (await world.visitor.get(url)).status_code == 200, url
+    cart = (await world.visitor.get(f"/g/{real['slug']}/store.json")).json()["cart"]
+    assert [line["id"] for line in cart["lines"]] == [int(real["line_id"])]

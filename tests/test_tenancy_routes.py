@@ -52,6 +52,7 @@ from conftest import (
     released_gallery,
     rows,
     scalar,
+    seed_price_list,
     upload,
     viewing_now,
     wait_processed,
@@ -87,6 +88,17 @@ PUBLIC = {
     "/g/{slug}/verify/{token}": "client gallery (a device's one-time verification link, "
                                 "emailed: the signed token is the authorisation)",
     "/d/{token}": "the emailed download link: its signature is the authorisation",
+    "/g/{slug}/store.json": "client gallery (the store's offer and this visitor's cart)",
+    "/g/{slug}/cart/items": "client gallery (add to cart)",
+    "/g/{slug}/cart/items/{line_id:int}": "client gallery (a line of the visitor's own cart)",
+    "/g/{slug}/cart/items/{line_id:int}/delete": "client gallery (remove from own cart)",
+    "/g/{slug}/cart/coupon": "client gallery (coupon on own cart)",
+    "/g/{slug}/cart/stage": "client gallery (checkout step of own cart)",
+    "/g/{slug}/cart/details": "client gallery (checkout details of own cart)",
+    "/g/{slug}/checkout": "client gallery (place the order of own cart)",
+    "/g/{slug}/orders/{token}": "the client's order page: the emailed token is the key",
+    "/g/{slug}/orders/{token}/files/{image_id:int}": "a paid order's file (emailed token)",
+    "/g/{slug}/orders/{token}/files.zip": "a paid order's files (emailed token)",
     "/static": "static assets (Mount)",
 }
 #: Login-scoped routes outside /panel. (/logout ends only the caller's session: B posts it
@@ -100,6 +112,7 @@ PARAM_KINDS = {
     "visit_id": "visits", "favorite_id": "favorites", "download_id": "downloads",
     "email_id": "outbound_emails", "device_id": "devices", "activity_id": "activity_events",
     "order_id": "orders", "cart_id": "carts", "workflow_id": "workflows",
+    "list_id": "price_lists", "item_id": "price_items", "coupon_id": "coupons",
     "slug": "events",
 }
 #: A bare `{id}` names the object of the path segment before it.
@@ -117,13 +130,15 @@ VALUE_PARAMS = {"variant": ("thumb", "preview", "original")}
 OBJECT_QUERY = {"event": "events", "image": "images", "contact": "contacts",
                 "gallery_type": "gallery_types"}
 PLAIN_QUERY = {"q", "sort", "dir", "page", "tab", "format", "sent", "unread", "next", "saved",
-               "scope"}
+               "scope", "kind", "state"}
 
 #: Form/JSON fields read in server/routes/: those that name an object, and plain ones with
 #: the value B sends (None: not sent). Plain values are valid, so a request that would
 #: succeed with its own ids fails only because of A's id in an object field.
 OBJECT_FIELDS = {"gallery_type_id": "gallery_types", "image_id": "images",
-                 "delete": "gallery_types", "event_id": "events", "contact_id": "contacts"}
+                 "delete": "gallery_types", "event_id": "events", "contact_id": "contacts",
+                 "assign": "gallery_types", "price_list_id": "price_lists",
+                 "content_item": "price_items"}
 PLAIN_FIELDS = {
     "csrf_token": None, "files": None, "clear_password": None,
     "title": "Intruder gallery", "event_date": "", "expires_on": "", "password": "",
@@ -133,6 +148,14 @@ PLAIN_FIELDS = {
     "new_password": "intruder password 123", "confirm_password": "intruder password 123",
     "email": "intruder@example.com", "body": "Intruder text", "on": "on", "pin": "",
     "next": "/panel",
+    # The store (server/routes/store_*.py)
+    "kind": "print", "description": "Intruder item", "price": "12.00", "options": "",
+    "digital_scope": None, "content_qty": "1", "direction": "up", "code": "INTRUDER10",
+    "amount": "10", "min_order": "", "once_per_contact": None, "active": "on",
+    "currency": "USD", "tax_rate": "0", "tax_inclusive": None, "shipping_flat": "0",
+    "free_shipping_over": "", "store_enabled": "on", "state": "cancelled",
+    "tracking_note": "", "internal_note": "Intruder note", "quantity": None, "stage": None,
+    "version": None,
 }
 
 #: What B's POST with its OWN path ids (and A's ids in the object fields) must answer,
@@ -142,7 +165,13 @@ OWN_POST_EXPECT = {
     "/panel/events/{event_id:int}/edit": {400},  # A's gallery type
     "/panel/events/{event_id:int}/cover": {404},  # A's image
     "/panel/settings/gallery-types": {404},  # delete A's gallery type
+    # A's price item in a package's rows (content_item) of B's own list/item
+    "/panel/store/price-lists/{list_id:int}/items/new": {400},
+    "/panel/store/price-lists/{list_id:int}/items/{item_id:int}": {400},
 }
+
+#: B's own GET pages that are a redirect (to the page they stand for), not a 200.
+OWN_GET_REDIRECT = {"/panel/store": "/panel/store/price-lists"}
 
 #: Columns that point at another table without a declared foreign key.
 EXTRA_REFS = {"cover_image_id": "images"}
@@ -486,6 +515,12 @@ async def owners_history(owner: Client, new_client, db, schema: dict) -> Tenant:
     res = await owner.post_form(f"/panel/events/{event_id}/status", {"status": "released"})
     assert res.status_code == 303, res.text
     slug = await scalar(db, "SELECT slug FROM events WHERE id=:e", e=event_id)
+    # The store: a price list on the gallery (before any client opens it), a coupon.
+    prices = await seed_price_list(db, owner.photographer_id, event_id)
+    coupon = f"SAVEQ{tag.upper()}"
+    res = await owner.post_form("/panel/store/coupons", {
+        "code": coupon, "kind": "percent", "amount": "10", "active": "on"})
+    assert res.status_code == 303, res.text
 
     visitor = new_client()
     email, name = f"clientq{tag}@example.com", f"Clientq{tag}"
@@ -498,6 +533,17 @@ async def owners_history(owner: Client, new_client, db, schema: dict) -> Tenant:
     assert res.status_code == 200, res.text
     assert (await visitor.get(f"{gallery}/download")).status_code == 200
     assert (await visitor.get(f"/g/{slug}/download.zip?scope=all")).status_code == 200
+    # A cart, then an order (the cart stays, emptied: the Activity report's SAVED CART).
+    res = await visitor.post_json(f"/g/{slug}/cart/items", {
+        "item_id": prices["print"], "image_id": image_id, "choices": {"Paper": "Lustre"}})
+    assert res.status_code == 200, res.text
+    address = f"{tag} Orchard Lane"
+    res = await visitor.post_json(f"/g/{slug}/cart/details", {
+        "name": name, "email": email, "line1": address, "city": "Springfield",
+        "postal_code": "12345", "country": "US"})
+    assert res.status_code == 200, res.text
+    res = await visitor.post_json(f"/g/{slug}/checkout", {"version": res.json()["version"]})
+    assert res.status_code == 200, res.text
     reply = f"Replyq{tag}"
     res = await owner.post_json(f"/panel/comments/{contact_id}/{image_id}/reply",
                                 {"body": reply})
@@ -518,19 +564,37 @@ async def owners_history(owner: Client, new_client, db, schema: dict) -> Tenant:
         "events": event_id, "images": image_id, "contacts": contact_id,
         "gallery_types": type_id, "comments": comment_id, "slug": slug})
     return Tenant(owner, ids, [title, slug, type_name, email, email.split("@")[0], name,
-                               comment, reply, token, owner.email, *names], gallery_page)
+                               comment, reply, token, owner.email, *names, coupon, address],
+                  gallery_page)
 
 
 async def own_world(me: Client, new_client, db, schema: dict) -> Tenant:
     """B's own objects, so B's requests can mix A's ids with valid ids of its own."""
     tag = uuid.uuid4().hex[:8]
     event_id, slug, images = await released_gallery(me, n_images=2, title=f"Own {tag}")
+    # B's own store (price list before the gallery is first opened, coupon, cart, order),
+    # so the store's routes are also tried with B's ids mixed with A's.
+    prices = await seed_price_list(db, me.photographer_id, event_id)
+    res = await me.post_form("/panel/store/coupons", {
+        "code": f"OWN{tag.upper()}", "kind": "percent", "amount": "5", "active": "on"})
+    assert res.status_code == 303, res.text
     visitor = new_client()
-    contact_id = await gate(visitor, slug, db, f"own-{tag}@example.com", "Own Client")
+    email = f"own-{tag}@example.com"
+    contact_id = await gate(visitor, slug, db, email, "Own Client")
     gallery = f"/g/{slug}/images/{images[0]['id']}"
     assert (await visitor.post_json(f"{gallery}/favorite", {"on": True})).status_code == 200
     res = await visitor.post_json(f"{gallery}/comments", {"body": "Own comment"})
     assert res.status_code == 200
+    res = await visitor.post_json(f"/g/{slug}/cart/items", {
+        "item_id": prices["print"], "image_id": images[0]["id"],
+        "choices": {"Paper": "Lustre"}})
+    assert res.status_code == 200, res.text
+    res = await visitor.post_json(f"/g/{slug}/cart/details", {
+        "name": "Own Client", "email": email, "line1": "1 Own Street", "city": "Ownville",
+        "postal_code": "54321", "country": "US"})
+    assert res.status_code == 200, res.text
+    res = await visitor.post_json(f"/g/{slug}/checkout", {"version": res.json()["version"]})
+    assert res.status_code == 200, res.text
     ids = await first_ids(db, schema, me.photographer_id, {
         "events": event_id, "images": images[0]["id"], "contacts": contact_id,
         "slug": slug})
@@ -552,10 +616,10 @@ class Case:
 
     def order(self) -> tuple:
         # A's ids first; then B's own pages; destructive posts last (an image before its
-        # event), /logout at the very end.
+        # event, an item before its price list), /logout at the very end.
         return (not self.foreign and self.method == "POST", self.destructive,
                 self.route.template == "/logout", "event_id" in self.route.params,
-                self.route.template, self.path)
+                -self.route.template.count("/"), self.route.template, self.path)
 
 
 def kind_value(tenant: Tenant, kind: str, param: str) -> object | None:
@@ -651,7 +715,12 @@ def check(case: Case, res, owner: Tenant) -> list[str]:
         if res.status_code != 404:
             problems.append(f"{what}: {res.status_code}, expected 404: {gist(res)}")
     elif case.method == "GET":
-        if res.status_code != 200:  # the control: the same URL works with B's own ids
+        target = OWN_GET_REDIRECT.get(case.route.template)
+        if target is not None:
+            if res.status_code != 303 or res.headers.get("location") != target:
+                problems.append(f"{what}: {res.status_code} "
+                                f"{res.headers.get('location')}, expected 303 to {target}")
+        elif res.status_code != 200:  # the control: the same URL works with B's own ids
             problems.append(f"{what}: {res.status_code} for B's own ids, expected 200")
     else:
         expected = OWN_POST_EXPECT.get(case.route.template)
@@ -716,6 +785,42 @@ async def test_another_photographer_gets_404_for_every_object_on_every_route(
     await owner.gallery_page.close()
     assert not problems, f"{len(problems)} tenancy problems:\n" + "\n".join(problems)
     assert len(cases) >= 60
+
+
+async def test_a_package_never_holds_another_tenants_item(photographer, other_photographer,
+                                                          db):
+    """A package's rows are ids in a JSON column (no foreign key for
+    cross_tenant_references to follow): B's package editor refuses A's item id, and the
+    same form with B's own item goes through (the control)."""
+    theirs = await seed_price_list(db, photographer.photographer_id)
+    mine = await seed_price_list(db, other_photographer.photographer_id)
+    url = f"/panel/store/price-lists/{mine['list']}/items"
+
+    def form(item_id: int) -> dict:
+        return {"kind": "package", "name": "Intruder package", "price": "40.00",
+                "content_item": str(item_id), "content_qty": "2"}
+
+    def contents_sql(pid: int) -> str:
+        return f"SELECT id, contents FROM price_items WHERE photographer_id={pid} ORDER BY id"
+
+    before = await rows(db, contents_sql(other_photographer.photographer_id))
+    res = await other_photographer.post_form(f"{url}/new", form(theirs["print"]))
+    assert res.status_code == 400, res.text
+    assert "own price list" in res.text
+    res = await other_photographer.post_form(f"{url}/{mine['package']}", form(theirs["web"]))
+    assert res.status_code == 400, res.text
+    assert await rows(db, contents_sql(other_photographer.photographer_id)) == before
+
+    res = await other_photographer.post_form(f"{url}/new", form(mine["print"]))
+    assert res.status_code == 303, res.text
+    res = await other_photographer.post_form(f"{url}/{mine['package']}", form(mine["web"]))
+    assert res.status_code == 303, res.text
+    after = await rows(db, contents_sql(other_photographer.photographer_id))
+    assert len(after) == len(before) + 1
+    ours = {mine[k] for k in ("print", "web", "full", "gallery", "canvas")}
+    for _, contents in after:
+        parts = json.loads(contents) if isinstance(contents, str) else contents
+        assert {int(part["item_id"]) for part in parts or []} <= ours, parts
 
 
 # --- live sockets --------------------------------------------------------------------------
