@@ -475,7 +475,11 @@ def main() -> None:
     parser.add_argument("--no-floor", action="store_true", help="skip the floor run")
     parser.add_argument("--action", choices=["favorite", "cart"], default="favorite",
                         help="what each client of the paced run does")
+    parser.add_argument("--clients", type=int, default=200,
+                        help="paced clients (each acts about once a second)")
     args = parser.parse_args()
+    global CLIENTS
+    CLIENTS = args.clients
     tmp = Path(tempfile.mkdtemp(prefix="proofroom-bench-"))
     env = {**os.environ, "PROOFROOM_VAR": str(tmp / "var"), "SECRET_KEY": "bench",
            # Every bench client comes from 127.0.0.1: the per-address limits would refuse
