@@ -171,24 +171,23 @@ def content_disposition(filename: str) -> str:
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename)}"
 
 
-def purchased(session: Session, event: Event, order, image_id: int | None) -> dict[int, str]:
-    """The files a paid order unlocked, by image id → size (`image_id`: just that one);
+def purchased(session: Session, event: Event, order,
+              image_id: int | None) -> list[tuple[Image, str]]:
+    """The files a paid order unlocked, each with its size (`image_id`: just that one);
     the gallery's own download settings and PIN do not apply to what was bought."""
-    from .store.orders import grants_for
+    from .store.orders import order_grants
 
     if order.state not in ("paid", "in_production", "shipped", "delivered"):
         raise Forbidden("Your files unlock as soon as your photographer marks the order paid.")
-    grants = [g for g in grants_for(session, event, Guest(order.photographer_id, event.id,
-                                                          order.contact_id))
-              if g.order_id == order.id]
-    ready = select(Image.id).where(Image.event_id == event.id, Image.state == "ready")
+    ready = select(Image).where(Image.event_id == event.id, Image.state == "ready")
     if image_id is not None:
         ready = ready.where(Image.id == image_id)
-    ids = set(session.scalars(ready))
+    images = {image.id: image for image in session.scalars(ready.order_by(Image.id))}
     sizes: dict[int, str] = {}
-    for grant in sorted(grants, key=lambda g: g.size == "original"):  # the larger wins
-        for one in (ids if grant.image_id is None else ids & {grant.image_id}):
+    grants = sorted(order_grants(session, order), key=lambda g: g.size == "original")
+    for grant in grants:  # the larger size wins
+        for one in (images if grant.image_id is None else images.keys() & {grant.image_id}):
             sizes[one] = grant.size
     if not sizes:
         raise NotFound("That file is not part of this order.")
-    return sizes
+    return [(images[i], sizes[i]) for i in sorted(sizes)]

@@ -112,31 +112,18 @@ async def order_page(request: Request) -> Response:
         order = orders.by_token(session, event, request.path_params["token"])
         lines = orders.lines_of(session, order)
         return {"order": order, "lines": lines, "event": event, "labels": STATE_LABELS,
-                "grants": _granted(session, event, order)}
+                "grants": orders.granted_images(session, order)}
 
     async with services(request).db.reader() as session:
         context = await session.run_sync(read)
     return render(request, "gallery/order.html", context)
 
 
-def _granted(session: Session, event: Event, order) -> list[Image] | str:
-    """The purchased files this order unlocks ("all": the whole gallery)."""
-    grants = orders.grants_for(session, event, Guest(order.photographer_id, event.id,
-                                                     order.contact_id))
-    mine = [g for g in grants if g.order_id == order.id]
-    if any(g.image_id is None for g in mine):
-        return "all"
-    ids = {g.image_id for g in mine}
-    return [session.get(Image, i) for i in sorted(ids) if session.get(Image, i) is not None]
-
-
 def _ordered_files(request: Request, event: Event, image_id: int | None):
-    """The order (by its emailed token) and the files of it to serve, checked in one read."""
-    def read(session: Session) -> tuple[Any, dict[int, str], list[Image]]:
+    """The order (by its emailed token) and its files to serve, checked in one read."""
+    def read(session: Session) -> tuple[Any, list[tuple[Image, str]]]:
         order = orders.by_token(session, event, request.path_params["token"])
-        sizes = downloads.purchased(session, event, order, image_id)
-        images = [session.get(Image, i) for i in sorted(sizes)]
-        return order, sizes, images
+        return order, downloads.purchased(session, event, order, image_id)
     return read
 
 
@@ -144,12 +131,11 @@ async def order_file(request: Request) -> Response:
     """One purchased file; the emailed order link is the key (like the favorites link)."""
     svc, event = services(request), await _order_gallery(request)
     async with svc.db.reader() as session:
-        order, sizes, [image] = await session.run_sync(
+        order, [(image, size)] = await session.run_sync(
             _ordered_files(request, event, int_param(request, "image_id")))
-    file = downloads.single_file(svc.media, event, image, sizes[image.id])
+    file = downloads.single_file(svc.media, event, image, size)
     guest = Guest(order.photographer_id, event.id, order.contact_id)
-    await write(request, downloads.record_single, event, guest, image.id, file,
-                sizes[image.id])
+    await write(request, downloads.record_single, event, guest, image.id, file, size)
     return FileResponse(file.path, filename=file.filename,
                         headers={"Cache-Control": "private, no-store"})
 
@@ -158,7 +144,8 @@ async def order_zip(request: Request) -> Response:
     """Every purchased file of the order as one ZIP."""
     svc, event = services(request), await _order_gallery(request)
     async with svc.db.reader() as session:
-        order, sizes, images = await session.run_sync(_ordered_files(request, event, None))
+        order, files = await session.run_sync(_ordered_files(request, event, None))
+    images, sizes = [image for image, _ in files], {image.id: size for image, size in files}
     stream = downloads.build_zip(svc.media, event, images, sizes)
     guest = Guest(order.photographer_id, event.id, order.contact_id)
     await write(request, downloads.record_bulk, event, guest, "purchased", len(images),

@@ -37,14 +37,6 @@ NOTE_MAX = 5000
 TRACKING_MAX = 500
 
 
-def _counts(session: Session, photographer_id: int) -> dict[str, int]:
-    """How many orders in each state (and all), for the filter tabs."""
-    counts = {"": orders.orders_page(session, photographer_id, "", 1, 0)[1]}
-    for state in ORDER_STATES:
-        counts[state] = orders.orders_page(session, photographer_id, state, 1, 0)[1]
-    return counts
-
-
 @login_required
 async def orders_list(request: Request) -> Response:
     q = request.query_params
@@ -58,7 +50,7 @@ async def orders_list(request: Request) -> Response:
         if page_no > pages:  # past the end: the last page
             rows, total = orders.orders_page(session, pid, state, pages, PER_PAGE)
         return {"rows": rows, "total": total, "pages": pages, "page": min(page_no, pages),
-                "counts": _counts(session, pid)}
+                "counts": orders.state_counts(session, pid)}
 
     async with services(request).db.reader() as session:
         context = await session.run_sync(read)
@@ -177,9 +169,9 @@ def address_of(customer: dict[str, Any]) -> str:
 
 def _export_rows(session: Session, photographer_id: int, state: str) -> list[list[str]]:
     rows, _ = orders.orders_page(session, photographer_id, state, 1, EXPORT_LIMIT)
-    out = []
+    out, lines_by_order = [], orders.lines_for(session, [row[0].id for row in rows])
     for order, name, email, title in rows:
-        lines = orders.lines_of(session, order)
+        lines = lines_by_order[order.id]
         customer = order.customer or {}
         out.append([
             str(order.number), _when(order.placed_at), STATE_LABELS.get(order.state, order.state),

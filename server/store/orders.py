@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from .. import activity, mail
 from ..errors import Invalid, NotFound
-from ..models import Contact, Event, Photographer, utcnow
+from ..models import Contact, Event, Image, Photographer, utcnow
 from ..public import Guest
 from ..templating import EMAILS
 from . import carts, pricing
@@ -144,6 +144,24 @@ def lines_of(session: Session, order: Order) -> list[OrderLine]:
         OrderLine.order_id == order.id).order_by(OrderLine.id)))
 
 
+def lines_for(session: Session, order_ids: list[int]) -> dict[int, list[OrderLine]]:
+    """Many orders' lines in one query (the CSV export), by order id, in order."""
+    found: dict[int, list[OrderLine]] = {i: [] for i in order_ids}
+    if order_ids:
+        for line in session.scalars(select(OrderLine).where(OrderLine.order_id.in_(order_ids))
+                                    .order_by(OrderLine.id)):
+            found[line.order_id].append(line)
+    return found
+
+
+def state_counts(session: Session, photographer_id: int) -> dict[str, int]:
+    """How many orders are in each state ("": all of them), in one query."""
+    counts = dict.fromkeys(TRANSITIONS, 0)
+    counts.update(session.execute(select(Order.state, func.count()).where(
+        Order.photographer_id == photographer_id).group_by(Order.state)).all())
+    return {"": sum(counts.values()), **counts}
+
+
 def find_order(session: Session, photographer_id: int, order_id: int) -> Order:
     order = session.scalar(select(Order).where(Order.id == order_id,
                                                Order.photographer_id == photographer_id))
@@ -225,11 +243,20 @@ def _grant(session: Session, order: Order) -> None:
                         add(photo, part["digital_scope"])
 
 
-def grants_for(session: Session, event: Event, guest: Guest) -> list[DigitalGrant]:
-    """What this contact bought as files in this gallery (paid orders only)."""
+def order_grants(session: Session, order: Order) -> list[DigitalGrant]:
+    """The digital files this (paid) order unlocked; none before it is paid."""
     return list(session.scalars(select(DigitalGrant).where(
-        DigitalGrant.event_id == event.id, DigitalGrant.contact_id == guest.contact_id,
-        DigitalGrant.photographer_id == guest.photographer_id)))
+        DigitalGrant.order_id == order.id,
+        DigitalGrant.photographer_id == order.photographer_id)))
+
+
+def granted_images(session: Session, order: Order) -> list[Image] | str:
+    """What the order page lists as the client's files ("all": the whole gallery)."""
+    grants = order_grants(session, order)
+    if any(g.image_id is None for g in grants):
+        return "all"
+    return list(session.scalars(select(Image).where(
+        Image.id.in_({g.image_id for g in grants})).order_by(Image.id))) if grants else []
 
 
 def open_count(session: Session, photographer_id: int) -> int:
