@@ -385,3 +385,14 @@ async def test_saved_cart_orders_and_open_orders_move_live(photographer, new_cli
     assert navigations == {"activity": 0, "orders": 0, "dashboard": 0}, navigations
     assert not errors, errors
     await context.close()
+
+
+async def test_the_state_tabs_count_the_orders_in_each_state(photographer, new_client, db):
+    order_id, *_ = await _placed(photographer, new_client, db)
+    res = await photographer.post_form(f"/panel/store/orders/{order_id}/state", {"state": "paid"})
+    assert res.status_code == 303
+    listing = (await photographer.get("/panel/store/orders")).text
+    tabs = dict(re.findall(r'data-state-tab="(\w+)">[^<]*<span class="count">(\d+)</span>',
+                           listing))
+    assert tabs["paid"] == "1" and tabs["placed"] == "0" and tabs["cancelled"] == "0"
+    assert re.search(r'href="/panel/store/orders">All <span class="count">1</span>', listing)
