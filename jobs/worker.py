@@ -33,6 +33,7 @@ from server import mail, uploads
 from server import reconcile as reconcile_service
 from server.config import Settings
 from server.models import utcnow
+from server.workflows import runner
 
 log = logging.getLogger("proofroom.jobs")
 
@@ -149,6 +150,15 @@ async def reconcile(ctx: dict[str, Any]) -> dict[str, int]:
     return await reconcile_service.reconcile(ctx["db"], ctx["lease"])
 
 
+@logged
+@hands_back
+async def run_scheduled_action(ctx: dict[str, Any], action_id: int) -> str:
+    settings: Settings = ctx["settings"]
+    mailer = runner.Mailer(settings.base_url, settings.secret_key, settings.smtp_url,
+                           settings.mail_from)
+    return await runner.run(ctx["db"], mailer, action_id, ctx["lease"])
+
+
 async def optimize_database(ctx: dict[str, Any]) -> None:
     await ctx["db"].optimize()
 
@@ -156,7 +166,8 @@ async def optimize_database(ctx: dict[str, Any]) -> None:
 #: Reconcile reads and enqueues thousands of rows on a busy database: not bound by the
 #: lease-derived timeout of the work jobs.
 RECONCILE_TIMEOUT = 120
-FUNCTIONS = [process_image, send_email, func(reconcile, timeout=RECONCILE_TIMEOUT)]
+FUNCTIONS = [process_image, send_email, run_scheduled_action,
+             func(reconcile, timeout=RECONCILE_TIMEOUT)]
 
 
 def cron_jobs() -> list[CronJob]:

@@ -23,11 +23,14 @@ KINDS: dict[str, str] = {
     "cart_updated": "The client's cart changed: items, value and checkout stage (SAVED CART).",
     "order_placed": "The client placed an order.",
     "order_updated": "The photographer moved an order on (paid, shipped, cancelled …).",
+    "workflow_email_sent": "A Gallery Workflow emailed the client (a reminder, an announcement …).",
+    "workflow_skipped": "A Gallery Workflow email was not sent to the client, with the reason.",
 }
 
 
 #: Kinds the photographer causes: they do not move the client's LAST SAVED or counters.
-PHOTOGRAPHER_KINDS = frozenset({"comment_replied", "order_updated"})
+PHOTOGRAPHER_KINDS = frozenset({"comment_replied", "order_updated", "workflow_email_sent",
+                                "workflow_skipped"})
 
 #: Kinds a client's own gallery socket receives (their conversation): the hub routes only
 #: these to the gallery sockets of the event's (gallery, contact).

@@ -22,6 +22,7 @@ from .errors import NotFound
 from .models import Contact, Device, DeviceFavorite, Event, Favorite, Image, utcnow
 from .outbox import outbox_of
 from .public import Guest, device_marks
+from .workflows import planner
 
 _images, _favs, _contacts = Image.__table__, Favorite.__table__, Contact.__table__
 _devices, _claims = Device.__table__, DeviceFavorite.__table__
@@ -100,6 +101,8 @@ def toggle(session: Session, event_id: int, event_title: str, guest: Guest, imag
         payload={"image_id": image_id, "filename": filename, **device_marks(guest)},
         names={"contact_name": name, "contact_email": email, "event_title": event_title},
     )
+    if on:
+        planner.visitor_acted(session, event_id, guest.contact_id, "first_favorite")
     return True
 
 

@@ -22,6 +22,7 @@ from .errors import Invalid, NotFound
 from .models import Event, GalleryType, Image, utcnow
 from .passwords import hash_password
 from .store import catalog
+from .workflows import planner
 
 DEFAULT_GALLERY_TYPES = ("Wedding", "Portrait", "School")
 DOWNLOAD_SIZES = {"original": "Original files", "web": "Web size (2048 px)"}
@@ -159,6 +160,7 @@ def new_event(session: Session, photographer_id: int, form: EventForm) -> Event:
     event.slug = slugify(event.title)
     session.add(event)
     session.flush()
+    planner.plan(session, event)
     return event
 
 
@@ -168,6 +170,8 @@ def update_event(session: Session, photographer_id: int, event_id: int,
     _apply_form(session, event, form)
     event.updated_at = utcnow()
     session.flush()
+    # A new expiry, type or workflow moves the schedule in this same transaction.
+    planner.plan(session, event)
     return event
 
 
@@ -262,6 +266,7 @@ def change_status(session: Session, photographer_id: int, event_id: int, status:
         event.released_at = utcnow()
     event.status = status
     session.flush()
+    planner.plan(session, event)
     return event
 
 

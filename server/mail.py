@@ -60,18 +60,24 @@ def _claimable(now):
 def queue(
     session: Session, photographer_id: int, *, kind: str, recipient: str, subject: str,
     body_text: str, body_html: str = "", contact_id: int | None = None,
-    event_id: int | None = None,
+    event_id: int | None = None, lease: timedelta | None = None,
 ) -> OutboundEmail:
-    """Add the email to the unit of work; its send job is enqueued after the commit."""
+    """Add the email to the unit of work; its send job is enqueued after the commit.
+    With `lease`, the caller (a job) claims it in the same unit and sends it itself after
+    the commit (`send_claimed`), a job hop saved; if it dies first, the lease runs out and
+    reconcile takes the row back like any other."""
     row = OutboundEmail(
         photographer_id=photographer_id, contact_id=contact_id, event_id=event_id, kind=kind,
         recipient=recipient, subject=" ".join(subject.split())[:300],  # one header line
         body_text=body_text, body_html=body_html,
-        state="queued",
+        state="queued" if lease is None else "sending",
+        attempts=0 if lease is None else 1,
+        leased_until=None if lease is None else utcnow() + lease,
     )
     session.add(row)
     session.flush()
-    outbox_of(session).enqueue(SEND_JOB, row.id, job_id=job_id(row))
+    if lease is None:
+        outbox_of(session).enqueue(SEND_JOB, row.id, job_id=job_id(row))
     return row
 
 
@@ -156,6 +162,12 @@ async def process(db, smtp_url: str, sender: str, email_id: int,
     row = await db.write(claim, email_id, lease)
     if row is None:
         return "skipped"
+    return await send_claimed(db, smtp_url, sender, row)
+
+
+async def send_claimed(db, smtp_url: str, sender: str, row: OutboundEmail) -> str:
+    """Deliver (or store) an email this job has claimed, and record how it went."""
+    email_id = row.id
     if not smtp_url:
         await db.write(mark, email_id, "stored")
         return "stored"

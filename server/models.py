@@ -106,6 +106,8 @@ class Contact(Base):
     name: Mapped[str] = mapped_column(String(120), default="")
     source: Mapped[str] = mapped_column(String(20), default="gate")  # gate | manual
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: Followed the unsubscribe link of a workflow email: no workflow email reaches them.
+    unsubscribed_at: Mapped[datetime | None]
 
 
 class Device(Base):
@@ -183,6 +185,14 @@ class Event(Base):
     store_enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
     price_list_id: Mapped[int | None] = mapped_column(
         ForeignKey("price_lists.id", ondelete="SET NULL"))
+    #: Gallery Workflows: off, or this gallery's workflow (None: its gallery type's active
+    #: one). See server/workflows/planner.py.
+    workflows_off: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    workflow_id: Mapped[int | None] = mapped_column(
+        ForeignKey("workflows.id", ondelete="SET NULL"))
+    #: The gallery password as typed, for the {password} merge field of the clients' emails
+    #: (it is a secret the clients are sent anyway); the hash above is what unlocks.
+    client_password: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -351,3 +361,4 @@ class OutboundEmail(Base):
 
 # The store's tables join the same metadata (migrations, create_all).
 from .store import models as _store_models  # noqa: E402, F401
+from .workflows import models as _workflow_models  # noqa: E402, F401

@@ -24,6 +24,7 @@ from .models import Contact, Device, Event, Image, Visit, utcnow
 from .passwords import verify_password
 from .throttle import Throttle
 from .validation import storable
+from .workflows import planner
 
 #: A returning visitor counts as a new visit (and a feed entry) after this long away.
 VISIT_GAP = timedelta(minutes=30)
@@ -177,6 +178,8 @@ def touch_visit(session: Session, guest: Guest, *, force: bool = False,
         contact_id=guest.contact_id,
         payload={"first": first, **device_marks(guest), **(payload or {})},
     )
+    if first:
+        planner.visitor_acted(session, guest.event_id, guest.contact_id, "first_visit")
     return True
 
 

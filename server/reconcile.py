@@ -1,7 +1,7 @@
 """Reconcile: the database owns every piece of pending work; Redis only carries it.
 
-Each kind of background work (resize an image, send an email; the workflows' scheduled
-actions next) is one `Kind` entry: its table, which rows wait for a job, which rows a job
+Each kind of background work (resize an image, send an email, run a workflow's scheduled
+action) is one `Kind` entry: its table, which rows wait for a job, which rows a job
 holds (a lease), the job's name and its deterministic id, and what `release_stale` writes
 to take back a row whose lease ran out. `reconcile()` runs when a worker starts
 (server/app.py calls it before the worker takes jobs) and every minute (an arq cron in
@@ -36,6 +36,8 @@ from sqlalchemy.orm import Session
 from . import mail, uploads
 from .models import Image, OutboundEmail, utcnow
 from .outbox import Job
+from .workflows import planner, runner
+from .workflows.models import ScheduledAction
 
 if TYPE_CHECKING:
     from .db import Database
@@ -60,6 +62,9 @@ class Kind:
     max_attempts: int  # claims made before a stale row ends `failed`
     gave_up: str  # the `error` of a row that ended so
     requeue: dict[str, Any] = field(default_factory=dict)  # more values for a row put back
+    #: Only rows due within this long (oldest due first): a schedule holds rows due in
+    #: weeks, whose jobs need not sit in Redis yet (arq drops a job a day after its time).
+    soon: timedelta | None = None
 
 
 KINDS: tuple[Kind, ...] = (
@@ -70,6 +75,10 @@ KINDS: tuple[Kind, ...] = (
          mail.job_id, mail.MAX_ATTEMPTS,
          f"Gave up after {mail.MAX_ATTEMPTS} attempts: the last one never finished.",
          {"state": "queued"}),
+    Kind("action", ScheduledAction, runner.WAITING, runner.LEASED, planner.RUN_JOB,
+         planner.job_id, runner.MAX_ATTEMPTS,
+         f"Gave up after {runner.MAX_ATTEMPTS} attempts: the last one never finished.",
+         {"state": "pending"}, soon=timedelta(hours=1)),
 )
 
 
@@ -97,9 +106,8 @@ async def reconcile(db: Database, lease: timedelta,
     now = utcnow()
     counts = await db.write(_release_all, kinds, now)
     async with db.reader() as session:
-        waiting = {kind.name: list(await session.scalars(
-            select(kind.model).where(kind.waiting).order_by(kind.model.id).limit(BATCH)))
-            for kind in kinds}
+        waiting = {kind.name: list(await session.scalars(_waiting(kind, now)))
+                   for kind in kinds}
         lease_ends = [await session.scalar(select(func.min(kind.model.leased_until))
                                            .where(kind.leased)) for kind in kinds]
     for kind in kinds:
@@ -110,6 +118,14 @@ async def reconcile(db: Database, lease: timedelta,
     if any(counts[k] for k in counts if k.endswith(("_taken_back", "_enqueued"))):
         log.info("reconcile %s", " ".join(f"{k}={v}" for k, v in sorted(counts.items())))
     return counts
+
+
+def _waiting(kind: Kind, now: datetime):
+    query = select(kind.model).where(kind.waiting)
+    if kind.soon is None:
+        return query.order_by(kind.model.id).limit(BATCH)
+    return (query.where(kind.model.next_attempt_at <= now + kind.soon)
+            .order_by(kind.model.next_attempt_at).limit(BATCH))
 
 
 def _release_all(session: Session, kinds: tuple[Kind, ...], now: datetime) -> dict[str, int]:

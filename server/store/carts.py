@@ -22,6 +22,7 @@ from ..contacts import insert_if_absent
 from ..errors import Invalid, NotFound
 from ..models import Event, GalleryType, Image, Visit, utcnow
 from ..public import Guest
+from ..workflows import planner
 from . import catalog, pricing
 from .models import Cart, CartItem, Coupon, CouponUse, PriceItem
 
@@ -252,6 +253,7 @@ def changed(session: Session, event: Event, guest: Guest, cart: Cart,
                     contact_id=guest.contact_id, payload={
                         "items": count, "value": value, "stage": stage,
                         "currency": terms_of(session, guest.photographer_id).currency})
+    planner.visitor_acted(session, event.id, guest.contact_id, "cart_change")
     return priced if guest.verified else None
 
 
