@@ -66,8 +66,8 @@ def local_at(day_of: datetime, minute: int, tz: ZoneInfo) -> datetime:
 
 
 def at_send_time(raw: datetime, anchor_at: datetime | None, rules: Rules) -> datetime:
-    """The studio's send time on raw's local date; the next day's if that is before the
-    anchor (see the module docstring)."""
+    """The studio's send time on raw's local date; the next day's if that is before
+    `anchor_at` (given for times after their anchor: see the module docstring)."""
     when = local_at(raw, rules.send_minute, rules.zone)
     if anchor_at is not None and when < anchor_at:
         when = local_at(raw + timedelta(days=1), rules.send_minute, rules.zone)
@@ -98,7 +98,9 @@ def due_time(anchor: str, offset_seconds: int, *, anchor_at: datetime | None,
     if raw is None:
         return None
     if send_time:
-        raw = at_send_time(raw, None if anchor == "date" else anchor_at, rules)
+        # Only a time after its anchor must stay after it; "7 days before expiry" may not.
+        after = anchor != "date" and offset_seconds >= 0
+        raw = at_send_time(raw, anchor_at if after else None, rules)
     return out_of_quiet_hours(raw, rules)
 
 
