@@ -32,16 +32,20 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from .models import Image, OutboundEmail, utcnow
+from .workflows.models import ScheduledAction
 
 DATABASE_TIMEOUT = 2.0  # seconds for SELECT 1
 PENDING_TIMEOUT = 3.0  # seconds for the oldest-pending queries (indexed on state)
 REDIS_TIMEOUT = 1.0  # seconds for PING + EXISTS, one round trip
 WORKER_KEY = default_queue_name + health_check_key_suffix  # "arq:queue:health-check"
 
-#: Unfinished background work: kind -> (model, states that mean "not done yet").
+#: Unfinished background work: kind -> (model, states that mean "not done yet", the
+#: column its age counts from). A scheduled action's age counts from its due time: one
+#: due next week is not late today.
 PENDING = {
-    "image": (Image, ("processing",)),
-    "email": (OutboundEmail, ("queued", "sending")),
+    "image": (Image, ("processing",), Image.created_at),
+    "email": (OutboundEmail, ("queued", "sending"), OutboundEmail.created_at),
+    "action": (ScheduledAction, ("pending", "claimed"), ScheduledAction.next_attempt_at),
 }
 
 
@@ -63,9 +67,9 @@ def _failure(exc: BaseException) -> Check:
 async def oldest_pending(session: AsyncSession) -> dict[str, datetime | None]:
     """When the oldest unfinished job of each kind was created (None: there is none)."""
     oldest = {}
-    for kind, (model, states) in PENDING.items():
+    for kind, (model, states, since) in PENDING.items():
         oldest[kind] = await session.scalar(
-            select(func.min(model.created_at)).where(model.state.in_(states)))
+            select(func.min(since)).where(model.state.in_(states), since <= utcnow()))
     return oldest
 
 

@@ -74,10 +74,10 @@ async def work_summary(session: AsyncSession) -> dict[str, Work]:
     """Unfinished and failed rows of each kind, and the oldest unfinished: one grouped
     query per table (the state column is indexed)."""
     summary = {}
-    for kind, (model, states) in PENDING.items():
+    for kind, (model, states, since) in PENDING.items():
         work = summary[kind] = Work()
         rows = await session.execute(
-            select(model.state, func.count(), func.min(model.created_at))
+            select(model.state, func.count(), func.min(since))
             .where(model.state.in_((*states, "failed"))).group_by(model.state))
         for state, count, oldest in rows:
             if state == "failed":
@@ -145,11 +145,11 @@ def _by_kind(family, name: str, documentation: str, values: dict[str, int]) -> M
 def _work_families(work: dict[str, Work], now: datetime) -> Iterator[Metric]:
     pending = GaugeMetricFamily("proofroom_pending_jobs", "Unfinished background work in "
                                 "the database (images processing, emails queued or "
-                                "sending).", labels=["kind"])
+                                "sending, scheduled actions not yet done).", labels=["kind"])
     late = GaugeMetricFamily("proofroom_oldest_pending_job_age_seconds", "Age of the "
                              "oldest unfinished job (0: none).", labels=["kind"])
     failed = GaugeMetricFamily("proofroom_failed_jobs", "Background work that ended "
-                               "failed (images, emails).", labels=["kind"])
+                               "failed (images, emails, scheduled actions).", labels=["kind"])
     for kind, item in work.items():
         pending.add_metric([kind], item.pending)
         age = 0.0 if item.oldest_pending is None else (now - item.oldest_pending).total_seconds()
