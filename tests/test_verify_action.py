@@ -17,11 +17,12 @@ import asyncio
 import json
 import re
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import pytest
 from conftest import Client, pass_gate, released_gallery, scalar, seed_price_list
+from sqlalchemy import text
 from test_realtime import open_panel_socket
 
 from server.events import KINDS
@@ -101,6 +102,57 @@ async def order_updated(s: Scene) -> None:
                                             {"state": "paid"}))
 
 
+async def _workflow_email(s: Scene, subject: str) -> None:
+    """An active workflow for the scene's gallery (made once) gains a release-anchored
+    email step to its clients (the scene's contact); re-releasing the gallery re-plans
+    it, and the step is due at once (its release was minutes ago)."""
+    pid, now = s.photographer.photographer_id, datetime.now(UTC).replace(tzinfo=None)
+    workflow_id = await scalar(s.db, "SELECT workflow_id FROM events WHERE id = :e",
+                               e=s.event_id)
+    async with s.db.begin() as conn:
+        if workflow_id is None:
+            workflow_id = (await conn.execute(text(
+                "INSERT INTO workflows (photographer_id, name, description, active, created_at,"
+                " updated_at) VALUES (:p, 'Verify', '', :t, :now, :now) RETURNING id"),
+                {"p": pid, "t": True, "now": now})).scalar_one()
+            await conn.execute(text("UPDATE events SET workflow_id = :w WHERE id = :e"),
+                               {"w": workflow_id, "e": s.event_id})
+            await conn.execute(text(
+                "INSERT INTO gallery_clients (event_id, contact_id, photographer_id, created_at)"
+                " VALUES (:e, :c, :p, :now)"),
+                {"e": s.event_id, "c": s.contact_id, "p": pid, "now": now})
+        await conn.execute(text(
+            "INSERT INTO workflow_steps (photographer_id, workflow_id, position, kind, name,"
+            " anchor, offset_seconds, end_offset_seconds, audience, at_send_time, content,"
+            " updated_at) VALUES (:p, :w, 0, 'email', :n, 'release', 0, 0, 'clients', :f,"
+            " :c, :now)"),
+            {"p": pid, "w": workflow_id, "n": subject, "f": False, "now": now,
+             "c": json.dumps({"subject": subject, "body": "Hello {first_name}"})})
+    await ok(await s.photographer.post_form(f"/panel/events/{s.event_id}/status",
+                                            {"status": "released"}))
+
+
+async def _logged(s: Scene, kind: str, timeout: float = 30) -> None:
+    """Wait for the worker to log `kind` for the scene's gallery."""
+    async with asyncio.timeout(timeout):
+        while not await scalar(s.db, "SELECT count(*) FROM activity_events WHERE "
+                               "event_id = :e AND kind = :k", e=s.event_id, k=kind):
+            await asyncio.sleep(0.1)
+
+
+async def workflow_email_sent(s: Scene) -> None:
+    await _workflow_email(s, "Your gallery is live")
+    await _logged(s, "workflow_email_sent")
+
+
+async def workflow_skipped(s: Scene) -> None:
+    async with s.db.begin() as conn:
+        await conn.execute(text("UPDATE contacts SET unsubscribed_at = :now WHERE id = :c"),
+                           {"now": datetime.now(UTC).replace(tzinfo=None), "c": s.contact_id})
+    await _workflow_email(s, "A second note")
+    await _logged(s, "workflow_skipped")
+
+
 #: One action per kind, run in this order on one scene (a visit first: it makes the row).
 CASES: dict[str, Callable[[Scene], Awaitable[None]]] = {
     "visit": visit,
@@ -113,6 +165,8 @@ CASES: dict[str, Callable[[Scene], Awaitable[None]]] = {
     "cart_updated": cart_updated,
     "order_placed": order_placed,
     "order_updated": order_updated,
+    "workflow_email_sent": workflow_email_sent,
+    "workflow_skipped": workflow_skipped,
 }
 
 
