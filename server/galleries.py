@@ -23,6 +23,7 @@ from .models import Event, GalleryType, Image, utcnow
 from .passwords import hash_password
 from .store import catalog
 from .workflows import planner
+from .workflows.models import Workflow
 
 DEFAULT_GALLERY_TYPES = ("Wedding", "Portrait", "School")
 DOWNLOAD_SIZES = {"original": "Original files", "web": "Web size (2048 px)"}
@@ -88,6 +89,12 @@ class EventForm:
     store_enabled: bool | None = None
     #: "" for the gallery type's default list, else a price list id; None leaves it.
     price_list_id: str | None = None
+    #: The new gallery password as typed (the {password} merge field of workflow emails).
+    client_password: str = ""
+    #: Gallery Workflows: True opts the gallery out; None leaves it.
+    workflows_off: bool | None = None
+    #: "" to follow the gallery type's workflow, else a workflow id; None leaves it.
+    workflow_id: str | None = None
 
 
 async def gallery_password_hash(password: str) -> str | None:
@@ -136,8 +143,9 @@ def _apply_form(session: Session, event: Event, form: EventForm) -> None:
     event.expires_at = _parse_day(form.expires_on, "Expiry date")
     if form.password_hash:
         event.password_hash = form.password_hash
+        event.client_password = form.client_password or None
     elif form.clear_password:
-        event.password_hash = None
+        event.password_hash = event.client_password = None
     event.download_single = form.download_single
     event.download_bulk = form.download_bulk
     if form.download_size not in DOWNLOAD_SIZES:
@@ -152,6 +160,24 @@ def _apply_form(session: Session, event: Event, form: EventForm) -> None:
     if form.price_list_id is not None:
         event.price_list_id = catalog.chosen_price_list(session, event.photographer_id,
                                                         form.price_list_id)
+    _apply_workflow(session, event, form)
+
+
+def _apply_workflow(session: Session, event: Event, form: EventForm) -> None:
+    """The gallery's workflow choice (update_event re-plans right after)."""
+    if form.workflows_off is not None:
+        event.workflows_off = form.workflows_off
+    if form.workflow_id is None:
+        return
+    picked = None
+    if form.workflow_id:
+        if form.workflow_id.isdigit():  # only the photographer's own workflow is theirs
+            picked = session.scalar(select(Workflow.id).where(
+                Workflow.id == int(form.workflow_id),
+                Workflow.photographer_id == event.photographer_id))
+        if picked is None:
+            raise Invalid("Pick a workflow from the list.", field="workflow_id")
+    event.workflow_id = picked
 
 
 def new_event(session: Session, photographer_id: int, form: EventForm) -> Event:

@@ -603,3 +603,61 @@ async def seed_price_list(engine: AsyncEngine, photographer_id: int,
             await conn.execute(update(Event).where(Event.id == event_id)
                                .values(price_list_id=ids["list"]))
     return ids
+
+
+#: What a seeded step is unless a test says otherwise: an email to the gallery's clients,
+#: sent exactly at its time (tests use offsets of seconds, not the studio's 09:00).
+STEP_DEFAULTS = {"kind": "email", "name": "", "anchor": "release", "offset_seconds": 0,
+                 "audience": "clients", "at_send_time": False,
+                 "content": {"subject": "{gallery_title} is ready",
+                             "body": "Hi {first_name},\n\nYour photos are waiting."}}
+
+
+async def seed_workflow(engine: AsyncEngine, photographer_id: int,
+                        gallery_type_id: int | None = None,
+                        steps: list[dict] | tuple[dict, ...] = ({},),
+                        name: str = "Test workflow") -> tuple[int, list[int]]:
+    """An active workflow (of `gallery_type_id`, if given) and its steps, written with SQL
+    behind the server's back: each step is STEP_DEFAULTS updated with its dict, in order.
+    Returns (workflow id, step ids). Nothing is planned: a gallery picks it up when it is
+    next planned (released, edited)."""
+    from sqlalchemy import insert
+
+    from server.models import utcnow
+    from server.workflows.models import Workflow, WorkflowStep
+
+    async with engine.begin() as conn:
+        workflow_id = (await conn.execute(insert(Workflow).values(
+            photographer_id=photographer_id, name=name, description="",
+            gallery_type_id=gallery_type_id, active=True, created_at=utcnow(),
+            updated_at=utcnow()).returning(Workflow.id))).scalar_one()
+        step_ids = []
+        for position, step in enumerate(steps):
+            values = {**STEP_DEFAULTS, **step}
+            step_ids.append((await conn.execute(insert(WorkflowStep).values(
+                photographer_id=photographer_id, workflow_id=workflow_id, position=position,
+                end_offset_seconds=0, updated_at=utcnow(), **values,
+            ).returning(WorkflowStep.id))).scalar_one())
+    return workflow_id, step_ids
+
+
+async def add_gallery_client(engine: AsyncEngine, photographer_id: int, event_id: int,
+                             email: str, name: str) -> int:
+    """Make `email` a client contact of the gallery (the "clients" audience), with SQL:
+    the contact (reused if the studio has it) and its gallery_clients row. Its id."""
+    from sqlalchemy import insert, select
+
+    from server.models import Contact, utcnow
+    from server.workflows.models import GalleryClient
+
+    async with engine.begin() as conn:
+        contact_id = (await conn.execute(select(Contact.id).where(
+            Contact.photographer_id == photographer_id, Contact.email == email))).scalar()
+        if contact_id is None:
+            contact_id = (await conn.execute(insert(Contact).values(
+                photographer_id=photographer_id, email=email, name=name, source="manual",
+                created_at=utcnow()).returning(Contact.id))).scalar_one()
+        await conn.execute(insert(GalleryClient).values(
+            event_id=event_id, contact_id=contact_id, photographer_id=photographer_id,
+            created_at=utcnow()))
+    return contact_id

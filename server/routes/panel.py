@@ -16,6 +16,7 @@ from ..galleries import DOWNLOAD_SIZES, EventForm
 from ..media import VARIANTS
 from ..models import Image
 from ..store import catalog
+from ..workflows import clients
 from . import inputs
 from .common import int_param, login_required, me_id, read_form, render, services, write
 
@@ -25,13 +26,14 @@ async def _event_form(form) -> EventForm:
     transaction); the service checks what depends on the database."""
     type_id = inputs.row_id(form, "gallery_type_id", "Pick a gallery type from the list.",
                             required=False)
+    password = inputs.secret(form, "password", "Gallery password", max_len=100)
     return EventForm(
         title=inputs.text(form, "title", "Title", max_len=200),
         gallery_type_id=str(type_id or ""),
         event_date=inputs.text(form, "event_date", "Event date", max_len=20),
         expires_on=inputs.text(form, "expires_on", "Expiry date", max_len=20),
-        password_hash=await galleries.gallery_password_hash(
-            inputs.secret(form, "password", "Gallery password", max_len=100)),
+        password_hash=await galleries.gallery_password_hash(password),
+        client_password=password,
         clear_password=inputs.flag(form, "clear_password", "Remove password"),
         download_single=inputs.flag(form, "download_single", "Single downloads"),
         download_bulk=inputs.flag(form, "download_bulk", "Bulk downloads"),
@@ -42,7 +44,19 @@ async def _event_form(form) -> EventForm:
         store_enabled=inputs.flag(form, "store_enabled", "Store", default=None),
         price_list_id=None if form.get("price_list_id") is None else str(inputs.row_id(
             form, "price_list_id", "Pick a price list from the list.", required=False) or ""),
+        **_workflow_fields(form),
     )
+
+
+def _workflow_fields(form) -> dict:
+    """The Workflow fieldset: follow the type's, none, or another; not posted: unchanged."""
+    mode = inputs.choice(form, "workflow_mode", "Workflow", ("type", "off", "pick"),
+                         default="")
+    if not mode:
+        return {}
+    picked = (inputs.row_id(form, "workflow_id", "Pick a workflow from the list.")
+              if mode == "pick" else None)
+    return {"workflows_off": mode == "off", "workflow_id": str(picked or "")}
 
 
 @login_required
@@ -65,13 +79,15 @@ async def _editor(request: Request, event_id: int | None, error: str | None, for
                  if event_id is not None else None)
         types = await galleries.gallery_types(session, me_id(request))
         price_lists = await catalog.price_list_choices(session, me_id(request))
+        workflows = await session.run_sync(clients.workflow_choices, me_id(request))
         last_seq = await activity.latest_seq(session, me_id(request))
     list_names = dict(price_lists)
     return render(
         request, "panel/event_form.html",
         {"event": event, "types": types, "error": error, "form": form, "sizes": DOWNLOAD_SIZES,
          "price_lists": price_lists, "last_seq": last_seq,
-         "type_lists": {str(t.id): list_names.get(t.price_list_id) for t in types}},
+         "type_lists": {str(t.id): list_names.get(t.price_list_id) for t in types},
+         "workflows": workflows, "type_workflows": clients.type_workflows(workflows)},
         status_code=status,
     )
 
@@ -109,18 +125,26 @@ async def event_edit(request: Request) -> Response:
 
 @login_required
 async def event_detail(request: Request) -> Response:
-    event_id = int_param(request, "event_id")
+    return await detail_page(request, int_param(request, "event_id"))
+
+
+async def detail_page(request: Request, event_id: int, clients_error: str | None = None,
+                      clients_form: dict | None = None, status: int = 200) -> Response:
+    """The gallery page; a bad "add a client" form comes back on it (workflows_gallery)."""
     async with services(request).db.reader() as session:
         event = await session.run_sync(galleries.find_event, me_id(request), event_id)
         images = await uploads.list_images(session, me_id(request), event_id)
         types = {t.id: t.name for t in await galleries.gallery_types(session, me_id(request))}
         comment_counts = await conversations.counts_by_image(session, me_id(request), event_id)
+        gallery_clients = await session.run_sync(clients.list_clients, me_id(request), event_id)
         last_seq = await activity.latest_seq(session, me_id(request))
     return render(request, "panel/event_detail.html", {
         "event": event, "images": images, "type_name": types.get(event.gallery_type_id, ""),
         "comment_counts": comment_counts, "last_seq": last_seq,
         "share_url": f"{services(request).settings.base_url}/g/{event.slug}",
-    })
+        "clients": gallery_clients, "clients_error": clients_error,
+        "clients_form": clients_form or {}, "max_clients": clients.MAX_CLIENTS,
+    }, status_code=status)
 
 
 @login_required

@@ -239,7 +239,7 @@ def _apply(session: Session, event: Event, row: ScheduledAction | None, row_key:
     if reason is None:
         row.state, row.reason, row.done_at = "pending", None, None
         session.flush()
-        enqueue(session, row.id, want.due)
+        enqueue(session, row.id, want.due, row.attempts)
     elif was_pending:
         row.state, row.reason, row.done_at = "skipped", reason, now
         _log_skip(session, event, want.contact_id, step, reason)
