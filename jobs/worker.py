@@ -142,7 +142,7 @@ async def process_image(ctx: dict[str, Any], image_id: int) -> str:
 async def send_email(ctx: dict[str, Any], email_id: int) -> str:
     settings: Settings = ctx["settings"]
     return await mail.process(ctx["db"], settings.smtp_url, settings.mail_from, email_id,
-                              ctx["lease"])
+                              ctx["lease"], ctx.get("smtp"))
 
 
 @logged
@@ -155,7 +155,7 @@ async def reconcile(ctx: dict[str, Any]) -> dict[str, int]:
 async def run_scheduled_action(ctx: dict[str, Any], action_id: int) -> str:
     settings: Settings = ctx["settings"]
     mailer = runner.Mailer(settings.base_url, settings.secret_key, settings.smtp_url,
-                           settings.mail_from)
+                           settings.mail_from, ctx.get("smtp"))
     return await runner.run(ctx["db"], mailer, action_id, ctx["lease"])
 
 

@@ -60,6 +60,7 @@ from .routes import (
 from .routes import activity as activity_routes
 from .routes.common import render
 from .security_headers import SecurityHeadersMiddleware
+from .smtp import SmtpPool
 from .store.payments import DEFAULT as payments_default
 from .store.payments import PaymentProvider
 from .templating import WEB_DIR, make_templates
@@ -169,7 +170,11 @@ def make_worker(services: Services, max_jobs: int) -> Worker:
         redis_pool=services.redis,
         handle_signals=False,
         on_startup=_reconcile_at_start,
+        on_shutdown=_close_smtp,
         ctx={"db": services.db, "media": services.media, "settings": services.settings,
+             # Open SMTP connections kept between sends (server/smtp.py).
+             "smtp": SmtpPool(services.settings.smtp_url) if services.settings.smtp_url
+             else None,
              "lease": lease, "stopping": stopping},
         max_jobs=max_jobs,
         poll_delay=0.1,
@@ -181,6 +186,11 @@ def make_worker(services: Services, max_jobs: int) -> Worker:
     # cancels hand back their leases (jobs/worker.py).
     worker.on_stop = stopping
     return worker
+
+
+async def _close_smtp(ctx: dict) -> None:
+    if ctx.get("smtp") is not None:
+        await ctx["smtp"].close()
 
 
 async def _reconcile_at_start(ctx: dict) -> None:

@@ -1,4 +1,6 @@
-"""Demo data: a photographer and three released galleries of generated photographs.
+"""Demo data: a photographer and three released galleries of generated photographs, with
+the store (a starter price list, a coupon) and Gallery Workflows (the three templates,
+active, and sending rules) set up.
 
 The pictures are drawn with Pillow (sky gradients, hills, a sun, a few figures) so each
 looks different and thumbnails are worth looking at; names follow camera conventions.
@@ -21,6 +23,8 @@ from .media import MediaStore
 from .models import Event, GalleryType, Photographer, utcnow
 from .store.models import Coupon, StoreSettings
 from .store.starter import add_starter_price_list
+from .workflows import builder, presets
+from .workflows.models import SendingRules
 
 DEMO_EMAIL = "demo@proofroom.app"
 DEMO_PASSWORD = "proofroom-demo"
@@ -93,7 +97,20 @@ def _demo_account(session: Session, account: auth.NewAccount) -> tuple[int, dict
                               shipping_flat=800, free_shipping_over=15000))
     session.add(Coupon(photographer_id=me.id, code="WELCOME10", kind="percent", amount=10))
     session.flush()
+    _demo_workflows(session, me.id, {t.name: t.id for t in types})
     return me.id, {t.name: t.id for t in types}
+
+
+def _demo_workflows(session: Session, photographer_id: int, types: dict[str, int]) -> None:
+    """Sending rules (09:00, quiet 21:00-08:00) and the three templates, each active for
+    its gallery type; before any gallery exists, so releasing them plans their emails."""
+    session.add(SendingRules(photographer_id=photographer_id, timezone="UTC",
+                             send_minute=9 * 60, quiet_start=21 * 60, quiet_end=8 * 60))
+    for key, template in presets.PRESETS.items():
+        form = builder.WorkflowForm(name=template["name"], description=template["description"],
+                                    gallery_type_id=types[template["gallery_type"]],
+                                    active=True)
+        builder.create_workflow(session, photographer_id, form, key)
 
 
 def _released_gallery(session: Session, photographer_id: int,

@@ -2,12 +2,13 @@
 
 One unit of work claims the row with a conditional UPDATE (`state = 'pending'` and due),
 so a duplicate job, a stale job of a moved time, or a second worker finds nothing and does
-nothing; then, in the same unit, it decides and records: a fan-out row resolves its
-audience now and adds one row per contact (each with its own job); a contact's row is
-sent (its email rendered and queued in the outbox, claimed by this job) or skipped with a
-reason. Every send and skip is an ActivityEvent. After the commit the job hands the email
-to SMTP itself (mail.send_claimed); a crash there leaves the email leased, and reconcile
-sends it once the lease runs out.
+nothing; a job that got its row also claims other rows already due (a batch, whose own
+jobs then find them done). Then, in the same unit, it decides and records each: a fan-out
+row resolves its audience now and adds one row per contact (each with its own job); a
+contact's row is sent (its email rendered and queued in the outbox, claimed by this job)
+or skipped with a reason. Every send and skip is an ActivityEvent. After the commit the
+job hands the emails to SMTP itself (mail.send_claimed); a crash there leaves them leased,
+and reconcile sends them once the lease runs out.
 """
 
 from __future__ import annotations
@@ -15,16 +16,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from .. import activity, mail
 from ..models import Contact, Event, OutboundEmail, Photographer, Visit, utcnow
+from ..smtp import SmtpPool
 from ..store.models import Order
 from . import messages, planner
 from .models import GALLERY_ANCHORS, GalleryClient, ScheduledAction, WorkflowStep
 
 MAX_ATTEMPTS = 5
+#: Rows one job claims and decides in one unit at most (see `execute`).
+BATCH = 50
 #: arq stores a job's time in whole milliseconds and may start it a hair before the row's
 #: own due time: a claim accepts rows due this soon.
 EARLY = timedelta(seconds=1)
@@ -40,6 +44,7 @@ class Mailer:
     secret: str
     smtp_url: str = ""
     sender: str = ""
+    pool: SmtpPool | None = None  # the worker's open SMTP connections
 
 
 def claimable(now: datetime):
@@ -49,42 +54,117 @@ def claimable(now: datetime):
 
 
 async def run(db, mailer: Mailer, action_id: int, lease: timedelta) -> str:
-    """The job's whole flow: one unit decides and records, then the email leaves."""
-    outcome, email = await db.write(execute, action_id, mailer, lease)
-    if email is not None:
-        await mail.send_claimed(db, mailer.smtp_url, mailer.sender, email)
+    """The job's whole flow: one unit decides and records, then the emails leave."""
+    outcome, emails = await db.write(execute, action_id, mailer, lease)
+    await mail.send_claimed(db, mailer.smtp_url, mailer.sender, emails, mailer.pool)
     return outcome
 
 
 def execute(session: Session, action_id: int, mailer: Mailer,
-            lease: timedelta) -> tuple[str, OutboundEmail | None]:
+            lease: timedelta) -> tuple[str, list[OutboundEmail]]:
+    """Claim the job's row and, with it, up to BATCH - 1 other due rows (their own jobs
+    will find them done): when thousands fall due in one minute, one unit and one commit
+    serve many. Returns the job's own row's outcome and the emails to hand to SMTP."""
     now = utcnow()
     claimed = session.execute(
         update(ScheduledAction).where(ScheduledAction.id == action_id, claimable(now))
         .values(state="claimed", attempts=ScheduledAction.attempts + 1,
                 leased_until=now + lease))
     if not claimed.rowcount:
-        return "skipped", None
-    row = session.get(ScheduledAction, action_id)
-    step = session.get(WorkflowStep, row.step_id) if row.step_id else None
-    event = session.get(Event, row.event_id)
-    if step is None or step.id not in {s.id for s in planner.email_steps(session, event.id)}:
+        return "skipped", []
+    rows = [session.get(ScheduledAction, action_id), *_claim_more(session, action_id, now, lease)]
+    batch = Batch(session, rows)
+    outcomes, emails = [], []
+    for row in rows:
+        outcome, email = _decide(batch, row, mailer, lease, now)
+        outcomes.append(outcome)
+        if email is not None:
+            emails.append(email)
+    return outcomes[0], emails
+
+
+def _claim_more(session: Session, action_id: int, now: datetime,
+                lease: timedelta) -> list[ScheduledAction]:
+    due = (select(ScheduledAction.id)
+           .where(ScheduledAction.id != action_id, claimable(now))
+           .order_by(ScheduledAction.next_attempt_at).limit(BATCH - 1))
+    if session.get_bind().dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True)  # another worker's batch: not ours
+    ids = list(session.scalars(
+        update(ScheduledAction).where(ScheduledAction.id.in_(due), claimable(now))
+        .values(state="claimed", attempts=ScheduledAction.attempts + 1,
+                leased_until=now + lease)
+        .returning(ScheduledAction.id)))
+    if not ids:
+        return []
+    return list(session.scalars(select(ScheduledAction).where(ScheduledAction.id.in_(ids))
+                                .order_by(ScheduledAction.next_attempt_at)))
+
+
+class Batch:
+    """What deciding the rows needs, loaded once for the whole batch: their steps,
+    galleries, contacts and studios, each (gallery, contact)'s Visit row (favorites, cart
+    stage) and orders, and each gallery's current steps."""
+
+    def __init__(self, session: Session, rows: list[ScheduledAction]) -> None:
+        self.session = session
+        self.steps = _by_id(session, WorkflowStep, {r.step_id for r in rows})
+        self.events = _by_id(session, Event, {r.event_id for r in rows})
+        self.contacts = _by_id(session, Contact, {r.contact_id for r in rows})
+        self.studios = _by_id(session, Photographer,
+                              {e.photographer_id for e in self.events.values()})
+        pairs = {(r.event_id, r.contact_id) for r in rows if r.contact_id is not None}
+        events, contacts = {e for e, _ in pairs}, {c for _, c in pairs}
+        self.visits = {(v.event_id, v.contact_id): v for v in session.scalars(
+            select(Visit).where(Visit.event_id.in_(events), Visit.contact_id.in_(contacts)))
+            } if pairs else {}
+        self.ordered = set(session.execute(
+            select(Order.event_id, Order.contact_id).where(
+                Order.event_id.in_(events), Order.contact_id.in_(contacts),
+                Order.state != "cancelled")).tuples()) if pairs else set()
+        self._current: dict[int, set[int]] = {}
+
+    def current_steps(self, event_id: int) -> set[int]:
+        if event_id not in self._current:
+            self._current[event_id] = {s.id for s in planner.email_steps(self.session,
+                                                                         event_id)}
+        return self._current[event_id]
+
+    def favorites(self, event: Event, contact: Contact) -> int:
+        visit = self.visits.get((event.id, contact.id))
+        return visit.favorites if visit else 0
+
+    def cart_stage(self, event: Event, contact: Contact) -> str:
+        visit = self.visits.get((event.id, contact.id))
+        return visit.cart_stage if visit else ""
+
+
+def _by_id(session: Session, model, ids: set) -> dict:
+    ids.discard(None)
+    return {row.id: row for row in session.scalars(select(model).where(model.id.in_(ids)))
+            } if ids else {}
+
+
+def _decide(batch: Batch, row: ScheduledAction, mailer: Mailer, lease: timedelta,
+            now: datetime) -> tuple[str, OutboundEmail | None]:
+    session = batch.session
+    step, event = batch.steps.get(row.step_id), batch.events[row.event_id]
+    if step is None or step.id not in batch.current_steps(event.id):
         return _end(session, row, "cancelled", "The step is no longer in this gallery's "
                     "workflow."), None
     if row.contact_id is None:
         return _fan_out(session, row, step, event, now), None
-    contact = session.get(Contact, row.contact_id)
-    reason = _why_not(session, step, event, contact, now)
+    contact = batch.contacts[row.contact_id]
+    reason = _why_not(batch, step, event, contact, now)
     if reason:
         _end(session, row, "skipped", reason)
         planner._log_skip(session, event, contact.id, step, reason)
         return "skipped", None
-    return "sent", _send(session, row, step, event, contact, mailer, lease, now)
+    return "sent", _send(batch, row, step, event, contact, mailer, lease, now)
 
 
 def _end(session: Session, row: ScheduledAction, state: str, reason: str | None) -> str:
     row.state, row.reason, row.leased_until, row.done_at = state, reason, None, utcnow()
-    session.flush()
     return state
 
 
@@ -110,16 +190,13 @@ def audience(session: Session, event: Event, name: str) -> list[int]:
         elif name == "open_cart":
             query = query.where(Visit.cart_stage.in_(planner.OPEN_CART))
         elif name == "no_order":
-            query = query.where(Visit.contact_id.not_in(_ordered(event)))
+            query = query.where(Visit.contact_id.not_in(
+                select(Order.contact_id).where(Order.event_id == event.id,
+                                               Order.state != "cancelled")))
     return sorted(set(session.scalars(query)))
 
 
-def _ordered(event: Event):
-    return select(Order.contact_id).where(Order.event_id == event.id,
-                                          Order.state != "cancelled")
-
-
-def _why_not(session: Session, step: WorkflowStep, event: Event, contact: Contact,
+def _why_not(batch: Batch, step: WorkflowStep, event: Event, contact: Contact,
              now: datetime) -> str | None:
     """Why this contact's email must not leave now, or None."""
     if contact.unsubscribed_at is not None:
@@ -128,42 +205,31 @@ def _why_not(session: Session, step: WorkflowStep, event: Event, contact: Contac
         return "The gallery is not released."
     if event.is_expired(now) and not (step.anchor == "expiry" and step.offset_seconds > 0):
         return "The gallery has expired."
-    favorites = _favorites(session, event, contact)
-    ordered = session.scalar(select(func.count()).select_from(
-        _ordered(event).where(Order.contact_id == contact.id).subquery()))
+    favorites = batch.favorites(event, contact)
+    ordered = (event.id, contact.id) in batch.ordered
     if step.anchor == "first_visit" and favorites:
         return "They have chosen favorites since."
     if step.anchor in ("first_favorite", "cart_change") and ordered:
         return "They placed an order."
-    if step.anchor not in GALLERY_ANCHORS and step.audience != "clients":
-        return _audience_miss(session, step.audience, event, contact, favorites, ordered)
-    return None
-
-
-def _audience_miss(session: Session, name: str, event: Event, contact: Contact,
-                   favorites: int, ordered: int) -> str | None:
-    if name == "favorites" and not favorites:
+    if step.anchor in GALLERY_ANCHORS or step.audience == "clients":
+        return None
+    if step.audience == "favorites" and not favorites:
         return "They have no favorites."
-    if name == "no_order" and ordered:
+    if step.audience == "no_order" and ordered:
         return "They placed an order."
-    if name == "open_cart" and session.scalar(select(Visit.cart_stage).where(
-            Visit.event_id == event.id, Visit.contact_id == contact.id)) not in planner.OPEN_CART:
+    if step.audience == "open_cart" and batch.cart_stage(event, contact) not in \
+            planner.OPEN_CART:
         return "Their cart is not open."
     return None
 
 
-def _favorites(session: Session, event: Event, contact: Contact) -> int:
-    return session.scalar(select(Visit.favorites).where(
-        Visit.event_id == event.id, Visit.contact_id == contact.id)) or 0
-
-
-def _send(session: Session, row: ScheduledAction, step: WorkflowStep, event: Event,
+def _send(batch: Batch, row: ScheduledAction, step: WorkflowStep, event: Event,
           contact: Contact, mailer: Mailer, lease: timedelta, now: datetime) -> OutboundEmail:
-    photographer = session.get(Photographer, event.photographer_id)
+    session = batch.session
     rendered = messages.render(step.content, event=event, contact=contact,
-                               photographer=photographer, base_url=mailer.base_url,
-                               secret=mailer.secret, favorites=_favorites(session, event, contact),
-                               now=now)
+                               photographer=batch.studios[event.photographer_id],
+                               base_url=mailer.base_url, secret=mailer.secret,
+                               favorites=batch.favorites(event, contact), now=now)
     email = mail.queue(session, event.photographer_id, kind="workflow", recipient=contact.email,
                        subject=rendered.subject, body_text=rendered.text,
                        body_html=rendered.html, contact_id=contact.id, event_id=event.id,
@@ -173,5 +239,7 @@ def _send(session: Session, row: ScheduledAction, step: WorkflowStep, event: Eve
     activity.record(session, event.photographer_id, "workflow_email_sent", event_id=event.id,
                     contact_id=contact.id, payload={
                         "step": planner.label(step), "subject": rendered.subject,
-                        "email_id": email.id})
+                        "email_id": email.id},
+                    names={"contact_name": contact.name, "contact_email": contact.email,
+                           "event_title": event.title})
     return email

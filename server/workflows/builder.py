@@ -1,0 +1,679 @@
+"""The photographer's Gallery Workflows: workflows and their steps (the panel's CRUD, the
+templates of `presets`), and the studio's sending rules.
+
+Every function takes the photographer's id and filters on it: another photographer's id
+is simply not found. Writes are sync units of work for `db.write`; every one of them
+re-plans what it touched (`planner.replan_workflow` / `planner.plan`) in the same unit, so
+released galleries' pending ScheduledAction rows move with the change. Form values are
+checked here (`StepForm`, `RulesForm`): a bad value is an `Invalid` raised before
+anything changes.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from .. import validation
+from ..errors import Invalid, NotFound
+from ..models import Contact, Event, GalleryType, utcnow
+from ..store.models import Coupon
+from . import planner, presets, timing
+from .messages import BUTTON_ACTIONS
+from .models import (
+    AUDIENCES,
+    GALLERY_ANCHORS,
+    STEP_KINDS,
+    VISITOR_ANCHORS,
+    ScheduledAction,
+    SendingRules,
+    Workflow,
+    WorkflowStep,
+)
+
+MAX_WORKFLOWS = 100
+MAX_STEPS = 40
+SUBJECT_LEN, BODY_LEN, TEXT_LEN = 200, 10_000, 500
+#: The farthest a step may sit from its anchor: a year.
+MAX_OFFSET = 366 * 86400
+UNITS = {"minutes": 60, "hours": 3600, "days": 86400}
+ANCHOR_LABELS = {
+    "release": "release", "expiry": "expiry", "date": "a date and time",
+    "event_date": "the event date", "first_visit": "the first visit",
+    "cart_change": "the last cart change", "first_favorite": "the first favorite",
+}
+AUDIENCE_LABELS = {
+    "clients": "The gallery's clients", "visitors": "All registered visitors",
+    "favorites": "Visitors with favorites", "open_cart": "Visitors with an open cart",
+    "no_order": "Visitors with no order",
+}
+KIND_LABELS = {"email": "Email", "banner": "Banner", "announcement": "Announcement"}
+BANNER_STYLES = {"notice": "Notice", "urgent": "Urgent", "celebrate": "Celebrate"}
+POSITIONS = {"top": "At the top", "between": "Between the photos"}
+CANCELLED_STEP = "The step was removed from its workflow."
+CANCELLED_WORKFLOW = "The workflow was deleted."
+_HHMM = re.compile(r"([01]?[0-9]|2[0-3]):([0-5][0-9])")
+
+
+# --- workflows -----------------------------------------------------------------------------
+
+
+def find_workflow(session: Session, photographer_id: int, workflow_id: int) -> Workflow:
+    found = session.scalar(select(Workflow).where(
+        Workflow.id == workflow_id, Workflow.photographer_id == photographer_id))
+    if found is None:
+        raise NotFound("No such workflow.")
+    return found
+
+
+def steps_of(session: Session, photographer_id: int, workflow_id: int) -> list[WorkflowStep]:
+    return list(session.scalars(select(WorkflowStep).where(
+        WorkflowStep.workflow_id == workflow_id,
+        WorkflowStep.photographer_id == photographer_id)
+        .order_by(WorkflowStep.position, WorkflowStep.id)))
+
+
+def find_step(session: Session, photographer_id: int, workflow_id: int,
+              step_id: int) -> WorkflowStep:
+    found = session.scalar(select(WorkflowStep).where(
+        WorkflowStep.id == step_id, WorkflowStep.workflow_id == workflow_id,
+        WorkflowStep.photographer_id == photographer_id))
+    if found is None:
+        raise NotFound("No such step.")
+    return found
+
+
+def gallery_type_choices(session: Session, photographer_id: int) -> list[tuple[int, str]]:
+    return [(t.id, t.name) for t in session.scalars(select(GalleryType).where(
+        GalleryType.photographer_id == photographer_id).order_by(GalleryType.name))]
+
+
+def list_workflows(session: Session, photographer_id: int) -> list[dict[str, Any]]:
+    """Every workflow with its gallery type's name, its step count and how many
+    galleries follow it (their own pick, or their type's active workflow)."""
+    flows = list(session.scalars(select(Workflow).where(
+        Workflow.photographer_id == photographer_id)
+        .order_by(func.lower(Workflow.name), Workflow.id)))
+    types = dict(gallery_type_choices(session, photographer_id))
+    counts = dict(session.execute(select(WorkflowStep.workflow_id, func.count()).where(
+        WorkflowStep.photographer_id == photographer_id).group_by(WorkflowStep.workflow_id)
+    ).all())
+    mine = Event.photographer_id == photographer_id
+    picked = dict(session.execute(select(Event.workflow_id, func.count()).where(
+        mine, ~Event.workflows_off, Event.workflow_id.is_not(None))
+        .group_by(Event.workflow_id)).all())
+    by_type = dict(session.execute(select(Event.gallery_type_id, func.count()).where(
+        mine, ~Event.workflows_off, Event.workflow_id.is_(None))
+        .group_by(Event.gallery_type_id)).all())
+    return [{"workflow": w, "type_name": types.get(w.gallery_type_id, ""),
+             "step_count": counts.get(w.id, 0),
+             "gallery_count": picked.get(w.id, 0)
+             + (by_type.get(w.gallery_type_id, 0) if w.active else 0)}
+            for w in flows]
+
+
+@dataclass
+class WorkflowForm:
+    name: str = ""
+    description: str = ""
+    gallery_type_id: int | None = None
+    active: bool = False
+
+
+def _check_type(session: Session, photographer_id: int, type_id: int | None) -> int:
+    if type_id is None or type_id not in dict(gallery_type_choices(session, photographer_id)):
+        raise Invalid("Pick one of your gallery types.", field="gallery_type_id")
+    return type_id
+
+
+def _check_form(session: Session, photographer_id: int, form: WorkflowForm) -> WorkflowForm:
+    return WorkflowForm(
+        name=validation.text(form.name, "Name", max_len=120),
+        description=validation.text(form.description, "Description", max_len=500,
+                                    required=False),
+        gallery_type_id=_check_type(session, photographer_id, form.gallery_type_id),
+        active=bool(form.active))
+
+
+def create_workflow(session: Session, photographer_id: int, form: WorkflowForm,
+                    preset_key: str = "") -> Workflow:
+    """A blank workflow, or one with the steps of the template `preset_key`."""
+    form = _check_form(session, photographer_id, form)
+    template = presets.preset(preset_key) if preset_key else None
+    if preset_key and template is None:
+        raise Invalid("Pick one of the templates.", field="preset")
+    count = session.scalar(select(func.count()).select_from(Workflow).where(
+        Workflow.photographer_id == photographer_id))
+    if count >= MAX_WORKFLOWS:
+        raise Invalid(f"You can have at most {MAX_WORKFLOWS} workflows.")
+    flow = Workflow(photographer_id=photographer_id, name=form.name,
+                    description=form.description, gallery_type_id=form.gallery_type_id,
+                    active=False)
+    session.add(flow)
+    session.flush()
+    for position, values in enumerate((template or {}).get("steps", [])):
+        content = values.get("content", {})
+        if content.get("coupon_code"):
+            content["coupon_code"] = _preset_coupon(session, photographer_id,
+                                                    content["coupon_code"])
+        session.add(WorkflowStep(photographer_id=photographer_id, workflow_id=flow.id,
+                                 position=position, **values))
+    session.flush()
+    if form.active:
+        _activate(session, photographer_id, flow)
+    planner.replan_workflow(session, photographer_id, flow.id)
+    return flow
+
+
+def _preset_coupon(session: Session, photographer_id: int, wanted: str) -> str:
+    """The template's coupon if the studio has it active, else its first active one."""
+    codes = list(session.scalars(select(Coupon.code).where(
+        Coupon.photographer_id == photographer_id, Coupon.active).order_by(Coupon.id)))
+    return wanted if wanted in codes else (codes[0] if codes else "")
+
+
+def update_workflow(session: Session, photographer_id: int, workflow_id: int,
+                    form: WorkflowForm) -> Workflow:
+    flow = find_workflow(session, photographer_id, workflow_id)
+    form = _check_form(session, photographer_id, form)
+    old_type = flow.gallery_type_id
+    flow.name, flow.description = form.name, form.description
+    flow.gallery_type_id = form.gallery_type_id
+    if flow.active and (form.active is False or old_type != form.gallery_type_id):
+        flow.active = False
+    session.flush()
+    if form.active:
+        _activate(session, photographer_id, flow)
+    planner.replan_workflow(session, photographer_id, flow.id)
+    if old_type != flow.gallery_type_id:
+        _replan_type(session, photographer_id, old_type)
+    return flow
+
+
+def set_active(session: Session, photographer_id: int, workflow_id: int,
+               active: bool) -> Workflow:
+    """Activate (deactivating the others of its gallery type) or deactivate."""
+    flow = find_workflow(session, photographer_id, workflow_id)
+    if active:
+        _activate(session, photographer_id, flow)
+    else:
+        flow.active = False
+        session.flush()
+    planner.replan_workflow(session, photographer_id, flow.id)
+    return flow
+
+
+def _activate(session: Session, photographer_id: int, flow: Workflow) -> None:
+    if flow.gallery_type_id is None:
+        raise Invalid("Pick a gallery type for this workflow before activating it.",
+                      field="gallery_type_id")
+    others = list(session.scalars(select(Workflow).where(
+        Workflow.photographer_id == photographer_id, Workflow.id != flow.id,
+        Workflow.gallery_type_id == flow.gallery_type_id, Workflow.active)))
+    for other in others:
+        other.active = False
+    flow.active = True
+    session.flush()
+    for other in others:  # galleries that picked the old one themselves follow it no more
+        planner.replan_workflow(session, photographer_id, other.id)
+
+
+def _replan_type(session: Session, photographer_id: int, type_id: int | None) -> None:
+    if type_id is None:
+        return
+    for event in session.scalars(select(Event).where(
+            Event.photographer_id == photographer_id, Event.gallery_type_id == type_id)):
+        planner.plan(session, event)
+
+
+def duplicate_workflow(session: Session, photographer_id: int, workflow_id: int) -> Workflow:
+    """A copy with the same steps, inactive (so no gallery changes)."""
+    flow = find_workflow(session, photographer_id, workflow_id)
+    copy = Workflow(photographer_id=photographer_id, name=f"{flow.name} (copy)"[:120],
+                    description=flow.description, gallery_type_id=flow.gallery_type_id,
+                    active=False)
+    session.add(copy)
+    session.flush()
+    for step in steps_of(session, photographer_id, workflow_id):
+        session.add(WorkflowStep(
+            photographer_id=photographer_id, workflow_id=copy.id, position=step.position,
+            kind=step.kind, name=step.name, anchor=step.anchor,
+            offset_seconds=step.offset_seconds, at=step.at, end_anchor=step.end_anchor,
+            end_offset_seconds=step.end_offset_seconds, end_at=step.end_at,
+            audience=step.audience, at_send_time=step.at_send_time,
+            content=dict(step.content or {})))
+    session.flush()
+    planner.replan_workflow(session, photographer_id, copy.id)
+    return copy
+
+
+def delete_workflow(session: Session, photographer_id: int, workflow_id: int) -> None:
+    """Delete it and its steps; their pending actions are cancelled, and the galleries
+    that followed it are re-planned (their type may have no active workflow now)."""
+    flow = find_workflow(session, photographer_id, workflow_id)
+    step_ids = select(WorkflowStep.id).where(WorkflowStep.workflow_id == flow.id)
+    affected = set(session.scalars(select(Event.id).where(
+        Event.photographer_id == photographer_id,
+        or_(Event.workflow_id == flow.id,
+            and_(Event.workflow_id.is_(None), Event.gallery_type_id == flow.gallery_type_id),
+            Event.id.in_(select(ScheduledAction.event_id).where(
+                ScheduledAction.step_id.in_(step_ids)))))))
+    _cancel_pending(session, photographer_id, step_ids, CANCELLED_WORKFLOW)
+    session.execute(update(Event).where(Event.photographer_id == photographer_id,
+                                        Event.workflow_id == flow.id).values(workflow_id=None))
+    session.execute(delete(WorkflowStep).where(WorkflowStep.workflow_id == flow.id))
+    session.delete(flow)
+    session.flush()
+    for event in session.scalars(select(Event).where(Event.id.in_(affected))):
+        planner.plan(session, event)
+
+
+def _cancel_pending(session: Session, photographer_id: int, step_ids, reason: str) -> None:
+    session.execute(update(ScheduledAction).where(
+        ScheduledAction.photographer_id == photographer_id,
+        ScheduledAction.step_id.in_(step_ids), ScheduledAction.state == "pending")
+        .values(state="cancelled", reason=reason, done_at=utcnow()))
+
+
+# --- steps ---------------------------------------------------------------------------------
+
+
+@dataclass
+class ButtonForm:
+    action: str = ""
+    label: str = ""
+    url: str = ""
+
+
+@dataclass
+class StepForm:
+    """What the step editor posts, already typed by the route (`inputs.*`); `values`
+    checks what depends on other fields and the studio's data."""
+
+    kind: str = "email"
+    name: str = ""
+    anchor: str = "release"
+    amount: int = 0
+    unit: str = "days"
+    direction: str = "after"
+    at_local: str = ""  # "2026-12-24T09:00", the studio's time zone (anchor "date")
+    audience: str = "clients"
+    at_send_time: bool = True
+    subject: str = ""
+    body: str = ""
+    buttons: list[ButtonForm] = field(default_factory=list)
+    coupon_code: str = ""
+    text: str = ""
+    style: str = "notice"
+    position: str = "top"
+    after_n: int = 12
+    end_anchor: str = ""
+    end_amount: int = 0
+    end_unit: str = "days"
+    end_direction: str = "after"
+
+
+def offset_of(amount: int, unit: str, direction: str, anchor: str, label: str) -> int:
+    """amount × unit, signed by before/after; visitor anchors only allow "after"."""
+    if unit not in UNITS or direction not in ("before", "after"):
+        raise Invalid(f"{label}: pick minutes, hours or days, before or after.")
+    if amount < 0 or amount * UNITS[unit] > MAX_OFFSET:
+        raise Invalid(f"{label}: at most 366 days from {ANCHOR_LABELS[anchor]}.")
+    if direction == "before" and anchor in VISITOR_ANCHORS and amount:
+        raise Invalid(f"{label}: a step can only follow {ANCHOR_LABELS[anchor]}, not "
+                      "come before it.")
+    return -amount * UNITS[unit] if direction == "before" else amount * UNITS[unit]
+
+
+def split_offset(seconds: int) -> tuple[int, str, str]:
+    """-604800 → (7, "days", "before"): how the form shows an offset."""
+    direction = "before" if seconds < 0 else "after"
+    seconds = abs(seconds)
+    for unit in ("days", "hours"):
+        if seconds and seconds % UNITS[unit] == 0:
+            return seconds // UNITS[unit], unit, direction
+    return seconds // 60, "minutes", direction
+
+
+def _local_at(value: str, rules: timing.Rules) -> datetime:
+    try:
+        local = datetime.strptime(value.strip(), "%Y-%m-%dT%H:%M")
+    except ValueError:
+        raise Invalid("Give the date and time as YYYY-MM-DD HH:MM.", field="at") from None
+    if not 2000 <= local.year <= 2100:
+        raise Invalid("Pick a date between 2000 and 2100.", field="at")
+    return local.replace(tzinfo=rules.zone).astimezone(UTC)
+
+
+def _url(value: str, label: str) -> str:
+    value = validation.text(value, label, max_len=500)
+    if not re.fullmatch(r"https?://[^\s<>\"']+", value, flags=re.IGNORECASE):
+        raise Invalid(f"{label} must be a web address starting with http:// or https://.",
+                      field="buttons")
+    return value
+
+
+def _buttons(form: StepForm) -> list[dict[str, str]]:
+    found = []
+    for n, button in enumerate(form.buttons[:2], start=1):
+        if not button.action:
+            continue
+        if button.action not in BUTTON_ACTIONS:
+            raise Invalid(f"Button {n}: pick what it opens.", field="buttons")
+        label = validation.text(button.label, f"Button {n} label", max_len=60,
+                                required=False) or BUTTON_ACTIONS[button.action]
+        url = _url(button.url, f"Button {n} link") if button.action == "url" else ""
+        found.append({"action": button.action, "label": label, "url": url})
+    return found
+
+
+def active_coupon_codes(session: Session, photographer_id: int) -> list[str]:
+    return list(session.scalars(select(Coupon.code).where(
+        Coupon.photographer_id == photographer_id, Coupon.active).order_by(Coupon.code)))
+
+
+def _coupon(session: Session, photographer_id: int, code: str) -> str:
+    code = (code or "").strip().upper()
+    if not code:
+        return ""
+    found = session.scalar(select(Coupon.id).where(
+        Coupon.photographer_id == photographer_id, Coupon.code == code, Coupon.active))
+    if found is None:
+        raise Invalid("Pick one of your active coupons (Store → Coupons), or none.",
+                      field="coupon_code")
+    return code
+
+
+def _email_content(session: Session, photographer_id: int, form: StepForm) -> dict:
+    return {"subject": validation.text(form.subject, "Subject", max_len=SUBJECT_LEN),
+            "body": validation.text(form.body, "Body", max_len=BODY_LEN, required=False),
+            "buttons": _buttons(form),
+            "coupon_code": _coupon(session, photographer_id, form.coupon_code)}
+
+
+def _banner_content(form: StepForm) -> dict:
+    if form.style not in BANNER_STYLES or form.position not in POSITIONS:
+        raise Invalid("Pick the banner's style and where it shows.", field="style")
+    if not 1 <= form.after_n <= 500:
+        raise Invalid("Show it after 1 to 500 photos.", field="after_n")
+    content: dict[str, Any] = {"text": validation.text(form.text, "Text", max_len=TEXT_LEN),
+                               "style": form.style, "position": form.position}
+    if form.position == "between":
+        content["after_n"] = form.after_n
+    return content
+
+
+def step_values(session: Session, photographer_id: int, form: StepForm) -> dict[str, Any]:
+    """The step's column values from the form, or Invalid (nothing changed)."""
+    if form.kind not in STEP_KINDS:
+        raise Invalid("Pick an email, a banner or an announcement.", field="kind")
+    if form.anchor not in ANCHOR_LABELS:
+        raise Invalid("Pick when the step happens.", field="anchor")
+    if form.audience not in AUDIENCES:
+        raise Invalid("Pick who receives it.", field="audience")
+    rules = planner.rules_of(session, photographer_id)
+    values: dict[str, Any] = {
+        "kind": form.kind, "anchor": form.anchor, "audience": form.audience,
+        "name": validation.text(form.name, "Step name", max_len=120, required=False),
+        "at": _local_at(form.at_local, rules) if form.anchor == "date" else None,
+        "offset_seconds": 0 if form.anchor == "date" else offset_of(
+            form.amount, form.unit, form.direction, form.anchor, "When"),
+        "at_send_time": bool(form.at_send_time) and form.kind == "email",
+        "end_anchor": None, "end_offset_seconds": 0, "end_at": None,
+    }
+    if form.kind == "email":
+        values["content"] = _email_content(session, photographer_id, form)
+        return values
+    values["content"] = _banner_content(form)
+    if form.end_anchor:
+        if form.end_anchor not in GALLERY_ANCHORS or form.end_anchor == "date":
+            raise Invalid("A banner ends at release, expiry or the event date.",
+                          field="end_anchor")
+        values["end_anchor"] = form.end_anchor
+        values["end_offset_seconds"] = offset_of(form.end_amount, form.end_unit,
+                                                 form.end_direction, form.end_anchor, "Ends")
+    return values
+
+
+def time_key(step: WorkflowStep) -> tuple[int, float]:
+    """Where a step sits on a gallery's life: before release, after it, at expiry."""
+    rank = {"event_date": 0, "release": 1, "first_visit": 2, "first_favorite": 2,
+            "cart_change": 2, "date": 3, "expiry": 4}[step.anchor]
+    at = step.at.timestamp() if step.anchor == "date" and step.at else 0
+    return rank, at or step.offset_seconds
+
+
+def add_step(session: Session, photographer_id: int, workflow_id: int,
+             form: StepForm) -> WorkflowStep:
+    """A new step, placed among the others in time order."""
+    flow = find_workflow(session, photographer_id, workflow_id)
+    values = step_values(session, photographer_id, form)
+    steps = steps_of(session, photographer_id, flow.id)
+    if len(steps) >= MAX_STEPS:
+        raise Invalid(f"A workflow can have at most {MAX_STEPS} steps.")
+    step = WorkflowStep(photographer_id=photographer_id, workflow_id=flow.id, **values)
+    ordered = sorted([*steps, step], key=time_key)
+    for position, each in enumerate(ordered):
+        each.position = position
+    session.add(step)
+    session.flush()
+    planner.replan_workflow(session, photographer_id, flow.id)
+    return step
+
+
+def update_step(session: Session, photographer_id: int, workflow_id: int, step_id: int,
+                form: StepForm) -> WorkflowStep:
+    step = find_step(session, photographer_id, workflow_id, step_id)
+    for name, value in step_values(session, photographer_id, form).items():
+        setattr(step, name, value)
+    session.flush()
+    planner.replan_workflow(session, photographer_id, workflow_id)
+    return step
+
+
+def delete_step(session: Session, photographer_id: int, workflow_id: int,
+                step_id: int) -> None:
+    step = find_step(session, photographer_id, workflow_id, step_id)
+    _cancel_pending(session, photographer_id, [step.id], CANCELLED_STEP)
+    session.delete(step)
+    session.flush()
+    planner.replan_workflow(session, photographer_id, workflow_id)
+
+
+def move_step(session: Session, photographer_id: int, workflow_id: int, step_id: int,
+              direction: str) -> None:
+    """Swap the step with its neighbour (up or down); at an end, nothing changes."""
+    find_workflow(session, photographer_id, workflow_id)
+    steps = steps_of(session, photographer_id, workflow_id)
+    index = next((i for i, s in enumerate(steps) if s.id == step_id), None)
+    if index is None:
+        raise NotFound("No such step.")
+    other = index - 1 if direction == "up" else index + 1
+    if direction not in ("up", "down") or not 0 <= other < len(steps):
+        return
+    steps[index], steps[other] = steps[other], steps[index]
+    for position, each in enumerate(steps):
+        each.position = position
+    session.flush()
+    planner.replan_workflow(session, photographer_id, workflow_id)
+
+
+def step_fields(step: WorkflowStep | None, rules: timing.Rules) -> dict[str, Any]:
+    """A step as the editor's form shows it (the strings it posts back)."""
+    if step is None:
+        return {"kind": "email", "anchor": "release", "amount": "0", "unit": "days",
+                "direction": "after", "audience": "clients", "at_send_time": "on",
+                "style": "notice", "position": "top", "after_n": "12", "buttons": []}
+    amount, unit, direction = split_offset(step.offset_seconds)
+    end_amount, end_unit, end_direction = split_offset(step.end_offset_seconds or 0)
+    content = step.content or {}
+    local_at = (step.at.astimezone(rules.zone).strftime("%Y-%m-%dT%H:%M")
+                if step.at else "")
+    return {"kind": step.kind, "name": step.name, "anchor": step.anchor,
+            "amount": str(amount), "unit": unit, "direction": direction,
+            "at_local": local_at, "audience": step.audience,
+            "at_send_time": "on" if step.at_send_time else "",
+            "subject": content.get("subject", ""), "body": content.get("body", ""),
+            "buttons": content.get("buttons", []),
+            "coupon_code": content.get("coupon_code", ""),
+            "text": content.get("text", ""), "style": content.get("style", "notice"),
+            "position": content.get("position", "top"),
+            "after_n": str(content.get("after_n", 12)),
+            "end_anchor": step.end_anchor or "", "end_amount": str(end_amount),
+            "end_unit": end_unit, "end_direction": end_direction}
+
+
+# --- in words ------------------------------------------------------------------------------
+
+
+def _amount(seconds: int) -> str:
+    amount, unit, _ = split_offset(seconds)
+    return f"{amount} {unit[:-1] if amount == 1 else unit}"
+
+
+def when_words(step: WorkflowStep, rules: timing.Rules) -> str:
+    """"7 days before expiry · at 09:00", "24 hours after the last cart change"…"""
+    if step.anchor == "date":
+        local = step.at.astimezone(rules.zone) if step.at else None
+        return (f"On {local:%b} {local.day}, {local.year} at {local:%H:%M}" if local
+                else "On a date to set")
+    anchor = ANCHOR_LABELS[step.anchor]
+    offset = step.offset_seconds
+    if offset == 0:
+        words = {"release": "At release", "expiry": "At expiry"}.get(
+            step.anchor, f"At {anchor}")
+    else:
+        words = f"{_amount(offset)} {'before' if offset < 0 else 'after'} {anchor}"
+    if step.kind != "email":
+        return _shown_words(step, words)
+    if step.at_send_time:
+        return f"{words} · at {minute_text(rules.send_minute)}"
+    return f"{words} · immediately" if offset == 0 else words
+
+
+def _shown_words(step: WorkflowStep, words: str) -> str:
+    """A banner's window: "From 3 days before expiry until expiry"."""
+    if not step.end_anchor:
+        return words
+    end = ANCHOR_LABELS[step.end_anchor]
+    if step.end_offset_seconds:
+        side = "before" if step.end_offset_seconds < 0 else "after"
+        end = f"{_amount(step.end_offset_seconds)} {side} {end}"
+    return f"From {words[0].lower()}{words[1:]} until {end}"
+
+
+def minute_text(minute: int | None) -> str:
+    return "" if minute is None else f"{minute // 60:02d}:{minute % 60:02d}"
+
+
+def audience_words(step: WorkflowStep) -> str:
+    if step.kind != "email":
+        return "Shown in the gallery"
+    return AUDIENCE_LABELS.get(step.audience, step.audience)
+
+
+# --- sending rules -------------------------------------------------------------------------
+
+
+def sending_rules(session: Session, photographer_id: int) -> SendingRules:
+    """The studio's row, or an unsaved one holding the defaults."""
+    row = session.get(SendingRules, photographer_id)
+    if row is None:
+        row = SendingRules(photographer_id=photographer_id, timezone="UTC",
+                           send_minute=9 * 60, quiet_start=None, quiet_end=None)
+    return row
+
+
+@dataclass
+class RulesForm:
+    timezone: str = "UTC"
+    send_time: str = "09:00"
+    quiet_start: str = ""
+    quiet_end: str = ""
+
+
+def parse_minute(value: str, label: str, *, required: bool) -> int | None:
+    value = (value or "").strip()
+    if not value and not required:
+        return None
+    match = _HHMM.fullmatch(value)
+    if match is None:
+        raise Invalid(f"{label} must be a time such as 09:00.", field=label.lower())
+    return int(match.group(1)) * 60 + int(match.group(2))
+
+
+def save_sending_rules(session: Session, photographer_id: int,
+                       form: RulesForm) -> SendingRules:
+    """Save, then re-plan every gallery with pending actions (their times move)."""
+    if form.timezone not in timing.timezones():
+        raise Invalid("Pick a time zone from the list.", field="timezone")
+    send = parse_minute(form.send_time, "Send time", required=True)
+    start = parse_minute(form.quiet_start, "Quiet hours start", required=False)
+    end = parse_minute(form.quiet_end, "Quiet hours end", required=False)
+    if (start is None) != (end is None):
+        raise Invalid("Give both ends of the quiet hours, or neither.", field="quiet_start")
+    row = session.get(SendingRules, photographer_id)
+    if row is None:
+        row = SendingRules(photographer_id=photographer_id)
+        session.add(row)
+    row.timezone, row.send_minute, row.quiet_start, row.quiet_end = (
+        form.timezone, send, start, end)
+    session.flush()
+    pending = select(ScheduledAction.event_id).where(
+        ScheduledAction.photographer_id == photographer_id,
+        ScheduledAction.state == "pending")
+    for event in session.scalars(select(Event).where(
+            Event.photographer_id == photographer_id, Event.id.in_(pending))):
+        planner.plan(session, event)
+    return row
+
+
+# --- preview -------------------------------------------------------------------------------
+
+SAMPLE_NAME, SAMPLE_EMAIL = "Alex Sample", "alex.sample@example.com"
+
+
+def preview_subjects(session: Session, photographer_id: int, contact_id: int | None,
+                     event_id: int | None) -> tuple[Contact, Event]:
+    """The contact and gallery a preview renders for: the studio's own (NotFound if
+    not theirs), or samples that are never stored."""
+    now = utcnow()
+    contact = event = None
+    if contact_id is not None:
+        contact = session.scalar(select(Contact).where(
+            Contact.id == contact_id, Contact.photographer_id == photographer_id))
+        if contact is None:
+            raise NotFound("No such contact.")
+    if event_id is not None:
+        event = session.scalar(select(Event).where(
+            Event.id == event_id, Event.photographer_id == photographer_id))
+        if event is None:
+            raise NotFound("No such gallery.")
+    if contact is None:
+        # A negative id names no contact: the unsubscribe link shows where it will be and
+        # unsubscribes nobody.
+        contact = Contact(id=-1, photographer_id=photographer_id, name=SAMPLE_NAME,
+                          email=SAMPLE_EMAIL)
+    if event is None:
+        event = Event(id=-1, photographer_id=photographer_id, title="Sample Gallery",
+                      slug="sample-gallery", status="released", released_at=now,
+                      expires_at=now + timedelta(days=14), download_pin="1234",
+                      client_password="")
+    return contact, event
+
+
+def preview_choices(session: Session, photographer_id: int
+                    ) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
+    """Recent contacts (name and email) and galleries, for the preview's pickers."""
+    contacts = [(c.id, f"{c.name} <{c.email}>" if c.name else c.email)
+                for c in session.scalars(select(Contact).where(
+                    Contact.photographer_id == photographer_id)
+                    .order_by(Contact.id.desc()).limit(50))]
+    events = [(e.id, e.title) for e in session.scalars(select(Event).where(
+        Event.photographer_id == photographer_id).order_by(Event.id.desc()).limit(50))]
+    return contacts, events
