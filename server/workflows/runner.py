@@ -47,9 +47,9 @@ class Mailer:
     pool: SmtpPool | None = None  # the worker's open SMTP connections
 
 
-def claimable(now: datetime):
+def claimable(now: datetime, early: timedelta = EARLY):
     return and_(ScheduledAction.attempts < MAX_ATTEMPTS, or_(
-        and_(WAITING, ScheduledAction.next_attempt_at <= now + EARLY),
+        and_(WAITING, ScheduledAction.next_attempt_at <= now + early),
         and_(LEASED, ScheduledAction.leased_until < now)))
 
 
@@ -86,12 +86,12 @@ def execute(session: Session, action_id: int, mailer: Mailer,
 def _claim_more(session: Session, action_id: int, now: datetime,
                 lease: timedelta) -> list[ScheduledAction]:
     due = (select(ScheduledAction.id)
-           .where(ScheduledAction.id != action_id, claimable(now))
+           .where(ScheduledAction.id != action_id, claimable(now, timedelta(0)))
            .order_by(ScheduledAction.next_attempt_at).limit(BATCH - 1))
     if session.get_bind().dialect.name == "postgresql":
         due = due.with_for_update(skip_locked=True)  # another worker's batch: not ours
     ids = list(session.scalars(
-        update(ScheduledAction).where(ScheduledAction.id.in_(due), claimable(now))
+        update(ScheduledAction).where(ScheduledAction.id.in_(due), claimable(now, timedelta(0)))
         .values(state="claimed", attempts=ScheduledAction.attempts + 1,
                 leased_until=now + lease)
         .returning(ScheduledAction.id)))
