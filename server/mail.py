@@ -30,6 +30,12 @@ from .outbox import outbox_of
 from .smtp import SmtpPool, client_for
 
 SEND_JOB = "send_email"
+#: What the mail log calls each kind of email.
+KIND_LABELS = {
+    "workflow": "Workflow", "workflow_test": "Workflow test", "order_confirmation": "Order",
+    "comment_reply": "Comment reply", "favorites_download": "Favorites download",
+    "verify_device": "Device link",
+}
 MAX_ATTEMPTS = 5
 #: How long a claim holds a row; longer than the send job may run (aiosmtplib times out
 #: each step after 30 s, the worker cancels a job after two thirds of the lease).

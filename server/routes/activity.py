@@ -213,7 +213,8 @@ async def mail_log(request: Request) -> Response:
     async with services(request).db.reader() as session:
         emails = await mail.mail_log(session, me_id(request))
         last_seq = await activity.latest_seq(session, me_id(request))
-    return render(request, "panel/mail_log.html", {"emails": emails, "last_seq": last_seq})
+    return render(request, "panel/mail_log.html", {"emails": emails, "last_seq": last_seq,
+                                                   "kinds": mail.KIND_LABELS})
 
 
 @login_required
