@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -22,10 +22,11 @@ from ..errors import Invalid, NotFound
 from ..galleries import find_event
 from ..models import Contact, Event, Photographer, utcnow
 from . import planner
-from .models import GalleryClient, Workflow
+from .models import GALLERY_ANCHORS, GalleryClient, ScheduledAction, Workflow, WorkflowStep
 
 #: A gallery's clients are the people it was shot for, not a mailing list.
 MAX_CLIENTS = 50
+NO_LONGER_CLIENT = "No longer a client of this gallery."
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,22 @@ def remove_client(session: Session, photographer_id: int, event_id: int,
         GalleryClient.photographer_id == photographer_id))
     if not gone.rowcount:
         raise NotFound("This person is not a client of this gallery.")
+    _cancel_waiting(session, event, contact_id)
     planner.plan(session, event)
+
+
+def _cancel_waiting(session: Session, event: Event, contact_id: int) -> None:
+    """Their emails of "clients" steps not sent yet (a fan-out's rows, due as it ran): the
+    plan never revisits those rows, so the removal cancels them itself."""
+    clients_steps = select(WorkflowStep.id).where(
+        WorkflowStep.photographer_id == event.photographer_id,
+        WorkflowStep.audience == "clients", WorkflowStep.anchor.in_(GALLERY_ANCHORS))
+    session.execute(
+        update(ScheduledAction)
+        .where(ScheduledAction.event_id == event.id, ScheduledAction.contact_id == contact_id,
+               ScheduledAction.state == "pending", ScheduledAction.step_id.in_(clients_steps))
+        .values(state="cancelled", reason=NO_LONGER_CLIENT, done_at=utcnow())
+        .execution_options(synchronize_session=False))
 
 
 def _linked(session: Session, event_id: int, contact_id: int) -> bool:

@@ -37,6 +37,8 @@ from .models import (
 RUN_JOB = "run_scheduled_action"
 OPEN_CART = ("cart", "details", "review")
 NOT_WANTED = "No longer planned: the gallery, its workflow or the step changed."
+#: The reason of a row the photographer cancelled on the timeline: final.
+CANCELLED_BY_HAND = "Cancelled by you"
 
 
 def job_id(row: ScheduledAction) -> str:
@@ -229,8 +231,11 @@ def _apply(session: Session, event: Event, row: ScheduledAction | None, row_key:
     if row is None:
         _insert(session, event, row_key, want, reason, now)
         return
+    # A row the plan cancelled or skipped comes back when wanted again (a re-release, a
+    # later expiry); one the photographer cancelled, or a job ended, stays as it is.
     replannable = row.state == "pending" or (row.state in ("cancelled", "skipped")
-                                             and row.attempts == 0)
+                                             and row.attempts == 0
+                                             and row.reason != CANCELLED_BY_HAND)
     if not replannable or (row.next_attempt_at == want.due and row.state == "pending"
                            and reason is None):
         return

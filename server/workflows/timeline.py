@@ -21,7 +21,7 @@ from ..models import Contact, Event, GalleryType, OutboundEmail, utcnow
 from . import planner
 from .models import ScheduledAction, Workflow, WorkflowStep
 
-CANCELLED_BY_YOU = "Cancelled by you"
+CANCELLED_BY_YOU = planner.CANCELLED_BY_HAND
 #: The most rows a timeline shows (a gallery with every visitor in an abandoned-cart step
 #: can have many): the newest history is what matters.
 MAX_ROWS = 500

@@ -112,3 +112,24 @@ export function applyToFeed(items, e, limit = 50) {
   if (items.some((item) => item.seq === e.seq)) return items;
   return [e, ...items].slice(0, limit);
 }
+
+// The Gallery Workflows' kinds (photographer kinds: not in CLIENT_KINDS, TODAY_KEYS or
+// ROW_DELTAS, so they move no LAST SAVED and no counter), in words for the feed and the
+// contact record: "Reminder sent to Anna · “3 days left to order”", "Not sent to Anna:
+// They unsubscribed". Returns null for any other kind.
+export const WORKFLOW_KINDS = new Set(['workflow_email_sent', 'workflow_skipped']);
+export function describeWorkflow(e, who) {
+  if (!WORKFLOW_KINDS.has(e.kind)) return null;
+  const p = e.payload || {};
+  const step = p.step || 'Workflow email';
+  // A fan-out row's skip has no contact (the step was skipped for the whole audience).
+  const to = e.contact_id || e.contact_name || e.contact_email ? who : 'its recipients';
+  const href = e.event_id ? `/panel/events/${e.event_id}/timeline` : '';
+  const where = e.event_title ? ` · ${e.event_title}` : '';
+  if (e.kind === 'workflow_email_sent') {
+    const subject = p.subject ? `“${p.subject}”` : '';
+    return { who: step, href, verb: `sent to ${to}${subject ? ' ·' : ''}`, what: subject, where, body: '', plain: true };
+  }
+  const reason = String(p.reason || '').replace(/\.$/, '');
+  return { who: 'Not sent', href, verb: `to ${to}${reason ? ':' : ''}`, what: reason, where: ` (${step}${where})`, body: '', plain: true };
+}

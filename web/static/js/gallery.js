@@ -289,4 +289,27 @@ document.addEventListener('proofroom:resync', () => {
   const wanted = Number(params.get('image'));
   const index = data.images.findIndex((img) => img.id === wanted);
   if (index >= 0) openLightbox(index, params.get('comments') === '1');
+  openLinkedView(params.get('view'));
+}
+
+// A workflow email's buttons: ?view=favorites shows the favorites filter; ?view=shop opens
+// the store (the cart drawer when the client already has a cart, else Shop) once store.js
+// has learnt this gallery sells something (it sets body.has-store). Given up after a while.
+function openLinkedView(linked) {
+  if (linked === 'favorites') {
+    document.querySelector('.segmented .seg[data-view="favorites"]')?.click();
+    return;
+  }
+  if (linked !== 'shop') return;
+  const open = () => {
+    const hasCart = Number(document.getElementById('cart-count')?.textContent || 0) > 0;
+    document.getElementById(hasCart ? 'cart-open' : 'store-open')?.click();
+  };
+  if (document.body.classList.contains('has-store')) { open(); return; }
+  const watch = new MutationObserver(() => {
+    if (!document.body.classList.contains('has-store')) return;
+    watch.disconnect(); clearTimeout(giveUp); open();
+  });
+  const giveUp = setTimeout(() => watch.disconnect(), 15000);
+  watch.observe(document.body, { attributes: true, attributeFilter: ['class'] });
 }

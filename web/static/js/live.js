@@ -5,8 +5,8 @@
 // dashboard's counters, "viewing now", the gallery editor's tiles. A region that is only
 // server-rendered (a detail tab) is re-fetched at most once per burst, never reloaded.
 import {
-  CART_COLS, CLIENT_KINDS, STAGE_LABELS, applyToFeed, applyToRow, applyToSummary, cartFigures, money,
-  openOrdersDelta,
+  CART_COLS, CLIENT_KINDS, STAGE_LABELS, applyToFeed, applyToRow, applyToSummary, cartFigures, describeWorkflow,
+  money, openOrdersDelta,
 } from './activity_apply.js';
 import { liveSocket } from './live_socket.js';
 
@@ -50,6 +50,8 @@ export function describe(e) {
   const who = e.contact_name || e.contact_email || 'Someone';
   const p = e.payload || {};
   if (e.kind === 'cart_updated' || e.kind.startsWith('order_')) return describeStore(e, who, p);
+  const workflow = describeWorkflow(e, who);
+  if (workflow) return workflow;
   let what = '';
   if (e.kind === 'visit') what = e.event_title;
   else if (e.kind === 'download_bulk') what = `${{ favorites: 'their favorites', purchased: 'their purchased files' }[p.scope] || 'the whole gallery'} (${p.files} files)`;
