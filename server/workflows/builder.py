@@ -11,6 +11,7 @@ anything changes.
 
 from __future__ import annotations
 
+import copy
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -234,22 +235,22 @@ def _replan_type(session: Session, photographer_id: int, type_id: int | None) ->
 def duplicate_workflow(session: Session, photographer_id: int, workflow_id: int) -> Workflow:
     """A copy with the same steps, inactive (so no gallery changes)."""
     flow = find_workflow(session, photographer_id, workflow_id)
-    copy = Workflow(photographer_id=photographer_id, name=f"{flow.name} (copy)"[:120],
+    twin = Workflow(photographer_id=photographer_id, name=f"{flow.name} (copy)"[:120],
                     description=flow.description, gallery_type_id=flow.gallery_type_id,
                     active=False)
-    session.add(copy)
+    session.add(twin)
     session.flush()
     for step in steps_of(session, photographer_id, workflow_id):
         session.add(WorkflowStep(
-            photographer_id=photographer_id, workflow_id=copy.id, position=step.position,
+            photographer_id=photographer_id, workflow_id=twin.id, position=step.position,
             kind=step.kind, name=step.name, anchor=step.anchor,
             offset_seconds=step.offset_seconds, at=step.at, end_anchor=step.end_anchor,
             end_offset_seconds=step.end_offset_seconds, end_at=step.end_at,
             audience=step.audience, at_send_time=step.at_send_time,
-            content=dict(step.content or {})))
+            content=copy.deepcopy(step.content or {})))
     session.flush()
-    planner.replan_workflow(session, photographer_id, copy.id)
-    return copy
+    planner.replan_workflow(session, photographer_id, twin.id)
+    return twin
 
 
 def delete_workflow(session: Session, photographer_id: int, workflow_id: int) -> None:
@@ -334,6 +335,8 @@ def split_offset(seconds: int) -> tuple[int, str, str]:
     """-604800 → (7, "days", "before"): how the form shows an offset."""
     direction = "before" if seconds < 0 else "after"
     seconds = abs(seconds)
+    if seconds == 0:
+        return 0, "days", direction
     for unit in ("days", "hours"):
         if seconds and seconds % UNITS[unit] == 0:
             return seconds // UNITS[unit], unit, direction
@@ -457,8 +460,9 @@ def add_step(session: Session, photographer_id: int, workflow_id: int,
     if len(steps) >= MAX_STEPS:
         raise Invalid(f"A workflow can have at most {MAX_STEPS} steps.")
     step = WorkflowStep(photographer_id=photographer_id, workflow_id=flow.id, **values)
-    ordered = sorted([*steps, step], key=time_key)
-    for position, each in enumerate(ordered):
+    # Before the first later step; the others keep the order the photographer gave them.
+    at = next((i for i, s in enumerate(steps) if time_key(s) > time_key(step)), len(steps))
+    for position, each in enumerate([*steps[:at], step, *steps[at:]]):
         each.position = position
     session.add(step)
     session.flush()

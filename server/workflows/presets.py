@@ -97,8 +97,8 @@ PORTRAIT = {
     "steps": [
         email("Gallery is live", "release", 0, "Your portraits are ready, {first_name}",
               ANNOUNCEMENT_BODY, at_send_time=False),
-        # Audience "favorites": visitors with favorites; the runner skips anyone who
-        # has ordered since, so this reaches only favorites with no order.
+        # Audience "favorites": visitors with favorites. The product wants "and no
+        # order" too; the audiences have no such combination yet (runner.audience).
         email("Your favorites are waiting", "release", 2 * DAY,
               "Your {favorites_count} favorites are waiting",
               "Hi {first_name},\n\n"
