@@ -18,7 +18,7 @@ STEP_KINDS = ("email", "banner", "announcement")
 GALLERY_ANCHORS = ("release", "expiry", "date", "event_date")
 VISITOR_ANCHORS = ("first_visit", "cart_change", "first_favorite")
 ANCHORS = GALLERY_ANCHORS + VISITOR_ANCHORS
-AUDIENCES = ("clients", "visitors", "favorites", "open_cart", "no_order")
+AUDIENCES = ("clients", "visitors", "favorites", "favorites_no_order", "open_cart", "no_order")
 #: pending -> claimed (a job's lease) -> sent | skipped (reason) | failed (reason);
 #: cancelled (reason) when the plan no longer wants it.
 ACTION_STATES = ("pending", "claimed", "sent", "skipped", "failed", "cancelled")

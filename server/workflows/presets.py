@@ -97,8 +97,6 @@ PORTRAIT = {
     "steps": [
         email("Gallery is live", "release", 0, "Your portraits are ready, {first_name}",
               ANNOUNCEMENT_BODY, at_send_time=False),
-        # Audience "favorites": visitors with favorites. The product wants "and no
-        # order" too; the audiences have no such combination yet (runner.audience).
         email("Your favorites are waiting", "release", 2 * DAY,
               "Your {favorites_count} favorites are waiting",
               "Hi {first_name},\n\n"
@@ -106,7 +104,7 @@ PORTRAIT = {
               "lovely selection! They would look wonderful printed, framed or in an album."
               "\n\nYour favorites are saved in the gallery whenever you are ready to "
               "order.\n\n{studio_name}",
-              audience="favorites", buttons=(FAVORITES, STORE)),
+              audience="favorites_no_order", buttons=(FAVORITES, STORE)),
         _reminder(7),
         _reminder(1),
     ],

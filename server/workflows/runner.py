@@ -185,11 +185,11 @@ def audience(session: Session, event: Event, name: str) -> list[int]:
         query = select(GalleryClient.contact_id).where(GalleryClient.event_id == event.id)
     else:
         query = select(Visit.contact_id).where(Visit.event_id == event.id)
-        if name == "favorites":
+        if name in ("favorites", "favorites_no_order"):
             query = query.where(Visit.favorites > 0)
-        elif name == "open_cart":
+        if name == "open_cart":
             query = query.where(Visit.cart_stage.in_(planner.OPEN_CART))
-        elif name == "no_order":
+        if name in ("no_order", "favorites_no_order"):
             query = query.where(Visit.contact_id.not_in(
                 select(Order.contact_id).where(Order.event_id == event.id,
                                                Order.state != "cancelled")))
@@ -213,9 +213,9 @@ def _why_not(batch: Batch, step: WorkflowStep, event: Event, contact: Contact,
         return "They placed an order."
     if step.anchor in GALLERY_ANCHORS or step.audience == "clients":
         return None
-    if step.audience == "favorites" and not favorites:
+    if step.audience in ("favorites", "favorites_no_order") and not favorites:
         return "They have no favorites."
-    if step.audience == "no_order" and ordered:
+    if step.audience in ("no_order", "favorites_no_order") and ordered:
         return "They placed an order."
     if step.audience == "open_cart" and batch.cart_stage(event, contact) not in \
             planner.OPEN_CART:

@@ -29,6 +29,7 @@ AUDIENCE_WORDS = {
     "clients": "the gallery's clients",
     "visitors": "every registered visitor",
     "favorites": "visitors with favorites",
+    "favorites_no_order": "visitors with favorites and no order",
     "open_cart": "visitors with an open cart",
     "no_order": "visitors who have not ordered",
 }
