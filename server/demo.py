@@ -23,7 +23,7 @@ from .media import MediaStore
 from .models import Event, GalleryType, Photographer, utcnow
 from .store.models import Coupon, StoreSettings
 from .store.starter import add_starter_price_list
-from .workflows import builder, presets
+from .workflows import builder, clients, presets
 from .workflows.models import SendingRules
 
 DEMO_EMAIL = "demo@proofroom.app"
@@ -42,6 +42,13 @@ GALLERIES = [
     ("The Alvarez Family Portraits", "Portrait", "DSC_", 2210, 42),
     ("Maple Grove Elementary — Picture Day", "School", "_MG_", 7340, 44),
 ]
+#: Each gallery's client contacts (Clients card): the people its workflow emails.
+CLIENTS = {
+    "Wedding": [("Emma Carter", "emma.carter@example.com"),
+                ("Daniel Reyes", "daniel.reyes@example.com")],
+    "Portrait": [("Sofia Alvarez", "sofia.alvarez@example.com")],
+    "School": [("Room 4 Parents", "room4.parents@example.com")],
+}
 
 
 def draw_photo(seed: int, kind: str, size: tuple[int, int] = (1800, 1200)) -> bytes:
@@ -113,10 +120,12 @@ def _demo_workflows(session: Session, photographer_id: int, types: dict[str, int
         builder.create_workflow(session, photographer_id, form, key)
 
 
-def _released_gallery(session: Session, photographer_id: int,
-                      form: EventForm) -> Event:
-    """A new gallery, released at once (unit of work)."""
+def _released_gallery(session: Session, photographer_id: int, form: EventForm,
+                      kind: str) -> Event:
+    """A new gallery with its clients, released at once (unit of work)."""
     event = galleries.new_event(session, photographer_id, form)
+    for name, email in CLIENTS[kind]:
+        clients.add_client(session, photographer_id, event.id, name=name, email=email)
     return galleries.change_status(session, photographer_id, event.id, "released")
 
 
@@ -128,7 +137,7 @@ async def _seed_gallery(db, media, photographer_id, type_id, title, kind, prefix
         event_date=(utcnow() - timedelta(days=7 + 10 * index)).date().isoformat(),
         download_single=True, download_bulk=index != 2, download_size="original",
     )
-    event = await db.write(_released_gallery, photographer_id, form)
+    event = await db.write(_released_gallery, photographer_id, form, kind)
     for n in range(count):
         data = draw_photo(start + n, kind)
         image = await uploads.upload(db, media, photographer_id, event.id,
