@@ -144,7 +144,7 @@ async def test_templates_make_whole_workflows_and_the_list_shows_them(photograph
 
     favorites = next(s for s in await steps_of(db, portrait)
                      if s["anchor"] == "release" and s["offset"] == 2 * DAY)
-    assert favorites["audience"] == "favorites"
+    assert favorites["audience"] == "favorites_no_order"
     school_steps = await steps_of(db, school)
     assert school_steps[0]["anchor"] == "event_date" and school_steps[0]["offset"] == DAY
     between = next(s for s in school_steps if s["kind"] == "banner")

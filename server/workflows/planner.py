@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from .. import activity
 from ..contacts import insert_if_absent
@@ -59,18 +59,36 @@ def rules_of(session: Session, photographer_id: int) -> timing.Rules:
     return timing.Rules(row.timezone, row.send_minute, row.quiet_start, row.quiet_end)
 
 
-def effective_workflow(event_id: int):
-    """The id of the workflow a gallery follows, as a scalar subquery: none when it opted
-    out; its own pick, else its gallery type's active workflow."""
+def followed_by(event=Event):
+    """The id of the workflow a gallery (a row of `event`) follows, as a scalar subquery:
+    none when it opted out; its own pick, else its gallery type's active workflow."""
     return (
         select(Workflow.id)
-        .where(Event.id == event_id, Workflow.photographer_id == Event.photographer_id,
-               Workflow.active, ~Event.workflows_off,
-               or_(Workflow.id == Event.workflow_id,
-                   and_(Event.workflow_id.is_(None),
-                        Workflow.gallery_type_id == Event.gallery_type_id)))
+        .where(Workflow.photographer_id == event.photographer_id,
+               Workflow.active, ~event.workflows_off,
+               or_(Workflow.id == event.workflow_id,
+                   and_(event.workflow_id.is_(None),
+                        Workflow.gallery_type_id == event.gallery_type_id)))
         .order_by(Workflow.id.desc()).limit(1).scalar_subquery()
     )
+
+
+def effective_workflow(event_id: int):
+    """followed_by() for one gallery, by id."""
+    mine = aliased(Event)
+    return (select(followed_by(mine)).where(mine.id == event_id).scalar_subquery())
+
+
+def current_steps(session: Session, event_ids: set[int]) -> dict[int, set[int]]:
+    """The email steps each gallery follows now, by gallery: one query for a batch."""
+    found: dict[int, set[int]] = {event_id: set() for event_id in event_ids}
+    rows = session.execute(
+        select(Event.id, WorkflowStep.id)
+        .join(WorkflowStep, WorkflowStep.workflow_id == followed_by())
+        .where(Event.id.in_(event_ids), WorkflowStep.kind == "email"))
+    for event_id, step_id in rows:
+        found[event_id].add(step_id)
+    return found
 
 
 def email_steps(session: Session, event_id: int, anchors=ANCHORS) -> list[WorkflowStep]:

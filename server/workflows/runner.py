@@ -47,9 +47,9 @@ class Mailer:
     pool: SmtpPool | None = None  # the worker's open SMTP connections
 
 
-def claimable(now: datetime, early: timedelta = EARLY):
+def claimable(now: datetime):
     return and_(ScheduledAction.attempts < MAX_ATTEMPTS, or_(
-        and_(WAITING, ScheduledAction.next_attempt_at <= now + early),
+        and_(WAITING, ScheduledAction.next_attempt_at <= now + EARLY),
         and_(LEASED, ScheduledAction.leased_until < now)))
 
 
@@ -85,13 +85,17 @@ def execute(session: Session, action_id: int, mailer: Mailer,
 
 def _claim_more(session: Session, action_id: int, now: datetime,
                 lease: timedelta) -> list[ScheduledAction]:
+    # Only rows waiting and due (an index search on state and due time); a row whose
+    # lease ran out is reconcile's to take back.
+    due_now = and_(WAITING, ScheduledAction.next_attempt_at <= now,
+                   ScheduledAction.attempts < MAX_ATTEMPTS)
     due = (select(ScheduledAction.id)
-           .where(ScheduledAction.id != action_id, claimable(now, timedelta(0)))
+           .where(ScheduledAction.id != action_id, due_now)
            .order_by(ScheduledAction.next_attempt_at).limit(BATCH - 1))
     if session.get_bind().dialect.name == "postgresql":
         due = due.with_for_update(skip_locked=True)  # another worker's batch: not ours
     ids = list(session.scalars(
-        update(ScheduledAction).where(ScheduledAction.id.in_(due), claimable(now, timedelta(0)))
+        update(ScheduledAction).where(ScheduledAction.id.in_(due), due_now)
         .values(state="claimed", attempts=ScheduledAction.attempts + 1,
                 leased_until=now + lease)
         .returning(ScheduledAction.id)))
@@ -122,13 +126,7 @@ class Batch:
             select(Order.event_id, Order.contact_id).where(
                 Order.event_id.in_(events), Order.contact_id.in_(contacts),
                 Order.state != "cancelled")).tuples()) if pairs else set()
-        self._current: dict[int, set[int]] = {}
-
-    def current_steps(self, event_id: int) -> set[int]:
-        if event_id not in self._current:
-            self._current[event_id] = {s.id for s in planner.email_steps(self.session,
-                                                                         event_id)}
-        return self._current[event_id]
+        self.current_steps = planner.current_steps(session, set(self.events))
 
     def favorites(self, event: Event, contact: Contact) -> int:
         visit = self.visits.get((event.id, contact.id))
@@ -149,7 +147,7 @@ def _decide(batch: Batch, row: ScheduledAction, mailer: Mailer, lease: timedelta
             now: datetime) -> tuple[str, OutboundEmail | None]:
     session = batch.session
     step, event = batch.steps.get(row.step_id), batch.events[row.event_id]
-    if step is None or step.id not in batch.current_steps(event.id):
+    if step is None or step.id not in batch.current_steps[event.id]:
         return _end(session, row, "cancelled", "The step is no longer in this gallery's "
                     "workflow."), None
     if row.contact_id is None:
