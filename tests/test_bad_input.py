@@ -21,6 +21,7 @@ from conftest import (
     rows,
     scalar,
     seed_price_list,
+    seed_workflow,
     upload,
     verify_link_path,
 )
@@ -29,6 +30,8 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from server.app import create_app
 from server.config import Settings
+from server.models import Contact
+from server.workflows import messages
 
 CSRF_MESSAGE = "Your session token is missing or expired."
 STATE_COOKIES = ("pr_session", "pr_unlock", "pr_guest", "pr_pin")
@@ -73,19 +76,49 @@ class World:
     #: The store: price list, item ids (by seed_price_list's names), "coupon" (id) and
     #: "code", "order" (placed, unpaid), the visitor's cart "line" and cart "version".
     store: dict = field(default_factory=dict)
+    #: Gallery Workflows: "type" (the gallery's type), "workflow", "step" (an email a week
+    #: after release), "action" (its pending ScheduledAction), "unsubscribe" (the
+    #: visitor's unsubscribe link).
+    flow: dict = field(default_factory=dict)
 
 
 GALLERY_PASSWORD = "open sesame"
 #: Stand-in store ids for a World built without a server (the route-table check).
 NO_STORE = dict.fromkeys(("list", "print", "web", "full", "gallery", "canvas", "package",
                           "coupon", "order", "line", "version"), 1) | {"code": "CODE"}
+NO_FLOW = dict.fromkeys(("type", "workflow", "step", "action"), 1) | {
+    "unsubscribe": "/unsubscribe/token"}
 DETAILS = {"name": "Jane Client", "line1": "1 Main Street", "city": "Springfield",
            "postal_code": "12345", "country": "US"}
 
 
+async def workflow_world(photographer, db) -> dict:
+    """A gallery type whose active workflow emails the gallery's clients a week after
+    release (seeded with SQL): a gallery of the type released next has a pending action."""
+    res = await photographer.post_form("/panel/settings/gallery-types", {"name": "Flowed"})
+    assert res.status_code == 303, res.text
+    type_id = await scalar(db, "SELECT id FROM gallery_types WHERE photographer_id=:p",
+                           p=photographer.photographer_id)
+    workflow_id, (step_id,) = await seed_workflow(
+        db, photographer.photographer_id, type_id, steps=[{"offset_seconds": 7 * 86400}])
+    return {"type": type_id, "workflow": workflow_id, "step": step_id}
+
+
+def unsubscribe_path(db, photographer_id: int, contact_id: int) -> str:
+    """The contact's unsubscribe link, signed with the test server's secret."""
+    backend = "sqlite" if db.url.get_backend_name() == "sqlite" else "postgres"
+    contact = Contact(id=contact_id, photographer_id=photographer_id)
+    return f"/unsubscribe/{messages.unsubscribe_token(f'test-secret-{backend}', contact)}"
+
+
 async def make_world(photographer, new_client, db) -> World:
+    flow = await workflow_world(photographer, db)
     event_id, slug, images = await released_gallery(photographer, n_images=2,
-                                                    download_pin="4321", password=GALLERY_PASSWORD)
+                                                    download_pin="4321", password=GALLERY_PASSWORD,
+                                                    gallery_type_id=str(flow["type"]))
+    flow["action"] = await scalar(db, "SELECT id FROM scheduled_actions WHERE event_id=:e "
+                                      "AND state='pending'", e=event_id)
+    assert flow["action"] is not None
     # The store, before any client opens the gallery (its cache lives 2 seconds).
     store = await seed_price_list(db, photographer.photographer_id, event_id)
     store["code"] = f"CSRF{uuid.uuid4().hex[:6].upper()}"
@@ -121,9 +154,14 @@ async def make_world(photographer, new_client, db) -> World:
     res = await visitor.post_json(f"{cart}/details", {**DETAILS, "email": email})
     assert res.status_code == 200, res.text
     store["line"], store["version"] = res.json()["lines"][0]["id"], res.json()["version"]
+    # The visitor is one of the gallery's clients (removing them is a POST below).
+    res = await photographer.post_form(f"/panel/events/{event_id}/clients",
+                                       {"name": "Jane Client", "email": email})
+    assert res.status_code == 303, res.text
+    flow["unsubscribe"] = unsubscribe_path(db, photographer.photographer_id, contact_id)
     return World(photographer, visitor, new_client(), event_id, slug, images[0]["id"],
                  images[1]["id"], contact_id, await verify_link_path(visitor, slug, email),
-                 store)
+                 store, flow)
 
 
 # Path template -> (who posts, URL, "form" or "json", payload). Upload posts files.
@@ -172,6 +210,7 @@ def csrf_cases(w: World) -> dict[str, tuple]:
                                                      {"body": "Forged comment"}),
         "/g/{slug}/verify/{token}": (v, w.verify_path, "form", {}),
         **store_cases(w),
+        **workflow_cases(w),
     }
 
 
@@ -221,6 +260,45 @@ def store_cases(w: World) -> dict[str, tuple]:
         "/g/{slug}/cart/details": (v, f"{g}/cart/details", "json", {
             **DETAILS, "name": "Forged Name", "email": "forged@example.com"}),
         "/g/{slug}/checkout": (v, f"{g}/checkout", "json", {"version": st["version"]}),
+    }
+
+
+def workflow_cases(w: World) -> dict[str, tuple]:
+    """Gallery Workflows' POST routes (server/routes/workflows_*.py)."""
+    f = NO_FLOW | w.flow
+    p, e = w.photographer, w.event_id
+    flow = f"/panel/workflows/{f['workflow']}"
+    step = f"{flow}/steps/{f['step']}"
+    form = {"name": "Forged Flow", "gallery_type_id": str(f["type"])}
+    step_form = {"kind": "email", "anchor": "release", "amount": "3", "unit": "days",
+                 "direction": "after", "audience": "clients", "subject": "Forged subject"}
+    return {
+        "/panel/workflows/new": (p, "/panel/workflows/new", "form", form),
+        "/panel/workflows/sending-rules": (p, "/panel/workflows/sending-rules", "form", {
+            "timezone": "Europe/Paris", "send_time": "10:30"}),
+        "/panel/workflows/{workflow_id:int}": (p, flow, "form", form),
+        "/panel/workflows/{workflow_id:int}/active": (p, f"{flow}/active", "form", {}),
+        "/panel/workflows/{workflow_id:int}/duplicate": (p, f"{flow}/duplicate", "form", {}),
+        "/panel/workflows/{workflow_id:int}/delete": (p, f"{flow}/delete", "form", {}),
+        "/panel/workflows/{workflow_id:int}/steps/new": (p, f"{flow}/steps/new", "form",
+                                                         step_form),
+        "/panel/workflows/{workflow_id:int}/steps/{step_id:int}": (p, step, "form",
+                                                                   step_form),
+        "/panel/workflows/{workflow_id:int}/steps/{step_id:int}/delete": (
+            p, f"{step}/delete", "form", {}),
+        "/panel/workflows/{workflow_id:int}/steps/{step_id:int}/move": (
+            p, f"{step}/move", "form", {"direction": "down"}),
+        "/panel/workflows/{workflow_id:int}/steps/{step_id:int}/test": (
+            p, f"{step}/test", "form", {}),
+        "/panel/events/{event_id:int}/clients": (p, f"/panel/events/{e}/clients", "form", {
+            "name": "Forged Client", "email": "forged-client@example.com"}),
+        "/panel/events/{event_id:int}/clients/{contact_id:int}/remove": (
+            p, f"/panel/events/{e}/clients/{w.contact_id}/remove", "form", {}),
+        "/panel/scheduled/{action_id:int}/cancel": (
+            p, f"/panel/scheduled/{f['action']}/cancel", "form", {}),
+        "/panel/scheduled/{action_id:int}/send-now": (
+            p, f"/panel/scheduled/{f['action']}/send-now", "form", {}),
+        "/unsubscribe/{token}": (w.visitor, f["unsubscribe"], "form", {}),
     }
 
 

@@ -30,6 +30,7 @@ from conftest import (
     rows,
     scalar,
     seed_price_list,
+    seed_workflow,
 )
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -98,10 +99,17 @@ FIELDS = ["email", "name", "password", "body", "pin", "on", "title", "gallery_ty
           "city", "postal_code", "country", "kind", "amount", "price", "options",
           "digital_scope", "content_item", "content_qty", "direction", "state",
           "tracking_note", "internal_note", "currency", "tax_rate", "shipping_flat",
-          "min_order", "active"]
+          "min_order", "active",
+          # Gallery Workflows
+          "workflow_mode", "workflow_id", "preset", "description", "anchor", "unit",
+          "at_local", "audience", "at_send_time", "subject", "button1_action",
+          "button1_label", "button1_url", "button2_action", "coupon_code", "text", "style",
+          "position", "after_n", "end_anchor", "end_amount", "end_unit", "end_direction",
+          "back", "timezone", "send_time", "quiet_start", "quiet_end", "contact", "gallery"]
 field_names = st.sampled_from(FIELDS) | junk_text
 QUERY_KEYS = ["event", "image", "page", "q", "sort", "dir", "tab", "format", "scope", "next",
-              "unread", "sent", "saved", "state", "kind"]
+              "unread", "sent", "saved", "state", "kind", "preset", "done", "fragment",
+              "contact", "gallery"]
 # Handwritten JSON text: what json.dumps never makes. Nesting too deep to parse is half
 # of it (each route sees some in 25 examples: (1 - 1/6) ** 25 ≈ 1 % to miss).
 DEEP_JSON = st.sampled_from([b"[" * 50_000, b'{"a":' * 5_000, b'{"on": ' + b"[" * 3000])
@@ -131,7 +139,19 @@ class World:
 
 @pytest.fixture
 async def world(photographer, new_client, db) -> World:
-    event_id, slug, images = await released_gallery(photographer, n_images=1)
+    # Gallery Workflows: the gallery's type has an active workflow with an email a week
+    # after release, so its release plans a pending action (the routes' real ids).
+    res = await photographer.post_form("/panel/settings/gallery-types", {"name": "Fuzzed"})
+    assert res.status_code == 303, res.text
+    type_id = await scalar(db, "SELECT id FROM gallery_types WHERE photographer_id=:p",
+                           p=photographer.photographer_id)
+    workflow_id, (step_id,) = await seed_workflow(
+        db, photographer.photographer_id, type_id, steps=[{"offset_seconds": 7 * 86400}])
+    event_id, slug, images = await released_gallery(photographer, n_images=1,
+                                                    gallery_type_id=str(type_id))
+    action_id = await scalar(db, "SELECT id FROM scheduled_actions WHERE event_id=:e",
+                             e=event_id)
+    assert action_id is not None
     image_id = images[0]["id"]
     # The store: a price list on the gallery (before any client opens it: the gallery is
     # cached for 2 s) and a coupon of the photographer's.
@@ -174,7 +194,8 @@ async def world(photographer, new_client, db) -> World:
         "contact_id": str(contact_id), "variant": "thumb", "token": order_token,
         "list_id": str(prices["list"]), "item_id": str(prices["print"]),
         "coupon_id": str(coupon_id), "line_id": str(cart_line["id"]),
-        "order_id": str(order_id),
+        "order_id": str(order_id), "workflow_id": str(workflow_id), "step_id": str(step_id),
+        "action_id": str(action_id),
     })
 
 
@@ -310,11 +331,16 @@ async def test_a_fuzzed_photographer_is_still_logged_in(world):
     # The store's real ids are real (else the fuzz only saw 404s on the store's routes).
     real = world.real
     lists = f"/panel/store/price-lists/{real['list_id']}"
+    step = f"/panel/workflows/{real['workflow_id']}/steps/{real['step_id']}"
     for url in (f"{lists}/items/{real['item_id']}", f"/panel/store/coupons/{real['coupon_id']}",
-                f"/panel/store/orders/{real['order_id']}"):
+                f"/panel/store/orders/{real['order_id']}", step, f"{step}/preview",
+                f"/panel/events/{real['event_id']}/timeline"):
         assert (await world.photographer.get(url)).status_code == 200, url
     order = f"/g/{real['slug']}/orders/{real['token']}"
     for url in (order, f"{order}/files/{real['image_id']}"):
         assert (await world.visitor.get(url)).status_code == 200, url
     cart = (await world.visitor.get(f"/g/{real['slug']}/store.json")).json()["cart"]
     assert [line["id"] for line in cart["lines"]] == [int(real["line_id"])]
+    # The scheduled action is real and still pending (the timeline's cancel reaches it).
+    timeline = await world.photographer.get(f"/panel/events/{real['event_id']}/timeline")
+    assert f"/panel/scheduled/{real['action_id']}/cancel" in timeline.text

@@ -100,6 +100,8 @@ PUBLIC = {
     "/g/{slug}/orders/{token}/files/{image_id:int}": "a paid order's file (emailed token)",
     "/g/{slug}/orders/{token}/files.zip": "a paid order's files (emailed token)",
     "/static": "static assets (Mount)",
+    "/unsubscribe/{token}": "a workflow email's unsubscribe link: the signed token (its "
+                            "photographer and contact) is the authorisation",
 }
 #: Login-scoped routes outside /panel. (/logout ends only the caller's session: B posts it
 #: last, and A's sessions must survive it.)
@@ -113,6 +115,7 @@ PARAM_KINDS = {
     "email_id": "outbound_emails", "device_id": "devices", "activity_id": "activity_events",
     "order_id": "orders", "cart_id": "carts", "workflow_id": "workflows",
     "list_id": "price_lists", "item_id": "price_items", "coupon_id": "coupons",
+    "step_id": "workflow_steps", "action_id": "scheduled_actions",
     "slug": "events",
 }
 #: A bare `{id}` names the object of the path segment before it.
@@ -128,9 +131,11 @@ VALUE_PARAMS = {"variant": ("thumb", "preview", "original")}
 #: Query parameters read in server/routes/: those that name an object (B sends A's id in
 #: them on every request) and plain ones.
 OBJECT_QUERY = {"event": "events", "image": "images", "contact": "contacts",
-                "gallery_type": "gallery_types"}
+                "gallery_type": "gallery_types",
+                # an email step's preview renders for ?contact= and ?gallery= (an event)
+                "gallery": "events"}
 PLAIN_QUERY = {"q", "sort", "dir", "page", "tab", "format", "sent", "unread", "next", "saved",
-               "scope", "kind", "state"}
+               "scope", "kind", "state", "preset", "done", "fragment"}
 
 #: Form/JSON fields read in server/routes/: those that name an object, and plain ones with
 #: the value B sends (None: not sent). Plain values are valid, so a request that would
@@ -138,7 +143,9 @@ PLAIN_QUERY = {"q", "sort", "dir", "page", "tab", "format", "sent", "unread", "n
 OBJECT_FIELDS = {"gallery_type_id": "gallery_types", "image_id": "images",
                  "delete": "gallery_types", "event_id": "events", "contact_id": "contacts",
                  "assign": "gallery_types", "price_list_id": "price_lists",
-                 "content_item": "price_items"}
+                 "content_item": "price_items", "workflow_id": "workflows",
+                 # a step's test send renders for the posted contact and gallery (an event)
+                 "contact": "contacts", "gallery": "events"}
 PLAIN_FIELDS = {
     "csrf_token": None, "files": None, "clear_password": None,
     "title": "Intruder gallery", "event_date": "", "expires_on": "", "password": "",
@@ -156,6 +163,19 @@ PLAIN_FIELDS = {
     "free_shipping_over": "", "store_enabled": "on", "state": "cancelled",
     "tracking_note": "", "internal_note": "Intruder note", "quantity": None, "stage": None,
     "version": None,
+    # Gallery Workflows (server/routes/workflows_*.py, the gallery form's workflow choice);
+    # "pick" makes the gallery form use the posted workflow_id (A's).
+    "workflow_mode": "pick", "preset": "", "anchor": "release", "unit": "days",
+    "at_local": "", "audience": "clients", "at_send_time": None,
+    "subject": "Intruder subject", "coupon_code": "", "text": "Intruder banner",
+    "style": "notice", "position": "top", "after_n": "12", "end_anchor": "",
+    "end_amount": "0", "end_unit": "days", "end_direction": "after", "back": None,
+    "timezone": "UTC", "send_time": "09:00", "quiet_start": "", "quiet_end": "",
+    # read through f-strings (the AST does not see them): button{1,2}_action|label|url
+    **{f"button{n}_{part}": None for n in (1, 2) for part in ("action", "label", "url")},
+    # Not fields: `data["rules"]`, `data["workflow"]` index a page's data dict in
+    # workflows_panel.py, and the reader takes every `data[...]` for a form read.
+    "rules": None, "workflow": None,
 }
 
 #: What B's POST with its OWN path ids (and A's ids in the object fields) must answer,
@@ -168,6 +188,17 @@ OWN_POST_EXPECT = {
     # A's price item in a package's rows (content_item) of B's own list/item
     "/panel/store/price-lists/{list_id:int}/items/new": {400},
     "/panel/store/price-lists/{list_id:int}/items/{item_id:int}": {400},
+    "/panel/workflows/new": {400},  # A's gallery type
+    "/panel/workflows/{workflow_id:int}": {400},  # A's gallery type
+    # A's contact and gallery (form fields contact=, gallery=) to render the test email for
+    "/panel/workflows/{workflow_id:int}/steps/{step_id:int}/test": {404},
+}
+
+#: B's own GET pages that refuse A's id in their query (404) instead of ignoring it: an
+#: email step's preview renders for ?contact= and ?gallery=, and A's are not found.
+OWN_GET_EXPECT = {
+    "/panel/workflows/{workflow_id:int}/steps/{step_id:int}/preview": 404,
+    "/panel/workflows/{workflow_id:int}/steps/{step_id:int}/preview/email": 404,
 }
 
 #: B's own GET pages that are a redirect (to the page they stand for), not a 200.
@@ -497,6 +528,28 @@ async def gate(visitor: Client, slug: str, db, email: str, name: str) -> int:
                             "c.email=:m", s=slug, m=email)
 
 
+async def workflow_of(client: Client, db, type_id: int, name: str, subject: str) -> int:
+    """An active workflow of the gallery type with one email step a week after release
+    (so a gallery of that type released next has a pending scheduled action); its id."""
+    res = await client.post_form("/panel/workflows/new", {
+        "name": name, "gallery_type_id": str(type_id), "active": "on"})
+    assert res.status_code == 303, res.text
+    workflow_id = await scalar(db, "SELECT id FROM workflows WHERE photographer_id=:p AND "
+                                   "name=:n", p=client.photographer_id, n=name)
+    res = await client.post_form(f"/panel/workflows/{workflow_id}/steps/new", {
+        "kind": "email", "anchor": "release", "amount": "7", "unit": "days",
+        "direction": "after", "audience": "clients", "subject": subject,
+        "body": f"{subject} body"})
+    assert res.status_code == 303, res.text
+    return workflow_id
+
+
+async def gallery_client(client: Client, event_id: int, name: str, email: str) -> None:
+    res = await client.post_form(f"/panel/events/{event_id}/clients",
+                                 {"name": name, "email": email})
+    assert res.status_code == 303, res.text
+
+
 async def owners_history(owner: Client, new_client, db, schema: dict) -> Tenant:
     """A's realistic history, all through the HTTP API."""
     tag = uuid.uuid4().hex[:10]
@@ -505,6 +558,9 @@ async def owners_history(owner: Client, new_client, db, schema: dict) -> Tenant:
     assert res.status_code == 303, res.text
     type_id = await scalar(db, "SELECT id FROM gallery_types WHERE photographer_id=:p "
                                "AND name=:n", p=owner.photographer_id, n=type_name)
+    # Gallery Workflows: the type's workflow plans an email when the gallery is released.
+    flow_name, subject = f"Flowq{tag}", f"Subjectq{tag}"
+    await workflow_of(owner, db, type_id, flow_name, subject)
     title = f"Weddingq{tag}"
     event_id = await create_gallery(owner, title=title, gallery_type_id=str(type_id))
     names = [f"DSCq{tag}_{n}.jpg" for n in range(2)]
@@ -515,6 +571,10 @@ async def owners_history(owner: Client, new_client, db, schema: dict) -> Tenant:
     res = await owner.post_form(f"/panel/events/{event_id}/status", {"status": "released"})
     assert res.status_code == 303, res.text
     slug = await scalar(db, "SELECT slug FROM events WHERE id=:e", e=event_id)
+    assert await scalar(db, "SELECT count(*) FROM scheduled_actions WHERE event_id=:e AND "
+                            "state='pending'", e=event_id) == 1
+    bride, bride_email = f"Brideq{tag}", f"brideq{tag}@example.com"
+    await gallery_client(owner, event_id, bride, bride_email)
     # The store: a price list on the gallery (before any client opens it), a coupon.
     prices = await seed_price_list(db, owner.photographer_id, event_id)
     coupon = f"SAVEQ{tag.upper()}"
@@ -564,14 +624,24 @@ async def owners_history(owner: Client, new_client, db, schema: dict) -> Tenant:
         "events": event_id, "images": image_id, "contacts": contact_id,
         "gallery_types": type_id, "comments": comment_id, "slug": slug})
     return Tenant(owner, ids, [title, slug, type_name, email, email.split("@")[0], name,
-                               comment, reply, token, owner.email, *names, coupon, address],
+                               comment, reply, token, owner.email, *names, coupon, address,
+                               flow_name, subject, bride, bride_email],
                   gallery_page)
 
 
 async def own_world(me: Client, new_client, db, schema: dict) -> Tenant:
     """B's own objects, so B's requests can mix A's ids with valid ids of its own."""
     tag = uuid.uuid4().hex[:8]
-    event_id, slug, images = await released_gallery(me, n_images=2, title=f"Own {tag}")
+    # B's own gallery type and workflow, so the workflow routes mix A's ids with B's own
+    # (workflow, step, and the scheduled action B's gallery gets at release).
+    res = await me.post_form("/panel/settings/gallery-types", {"name": f"Own type {tag}"})
+    assert res.status_code == 303, res.text
+    type_id = await scalar(db, "SELECT id FROM gallery_types WHERE photographer_id=:p",
+                           p=me.photographer_id)
+    await workflow_of(me, db, type_id, f"Own flow {tag}", f"Own subject {tag}")
+    event_id, slug, images = await released_gallery(me, n_images=2, title=f"Own {tag}",
+                                                    gallery_type_id=str(type_id))
+    await gallery_client(me, event_id, "Own Bride", f"own-bride-{tag}@example.com")
     # B's own store (price list before the gallery is first opened, coupon, cart, order),
     # so the store's routes are also tried with B's ids mixed with A's.
     prices = await seed_price_list(db, me.photographer_id, event_id)
@@ -716,7 +786,12 @@ def check(case: Case, res, owner: Tenant) -> list[str]:
             problems.append(f"{what}: {res.status_code}, expected 404: {gist(res)}")
     elif case.method == "GET":
         target = OWN_GET_REDIRECT.get(case.route.template)
-        if target is not None:
+        refused = OWN_GET_EXPECT.get(case.route.template)
+        if refused is not None:
+            if res.status_code != refused:
+                problems.append(f"{what}: {res.status_code}, expected {refused} (A's ids in "
+                                f"the query): {gist(res)}")
+        elif target is not None:
             if res.status_code != 303 or res.headers.get("location") != target:
                 problems.append(f"{what}: {res.status_code} "
                                 f"{res.headers.get('location')}, expected 303 to {target}")
@@ -821,6 +896,68 @@ async def test_a_package_never_holds_another_tenants_item(photographer, other_ph
     for _, contents in after:
         parts = json.loads(contents) if isinstance(contents, str) else contents
         assert {int(part["item_id"]) for part in parts or []} <= ours, parts
+
+
+async def test_a_preview_never_renders_for_another_tenants_contact_or_gallery(
+        photographer, other_photographer, new_client, db):
+    """The route-wide test sends A's contact and gallery together; here each alone, in
+    the preview's query and the test send's form: each is a 404 and no email is queued,
+    and the same requests with B's own contact and gallery go through (the control)."""
+    theirs = await small_world(photographer, new_client, db)
+    me, tag = other_photographer, uuid.uuid4().hex[:8]
+    res = await me.post_form("/panel/settings/gallery-types", {"name": f"Type {tag}"})
+    assert res.status_code == 303, res.text
+    type_id = await scalar(db, "SELECT id FROM gallery_types WHERE photographer_id=:p",
+                           p=me.photographer_id)
+    workflow_id = await workflow_of(me, db, type_id, f"Flow {tag}", f"Hello {tag}")
+    step_id = await scalar(db, "SELECT id FROM workflow_steps WHERE workflow_id=:w",
+                           w=workflow_id)
+    own_event, own_slug, _ = await released_gallery(me, n_images=1)
+    own_contact = await gate(new_client(), own_slug, db, f"own{tag}@example.com", "Own")
+    step = f"/panel/workflows/{workflow_id}/steps/{step_id}"
+    sent = "SELECT count(*) FROM outbound_emails WHERE photographer_id=:p AND " \
+           "kind='workflow_test'"
+    for picks in ({"contact": theirs["contact_id"]}, {"gallery": theirs["event_id"]}):
+        for url in (f"{step}/preview", f"{step}/preview/email"):
+            res = await me.get(f"{url}?{urlencode(picks)}")
+            assert res.status_code == 404 and not leaked(res, theirs["secrets"]), url
+        res = await me.post_form(f"{step}/test", {k: str(v) for k, v in picks.items()})
+        assert res.status_code == 404, res.text
+    assert await scalar(db, sent, p=me.photographer_id) == 0
+    own = {"contact": own_contact, "gallery": own_event}
+    for url in (f"{step}/preview", f"{step}/preview/email"):
+        assert (await me.get(f"{url}?{urlencode(own)}")).status_code == 200, url
+    res = await me.post_form(f"{step}/test", {k: str(v) for k, v in own.items()})
+    assert res.status_code == 303, res.text
+    assert await scalar(db, sent, p=me.photographer_id) == 1
+
+
+async def test_a_gallery_never_follows_another_tenants_workflow(photographer,
+                                                              other_photographer, db):
+    """The route-wide test posts A's gallery type with A's workflow; here A's workflow
+    alone in B's gallery forms (new, edit): a 400 that names the field, and B's gallery
+    keeps its choice; B's own workflow goes through (the control)."""
+    tag = uuid.uuid4().hex[:8]
+    for who in (photographer, other_photographer):
+        res = await who.post_form("/panel/settings/gallery-types", {"name": f"T {tag}"})
+        assert res.status_code == 303, res.text
+    type_of = "SELECT id FROM gallery_types WHERE photographer_id=:p"
+    theirs = await workflow_of(photographer, db, await scalar(
+        db, type_of, p=photographer.photographer_id), f"Theirs {tag}", f"Theirs {tag}")
+    me = other_photographer
+    mine = await workflow_of(me, db, await scalar(db, type_of, p=me.photographer_id),
+                             f"Mine {tag}", f"Mine {tag}")
+    event_id = await create_gallery(me, title=f"Mine {tag}")
+    form = {"title": f"Mine {tag}", "download_size": "original", "workflow_mode": "pick"}
+    for url in ("/panel/events/new", f"/panel/events/{event_id}/edit"):
+        res = await me.post_form(url, {**form, "workflow_id": str(theirs)})
+        assert res.status_code == 400 and "Pick a workflow from the list." in res.text, url
+    assert await scalar(db, "SELECT count(*) FROM events WHERE photographer_id=:p",
+                        p=me.photographer_id) == 1
+    assert await scalar(db, "SELECT workflow_id FROM events WHERE id=:e", e=event_id) is None
+    res = await me.post_form(f"/panel/events/{event_id}/edit", {**form, "workflow_id": str(mine)})
+    assert res.status_code == 303, res.text
+    assert await scalar(db, "SELECT workflow_id FROM events WHERE id=:e", e=event_id) == mine
 
 
 # --- live sockets --------------------------------------------------------------------------

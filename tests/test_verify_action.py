@@ -314,6 +314,7 @@ async def test_every_live_panel_page_renders_the_seq_of_its_own_snapshot(
         "/panel/comments", f"/panel/comments/{contact_id}/{images[0]['id']}", "/panel/mail",
         "/panel/settings/gallery-types", f"/panel/events/{event_id}",
         f"/panel/events/{event_id}/edit", "/panel/events/new",
+        f"/panel/events/{event_id}/timeline",
         *(f"/panel/activity/{event_id}/{contact_id}?tab={tab}"
           for tab in ("favorites", "comments", "downloads", "cart")),
     ]

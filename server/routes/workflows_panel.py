@@ -19,20 +19,27 @@ from .. import mail
 from ..errors import Invalid
 from ..models import utcnow
 from ..workflows import builder, messages, planner, presets, timing
-from ..workflows.builder import (
+from ..workflows.builder import RulesForm, WorkflowForm
+from ..workflows.messages import BUTTON_ACTIONS, MERGE_FIELDS
+from ..workflows.models import AUDIENCES, STEP_KINDS
+from ..workflows.steps import (
     ANCHOR_LABELS,
     AUDIENCE_LABELS,
     BANNER_STYLES,
+    BODY_LEN,
     KIND_LABELS,
     POSITIONS,
+    SUBJECT_LEN,
+    TEXT_LEN,
     UNITS,
     ButtonForm,
-    RulesForm,
     StepForm,
-    WorkflowForm,
+    active_coupon_codes,
+    audience_words,
+    minute_text,
+    step_fields,
+    when_words,
 )
-from ..workflows.messages import BUTTON_ACTIONS, MERGE_FIELDS
-from ..workflows.models import AUDIENCES, STEP_KINDS
 from . import inputs
 from .common import int_param, login_required, me_id, read_form, render, services, write
 
@@ -125,8 +132,8 @@ def _editor_data(session, pid: int, workflow_id: int) -> dict[str, Any]:
     steps = builder.steps_of(session, pid, workflow_id)
     usage = next(r for r in builder.list_workflows(session, pid)
                  if r["workflow"].id == workflow_id)
-    cards = [{"step": s, "when": builder.when_words(s, rules),
-              "who": builder.audience_words(s), "kind_label": KIND_LABELS[s.kind]}
+    cards = [{"step": s, "when": when_words(s, rules),
+              "who": audience_words(s), "kind_label": KIND_LABELS[s.kind]}
              for s in steps]
     return {"workflow": flow, "cards": cards, "usage": usage, "rules": rules,
             "types": builder.gallery_type_choices(session, pid)}
@@ -143,7 +150,7 @@ async def _editor(request: Request, workflow_id: int, error: str | None = None,
                 "active": "on" if flow.active else ""}
     return render(request, "panel/workflows_editor.html", _ctx(
         request, error=error, form=form, kinds=KIND_LABELS,
-        send_time=builder.minute_text(data["rules"].send_minute), **data),
+        send_time=minute_text(data["rules"].send_minute), **data),
         status_code=status)
 
 
@@ -216,11 +223,11 @@ def _step_form(form: FormData) -> StepForm:
         at_local=inputs.text(form, "at_local", "Date and time", max_len=20),
         audience=inputs.choice(form, "audience", "Audience", AUDIENCES, default="clients"),
         at_send_time=inputs.flag(form, "at_send_time", "At the send time"),
-        subject=inputs.text(form, "subject", "Subject", max_len=builder.SUBJECT_LEN),
-        body=inputs.text(form, "body", "Body", max_len=builder.BODY_LEN),
+        subject=inputs.text(form, "subject", "Subject", max_len=SUBJECT_LEN),
+        body=inputs.text(form, "body", "Body", max_len=BODY_LEN),
         buttons=[_button(form, 1), _button(form, 2)],
         coupon_code=inputs.text(form, "coupon_code", "Coupon", max_len=40),
-        text=inputs.text(form, "text", "Text", max_len=builder.TEXT_LEN),
+        text=inputs.text(form, "text", "Text", max_len=TEXT_LEN),
         style=inputs.choice(form, "style", "Style", BANNER_STYLES, default="notice"),
         position=inputs.choice(form, "position", "Position", POSITIONS, default="top"),
         after_n=inputs.number(form, "after_n", "After how many photos", default=12, low=1,
@@ -246,9 +253,9 @@ def _step_data(session, pid: int, workflow_id: int, step_id: int | None) -> dict
     flow = builder.find_workflow(session, pid, workflow_id)
     step = builder.find_step(session, pid, workflow_id, step_id) if step_id else None
     rules = planner.rules_of(session, pid)
-    coupons = builder.active_coupon_codes(session, pid)
+    coupons = active_coupon_codes(session, pid)
     return {"workflow": flow, "step": step, "rules": rules, "coupons": coupons,
-            "fields": builder.step_fields(step, rules)}
+            "fields": step_fields(step, rules)}
 
 
 async def _step_page(request: Request, workflow_id: int, step_id: int | None,
@@ -266,7 +273,7 @@ async def _step_page(request: Request, workflow_id: int, step_id: int | None,
         request, error=error, form=fields, kinds=KIND_LABELS, anchors=ANCHOR_LABELS,
         audiences=AUDIENCE_LABELS, units=UNITS, styles=BANNER_STYLES, positions=POSITIONS,
         actions=BUTTON_ACTIONS, merge_fields=MERGE_FIELDS,
-        send_time=builder.minute_text(data["rules"].send_minute), **data),
+        send_time=minute_text(data["rules"].send_minute), **data),
         status_code=status)
 
 
@@ -399,9 +406,9 @@ async def _rules_page(request: Request, error: str | None = None, form: Any = No
     async with services(request).db.reader() as session:
         row = await session.run_sync(builder.sending_rules, me_id(request))
     if form is None:
-        form = {"timezone": row.timezone, "send_time": builder.minute_text(row.send_minute),
-                "quiet_start": builder.minute_text(row.quiet_start),
-                "quiet_end": builder.minute_text(row.quiet_end)}
+        form = {"timezone": row.timezone, "send_time": minute_text(row.send_minute),
+                "quiet_start": minute_text(row.quiet_start),
+                "quiet_end": minute_text(row.quiet_end)}
     return render(request, "panel/workflows_rules.html", _ctx(
         request, clients_tab="rules", error=error, form=form, zones=timing.timezones()),
         status_code=status)

@@ -1,20 +1,21 @@
-"""The photographer's Gallery Workflows: workflows and their steps (the panel's CRUD, the
-templates of `presets`), and the studio's sending rules.
+"""The photographer's Gallery Workflows: workflows (create, from the templates of
+`presets` too; update, activate, duplicate, delete), adding, changing, removing and moving
+their steps, the studio's sending rules, and who an email step's preview renders for.
 
 Every function takes the photographer's id and filters on it: another photographer's id
 is simply not found. Writes are sync units of work for `db.write`; every one of them
 re-plans what it touched (`planner.replan_workflow` / `planner.plan`) in the same unit, so
-released galleries' pending ScheduledAction rows move with the change. Form values are
-checked here (`StepForm`, `RulesForm`): a bad value is an `Invalid` raised before
-anything changes.
+released galleries' pending ScheduledAction rows move with the change. A step's form is
+checked by `steps.step_values`, the rules' form here (`RulesForm`): a bad value is an
+`Invalid` raised before anything changes.
 """
 
 from __future__ import annotations
 
 import copy
 import re
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import and_, delete, func, or_, select, update
@@ -25,37 +26,11 @@ from ..errors import Invalid, NotFound
 from ..models import Contact, Event, GalleryType, utcnow
 from ..store.models import Coupon
 from . import planner, presets, timing
-from .messages import BUTTON_ACTIONS
-from .models import (
-    AUDIENCES,
-    GALLERY_ANCHORS,
-    STEP_KINDS,
-    VISITOR_ANCHORS,
-    ScheduledAction,
-    SendingRules,
-    Workflow,
-    WorkflowStep,
-)
+from .models import ScheduledAction, SendingRules, Workflow, WorkflowStep
+from .steps import StepForm, step_values
 
 MAX_WORKFLOWS = 100
 MAX_STEPS = 40
-SUBJECT_LEN, BODY_LEN, TEXT_LEN = 200, 10_000, 500
-#: The farthest a step may sit from its anchor: a year.
-MAX_OFFSET = 366 * 86400
-UNITS = {"minutes": 60, "hours": 3600, "days": 86400}
-ANCHOR_LABELS = {
-    "release": "release", "expiry": "expiry", "date": "a date and time",
-    "event_date": "the event date", "first_visit": "the first visit",
-    "cart_change": "the last cart change", "first_favorite": "the first favorite",
-}
-AUDIENCE_LABELS = {
-    "clients": "The gallery's clients", "visitors": "All registered visitors",
-    "favorites": "Visitors with favorites", "open_cart": "Visitors with an open cart",
-    "no_order": "Visitors with no order",
-}
-KIND_LABELS = {"email": "Email", "banner": "Banner", "announcement": "Announcement"}
-BANNER_STYLES = {"notice": "Notice", "urgent": "Urgent", "celebrate": "Celebrate"}
-POSITIONS = {"top": "At the top", "between": "Between the photos"}
 CANCELLED_STEP = "The step was removed from its workflow."
 CANCELLED_WORKFLOW = "The workflow was deleted."
 _HHMM = re.compile(r"([01]?[0-9]|2[0-3]):([0-5][0-9])")
@@ -284,165 +259,6 @@ def _cancel_pending(session: Session, photographer_id: int, step_ids, reason: st
 # --- steps ---------------------------------------------------------------------------------
 
 
-@dataclass
-class ButtonForm:
-    action: str = ""
-    label: str = ""
-    url: str = ""
-
-
-@dataclass
-class StepForm:
-    """What the step editor posts, already typed by the route (`inputs.*`); `values`
-    checks what depends on other fields and the studio's data."""
-
-    kind: str = "email"
-    name: str = ""
-    anchor: str = "release"
-    amount: int = 0
-    unit: str = "days"
-    direction: str = "after"
-    at_local: str = ""  # "2026-12-24T09:00", the studio's time zone (anchor "date")
-    audience: str = "clients"
-    at_send_time: bool = True
-    subject: str = ""
-    body: str = ""
-    buttons: list[ButtonForm] = field(default_factory=list)
-    coupon_code: str = ""
-    text: str = ""
-    style: str = "notice"
-    position: str = "top"
-    after_n: int = 12
-    end_anchor: str = ""
-    end_amount: int = 0
-    end_unit: str = "days"
-    end_direction: str = "after"
-
-
-def offset_of(amount: int, unit: str, direction: str, anchor: str, label: str) -> int:
-    """amount × unit, signed by before/after; visitor anchors only allow "after"."""
-    if unit not in UNITS or direction not in ("before", "after"):
-        raise Invalid(f"{label}: pick minutes, hours or days, before or after.")
-    if amount < 0 or amount * UNITS[unit] > MAX_OFFSET:
-        raise Invalid(f"{label}: at most 366 days from {ANCHOR_LABELS[anchor]}.")
-    if direction == "before" and anchor in VISITOR_ANCHORS and amount:
-        raise Invalid(f"{label}: a step can only follow {ANCHOR_LABELS[anchor]}, not "
-                      "come before it.")
-    return -amount * UNITS[unit] if direction == "before" else amount * UNITS[unit]
-
-
-def split_offset(seconds: int) -> tuple[int, str, str]:
-    """-604800 → (7, "days", "before"): how the form shows an offset."""
-    direction = "before" if seconds < 0 else "after"
-    seconds = abs(seconds)
-    if seconds == 0:
-        return 0, "days", direction
-    for unit in ("days", "hours"):
-        if seconds and seconds % UNITS[unit] == 0:
-            return seconds // UNITS[unit], unit, direction
-    return seconds // 60, "minutes", direction
-
-
-def _local_at(value: str, rules: timing.Rules) -> datetime:
-    try:
-        local = datetime.strptime(value.strip(), "%Y-%m-%dT%H:%M")
-    except ValueError:
-        raise Invalid("Give the date and time as YYYY-MM-DD HH:MM.", field="at") from None
-    if not 2000 <= local.year <= 2100:
-        raise Invalid("Pick a date between 2000 and 2100.", field="at")
-    return local.replace(tzinfo=rules.zone).astimezone(UTC)
-
-
-def _url(value: str, label: str) -> str:
-    value = validation.text(value, label, max_len=500)
-    if not re.fullmatch(r"https?://[^\s<>\"']+", value, flags=re.IGNORECASE):
-        raise Invalid(f"{label} must be a web address starting with http:// or https://.",
-                      field="buttons")
-    return value
-
-
-def _buttons(form: StepForm) -> list[dict[str, str]]:
-    found = []
-    for n, button in enumerate(form.buttons[:2], start=1):
-        if not button.action:
-            continue
-        if button.action not in BUTTON_ACTIONS:
-            raise Invalid(f"Button {n}: pick what it opens.", field="buttons")
-        label = validation.text(button.label, f"Button {n} label", max_len=60,
-                                required=False) or BUTTON_ACTIONS[button.action]
-        url = _url(button.url, f"Button {n} link") if button.action == "url" else ""
-        found.append({"action": button.action, "label": label, "url": url})
-    return found
-
-
-def active_coupon_codes(session: Session, photographer_id: int) -> list[str]:
-    return list(session.scalars(select(Coupon.code).where(
-        Coupon.photographer_id == photographer_id, Coupon.active).order_by(Coupon.code)))
-
-
-def _coupon(session: Session, photographer_id: int, code: str) -> str:
-    code = (code or "").strip().upper()
-    if not code:
-        return ""
-    found = session.scalar(select(Coupon.id).where(
-        Coupon.photographer_id == photographer_id, Coupon.code == code, Coupon.active))
-    if found is None:
-        raise Invalid("Pick one of your active coupons (Store → Coupons), or none.",
-                      field="coupon_code")
-    return code
-
-
-def _email_content(session: Session, photographer_id: int, form: StepForm) -> dict:
-    return {"subject": validation.text(form.subject, "Subject", max_len=SUBJECT_LEN),
-            "body": validation.text(form.body, "Body", max_len=BODY_LEN, required=False),
-            "buttons": _buttons(form),
-            "coupon_code": _coupon(session, photographer_id, form.coupon_code)}
-
-
-def _banner_content(form: StepForm) -> dict:
-    if form.style not in BANNER_STYLES or form.position not in POSITIONS:
-        raise Invalid("Pick the banner's style and where it shows.", field="style")
-    if not 1 <= form.after_n <= 500:
-        raise Invalid("Show it after 1 to 500 photos.", field="after_n")
-    content: dict[str, Any] = {"text": validation.text(form.text, "Text", max_len=TEXT_LEN),
-                               "style": form.style, "position": form.position}
-    if form.position == "between":
-        content["after_n"] = form.after_n
-    return content
-
-
-def step_values(session: Session, photographer_id: int, form: StepForm) -> dict[str, Any]:
-    """The step's column values from the form, or Invalid (nothing changed)."""
-    if form.kind not in STEP_KINDS:
-        raise Invalid("Pick an email, a banner or an announcement.", field="kind")
-    if form.anchor not in ANCHOR_LABELS:
-        raise Invalid("Pick when the step happens.", field="anchor")
-    if form.audience not in AUDIENCES:
-        raise Invalid("Pick who receives it.", field="audience")
-    rules = planner.rules_of(session, photographer_id)
-    values: dict[str, Any] = {
-        "kind": form.kind, "anchor": form.anchor, "audience": form.audience,
-        "name": validation.text(form.name, "Step name", max_len=120, required=False),
-        "at": _local_at(form.at_local, rules) if form.anchor == "date" else None,
-        "offset_seconds": 0 if form.anchor == "date" else offset_of(
-            form.amount, form.unit, form.direction, form.anchor, "When"),
-        "at_send_time": bool(form.at_send_time) and form.kind == "email",
-        "end_anchor": None, "end_offset_seconds": 0, "end_at": None,
-    }
-    if form.kind == "email":
-        values["content"] = _email_content(session, photographer_id, form)
-        return values
-    values["content"] = _banner_content(form)
-    if form.end_anchor:
-        if form.end_anchor not in GALLERY_ANCHORS or form.end_anchor == "date":
-            raise Invalid("A banner ends at release, expiry or the event date.",
-                          field="end_anchor")
-        values["end_anchor"] = form.end_anchor
-        values["end_offset_seconds"] = offset_of(form.end_amount, form.end_unit,
-                                                 form.end_direction, form.end_anchor, "Ends")
-    return values
-
-
 def time_key(step: WorkflowStep) -> tuple[int, float]:
     """Where a step sits on a gallery's life: before release, after it, at expiry."""
     rank = {"event_date": 0, "release": 1, "first_visit": 2, "first_favorite": 2,
@@ -505,80 +321,6 @@ def move_step(session: Session, photographer_id: int, workflow_id: int, step_id:
         each.position = position
     session.flush()
     planner.replan_workflow(session, photographer_id, workflow_id)
-
-
-def step_fields(step: WorkflowStep | None, rules: timing.Rules) -> dict[str, Any]:
-    """A step as the editor's form shows it (the strings it posts back)."""
-    if step is None:
-        return {"kind": "email", "anchor": "release", "amount": "0", "unit": "days",
-                "direction": "after", "audience": "clients", "at_send_time": "on",
-                "style": "notice", "position": "top", "after_n": "12", "buttons": []}
-    amount, unit, direction = split_offset(step.offset_seconds)
-    end_amount, end_unit, end_direction = split_offset(step.end_offset_seconds or 0)
-    content = step.content or {}
-    local_at = (step.at.astimezone(rules.zone).strftime("%Y-%m-%dT%H:%M")
-                if step.at else "")
-    return {"kind": step.kind, "name": step.name, "anchor": step.anchor,
-            "amount": str(amount), "unit": unit, "direction": direction,
-            "at_local": local_at, "audience": step.audience,
-            "at_send_time": "on" if step.at_send_time else "",
-            "subject": content.get("subject", ""), "body": content.get("body", ""),
-            "buttons": content.get("buttons", []),
-            "coupon_code": content.get("coupon_code", ""),
-            "text": content.get("text", ""), "style": content.get("style", "notice"),
-            "position": content.get("position", "top"),
-            "after_n": str(content.get("after_n", 12)),
-            "end_anchor": step.end_anchor or "", "end_amount": str(end_amount),
-            "end_unit": end_unit, "end_direction": end_direction}
-
-
-# --- in words ------------------------------------------------------------------------------
-
-
-def _amount(seconds: int) -> str:
-    amount, unit, _ = split_offset(seconds)
-    return f"{amount} {unit[:-1] if amount == 1 else unit}"
-
-
-def when_words(step: WorkflowStep, rules: timing.Rules) -> str:
-    """"7 days before expiry · at 09:00", "24 hours after the last cart change"…"""
-    if step.anchor == "date":
-        local = step.at.astimezone(rules.zone) if step.at else None
-        return (f"On {local:%b} {local.day}, {local.year} at {local:%H:%M}" if local
-                else "On a date to set")
-    anchor = ANCHOR_LABELS[step.anchor]
-    offset = step.offset_seconds
-    if offset == 0:
-        words = {"release": "At release", "expiry": "At expiry"}.get(
-            step.anchor, f"At {anchor}")
-    else:
-        words = f"{_amount(offset)} {'before' if offset < 0 else 'after'} {anchor}"
-    if step.kind != "email":
-        return _shown_words(step, words)
-    if step.at_send_time:
-        return f"{words} · at {minute_text(rules.send_minute)}"
-    return f"{words} · immediately" if offset == 0 else words
-
-
-def _shown_words(step: WorkflowStep, words: str) -> str:
-    """A banner's window: "From 3 days before expiry until expiry"."""
-    if not step.end_anchor:
-        return words
-    end = ANCHOR_LABELS[step.end_anchor]
-    if step.end_offset_seconds:
-        side = "before" if step.end_offset_seconds < 0 else "after"
-        end = f"{_amount(step.end_offset_seconds)} {side} {end}"
-    return f"From {words[0].lower()}{words[1:]} until {end}"
-
-
-def minute_text(minute: int | None) -> str:
-    return "" if minute is None else f"{minute // 60:02d}:{minute % 60:02d}"
-
-
-def audience_words(step: WorkflowStep) -> str:
-    if step.kind != "email":
-        return "Shown in the gallery"
-    return AUDIENCE_LABELS.get(step.audience, step.audience)
 
 
 # --- sending rules -------------------------------------------------------------------------
