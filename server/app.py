@@ -56,6 +56,8 @@ from .routes import (
     store_gallery,
     store_orders,
     store_panel,
+    workflows_gallery,
+    workflows_panel,
 )
 from .routes import activity as activity_routes
 from .routes.common import render
@@ -64,21 +66,6 @@ from .smtp import SmtpPool
 from .store.payments import DEFAULT as payments_default
 from .store.payments import PaymentProvider
 from .templating import WEB_DIR, make_templates
-
-
-def _workflow_routes() -> list:
-    """The workflows' route modules (being built; the lead makes these plain imports)."""
-    import importlib
-
-    found = []
-    for name in ("workflows_panel", "workflows_gallery"):
-        try:
-            found += importlib.import_module(f"server.routes.{name}").routes
-        except ModuleNotFoundError as exc:
-            if exc.name != f"server.routes.{name}":
-                raise
-    return found
-
 
 log = logging.getLogger("proofroom")
 
@@ -329,7 +316,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *account_settings.routes,
         *store_panel.routes,
         *store_orders.routes,
-        *_workflow_routes(),
+        *workflows_panel.routes,
+        *workflows_gallery.routes,
         WebSocketRoute("/ws/panel", panel_socket),
         WebSocketRoute("/ws/gallery/{slug}", gallery_socket),
         *health_routes,

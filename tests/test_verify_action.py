@@ -298,8 +298,9 @@ async def test_verify_action_for_every_event_kind(photographer, new_client, serv
 async def test_every_live_panel_page_renders_the_seq_of_its_own_snapshot(
         photographer, new_client, server, db):
     """Rule 8: each panel page with live content passes `last_seq` read with its content
-    (data-seq-from="content"), and it is the newest seq when nothing else happens; only
-    Settings → Account (no live content) falls back to the session's photographer row."""
+    (data-seq-from="content"), and it is the newest seq when nothing else happens; pages
+    with no live content (Settings → Account, the workflow builder) fall back to the
+    session's photographer row."""
     event_id, slug, images = await released_gallery(photographer, 2)
     visitor = new_client()
     await visit(Scene(photographer, visitor, event_id, slug, images))
