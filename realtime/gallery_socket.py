@@ -153,6 +153,10 @@ class GalleryStream:
         if message is CATCH_UP:
             return await self.replay()
         _, event_id, contact_id = self.ids
+        if message.get("type") == "banners":  # no seq: the page fetches its banners again
+            if message.get("event_id") == event_id:
+                await send_json(self.ws, {"type": "banners"})
+            return
         if (message.get("type") != "activity" or message.get("kind") not in CONVERSATION_KINDS
                 or message.get("event_id") != event_id
                 or message.get("contact_id") != contact_id

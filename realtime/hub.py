@@ -155,6 +155,8 @@ class Hub:
             self.pushed[PANEL] += len(panels)
             for conn in panels:  # offer() never changes the set (overflow only cancels)
                 conn.offer(message)
+        if self.galleries and message.get("type") == "banners":
+            self._to_gallery(photographer_id, message)
         if (self.galleries and message.get("type") == "activity"
                 and message.get("kind") in CONVERSATION_KINDS):
             galleries = self.galleries.get(
@@ -162,6 +164,16 @@ class Hub:
             if galleries:
                 self.pushed[GALLERY] += len(galleries)
                 for conn in galleries:
+                    conn.offer(message)
+
+    def _to_gallery(self, photographer_id: int, message: dict) -> None:
+        """A gallery-wide message (its banners changed): every open page of that gallery.
+        Rare (a banner's start or end, an edit), so a scan of the index will do."""
+        event_id = message.get("event_id")
+        for (tenant, event, _), conns in list(self.galleries.items()):
+            if tenant == photographer_id and event == event_id:
+                self.pushed[GALLERY] += len(conns)
+                for conn in conns:
                     conn.offer(message)
 
     def catch_up_all(self) -> None:

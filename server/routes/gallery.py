@@ -13,8 +13,9 @@ from zipstream import ZipStream
 
 from .. import activity, comments, devices, downloads, favorites, public, throttle, uploads
 from ..errors import Forbidden, Invalid, NotFound
-from ..models import Event, Image
+from ..models import Event, Image, utcnow
 from ..public import Guest
+from ..workflows import banners
 from . import inputs
 from .common import (
     CSRF_COOKIE,
@@ -69,6 +70,26 @@ def _known_guest(session: Session, claimed: Guest) -> Guest:
     return guest
 
 
+def _banners(session: Session, event, contact, base_url: str) -> dict:
+    """The banners and announcements showing now for this visitor, and the server's time
+    (the page's countdowns run from it, not from the browser's clock)."""
+    now = utcnow()
+    return {"now": now.isoformat(),
+            "banners": banners.active(session, event, contact, base_url, now)}
+
+
+async def banners_json(request: Request) -> Response:
+    async with services(request).db.reader() as session:
+        event = await public.find_gallery(session, inputs.path_slug(request))
+        if not unlocked(request, event):
+            raise Forbidden("This gallery needs its password.")
+        guest = await session.run_sync(public.find_guest, guest_of(request, event))
+        contact = await public.guest_contact(session, guest) if guest else None
+        shown = await session.run_sync(_banners, event, contact,
+                                       services(request).settings.base_url)
+    return JSONResponse(shown, headers={"Cache-Control": "no-store"})
+
+
 async def gallery_page(request: Request) -> Response:
     svc = services(request)
     # One reader: the gallery, the visitor's state and its seq from one snapshot.
@@ -89,6 +110,7 @@ async def gallery_page(request: Request) -> Response:
         unread = await comments.unread_reply_image_ids(session, guest) if guest else set()
         last_seq = await activity.latest_seq(session, event.photographer_id) if guest else 0
         photographer = await public.photographer_of(session, event)
+        shown = await session.run_sync(_banners, event, contact, svc.settings.base_url)
     # A page view is a pure read; it writes only on a first visit or a return after a
     # break. The page stays out of that write: a write unit would take SQLite's writer for
     # every view, and on PostgreSQL it is READ COMMITTED, not the page's one snapshot.
@@ -104,6 +126,7 @@ async def gallery_page(request: Request) -> Response:
         if guest is not None and not guest.verified else None,
         "guest_name": name,
         "images_json": [{"id": i.id, "filename": i.filename} for i in images],
+        "banners": shown,
         "cover": next((i for i in images if i.id == event.cover_image_id),
                       images[0] if images else None),
     })
@@ -360,6 +383,7 @@ async def gallery_media(request: Request) -> Response:
 
 routes = [
     Route("/g/{slug}", gallery_page),
+    Route("/g/{slug}/banners.json", banners_json),
     Route("/g/{slug}/unlock", unlock, methods=["POST"]),
     Route("/g/{slug}/gate", gate, methods=["POST"]),
     Route("/g/{slug}/verify/{token}", verify_page),

@@ -80,12 +80,13 @@ def effective_workflow(event_id: int):
 
 
 def current_steps(session: Session, event_ids: set[int]) -> dict[int, set[int]]:
-    """The email steps each gallery follows now, by gallery: one query for a batch."""
+    """The steps (of every kind) each gallery follows now, by gallery: one query for a
+    batch."""
     found: dict[int, set[int]] = {event_id: set() for event_id in event_ids}
     rows = session.execute(
         select(Event.id, WorkflowStep.id)
         .join(WorkflowStep, WorkflowStep.workflow_id == followed_by())
-        .where(Event.id.in_(event_ids), WorkflowStep.kind == "email"))
+        .where(Event.id.in_(event_ids)))
     for event_id, step_id in rows:
         found[event_id].add(step_id)
     return found
@@ -124,8 +125,13 @@ def plan(session: Session, event: Event, *, contact_id: int | None = None,
     existing = _existing(session, event, contact_id, steps if contact_id else None)
     for row_key, want in wanted.items():
         _apply(session, event, existing.get(row_key), row_key, want, now)
+    if contact_id is None:  # the banners' window edges: the gallery's, never a visitor's
+        from . import banners  # banners plans with this module's helpers
+
+        wanted = {**wanted, **dict.fromkeys(banners.plan_edges(session, event, existing, now))}
     for row_key, row in existing.items():
-        if row_key not in wanted and row.state == "pending" and not _is_child(row, steps):
+        if row_key not in wanted and row.state == "pending" and not _is_child(row, steps) \
+                and not row_key.endswith((":start", ":end")):
             row.state, row.reason, row.done_at = "cancelled", blocked.get(row_key,
                                                                           NOT_WANTED), now
     session.flush()

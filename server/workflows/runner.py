@@ -23,7 +23,7 @@ from .. import activity, mail
 from ..models import Contact, Event, OutboundEmail, Photographer, Visit, utcnow
 from ..smtp import SmtpPool
 from ..store.models import Order
-from . import messages, planner
+from . import banners, messages, planner
 from .models import GALLERY_ANCHORS, GalleryClient, ScheduledAction, WorkflowStep
 
 MAX_ATTEMPTS = 5
@@ -153,6 +153,8 @@ def _decide(batch: Batch, row: ScheduledAction, mailer: Mailer, lease: timedelta
     if step is None or step.id not in batch.current_steps[event.id]:
         return _end(session, row, "cancelled", "The step is no longer in this gallery's "
                     "workflow."), None
+    if step.kind != "email":
+        return _end(session, row, "sent", banners.edge_reached(session, row, step, event)), None
     if row.contact_id is None:
         return _fan_out(session, row, step, event, now), None
     contact = batch.contacts[row.contact_id]

@@ -1,0 +1,190 @@
+"""Banners and announcements: which are showing now, for whom, and when they start and end.
+
+A banner step's window runs from its anchor plus its offset to its end anchor plus its
+end offset (or until the gallery expires). A gallery page renders the banners active now
+for its visitor from the database (rule 8); the schedule only tells open pages when that
+changes: each gallery-anchored window edge is a ScheduledAction row (`<key>:start`,
+`<key>:end`), and the job that runs it pushes `{"type": "banners"}` to the gallery's open
+sockets, which fetch the list again. Audiences that depend on the visitor (an open cart,
+favorites, no order) are decided at each fetch, so the visitor's own actions move them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..contacts import insert_if_absent
+from ..events import tenant_channel
+from ..models import Contact, Event, Photographer, Visit
+from ..outbox import outbox_of
+from ..store.models import Order
+from . import messages, planner, timing
+from .models import GALLERY_ANCHORS, ScheduledAction, WorkflowStep
+
+DISPLAY_KINDS = ("banner", "announcement")
+EDGES = ("start", "end")
+
+
+def display_steps(session: Session, event_id: int) -> list[WorkflowStep]:
+    return list(session.scalars(
+        select(WorkflowStep)
+        .where(WorkflowStep.workflow_id == planner.effective_workflow(event_id),
+               WorkflowStep.kind.in_(DISPLAY_KINDS))
+        .order_by(WorkflowStep.position, WorkflowStep.id)))
+
+
+def _edge_time(event: Event, anchor: str | None, offset: int, fixed: datetime | None,
+               visitor_at: datetime | None = None) -> datetime | None:
+    if anchor is None:
+        return None
+    if anchor == "event_date":
+        visitor_at = event.event_date
+    return timing.raw_time(anchor, offset, released_at=event.released_at,
+                           expires_at=event.expires_at, fixed_at=fixed, visitor_at=visitor_at)
+
+
+def window(step: WorkflowStep, event: Event, visitor_at: datetime | None = None
+           ) -> tuple[datetime | None, datetime | None]:
+    """(start, end) of the step's window in this gallery; start None: not yet known (a
+    draft, a visitor who has not done the thing); end None: until the gallery expires."""
+    start = _edge_time(event, step.anchor, step.offset_seconds, step.at, visitor_at)
+    end = _edge_time(event, step.end_anchor, step.end_offset_seconds, step.end_at)
+    return start, end or event.expires_at
+
+
+def push(session: Session, event: Event) -> None:
+    """Tell the gallery's open pages to fetch their banners again (after the commit)."""
+    outbox_of(session).publish(tenant_channel(event.photographer_id),
+                               {"type": "banners", "event_id": event.id})
+
+
+def plan_edges(session: Session, event: Event, existing: dict[str, ScheduledAction],
+               now: datetime) -> set[str]:
+    """Rows for the future start and end of each gallery-anchored banner; returns the keys
+    it keeps (planner.plan leaves them alone)."""
+    wanted: dict[str, tuple[WorkflowStep, datetime]] = {}
+    steps = display_steps(session, event.id) if event.status == "released" else []
+    edges = {k: row for k, row in existing.items() if k.endswith((":start", ":end"))}
+    if not steps and not edges:
+        return set()
+    for step in steps:
+        if step.anchor not in GALLERY_ANCHORS:
+            continue
+        for edge, at in zip(EDGES, window(step, event), strict=True):
+            if at is not None and at > now:
+                wanted[f"{planner.key(event.id, step.id, None)}:{edge}"] = (step, at)
+    for row_key, (step, at) in wanted.items():
+        row = existing.get(row_key)
+        if row is None:
+            _insert(session, event, row_key, step, at, now)
+        elif (row.state == "cancelled" and row.reason != planner.CANCELLED_BY_HAND) or (
+                row.state == "pending" and row.next_attempt_at != at):
+            row.state, row.reason, row.done_at, row.next_attempt_at = "pending", None, None, at
+            session.flush()
+            planner.enqueue(session, row.id, at, row.attempts)
+    for row_key, row in edges.items():
+        if row_key not in wanted and row.state == "pending":
+            row.state, row.reason, row.done_at = "cancelled", planner.NOT_WANTED, now
+    push(session, event)
+    return set(wanted)
+
+
+def _insert(session: Session, event: Event, row_key: str, step: WorkflowStep, at: datetime,
+            now: datetime) -> None:
+    made = session.execute(insert_if_absent(ScheduledAction, {
+        "photographer_id": event.photographer_id, "event_id": event.id, "step_id": step.id,
+        "contact_id": None, "key": row_key, "label": _label(step), "state": "pending",
+        "next_attempt_at": at, "attempts": 0, "created_at": now,
+    }, ("key",), session.get_bind().dialect.name)).first()
+    if made is not None:
+        planner.enqueue(session, made[0], at)
+
+
+def _label(step: WorkflowStep) -> str:
+    return step.name or step.content.get("headline") or step.content.get("text") or "Banner"
+
+
+def edge_reached(session: Session, row: ScheduledAction, step: WorkflowStep,
+                 event: Event) -> str:
+    """A banner's start or end came due: open pages fetch their banners again."""
+    push(session, event)
+    return "Shown in the gallery." if row.key.endswith(":start") else "Taken down."
+
+
+def active(session: Session, event: Event, contact: Contact | None, base_url: str,
+           now: datetime) -> list[dict[str, Any]]:
+    """The banners and announcements this visitor sees now, ready for the page."""
+    if event.status != "released" or event.is_expired(now):
+        return []
+    steps = display_steps(session, event.id)
+    if not steps:
+        return []
+    state = _visitor_state(session, event, contact)
+    shown = []
+    for step in steps:
+        visitor_at = state["first_visit"] if step.anchor == "first_visit" else None
+        start, end = window(step, event, visitor_at)
+        if step.anchor in ("cart_change", "first_favorite"):
+            start = now  # "while they have an open cart / favorites": the audience decides
+        if start is None or not start <= now or (end is not None and now >= end):
+            continue
+        if _audience_ok(step, state):
+            shown.append(_render(session, step, event, contact, base_url, end, now, state))
+    return shown
+
+
+def _visitor_state(session: Session, event: Event, contact: Contact | None) -> dict:
+    if contact is None:
+        return {"first_visit": None, "favorites": 0, "cart": "", "ordered": False,
+                "known": False}
+    visit = session.scalar(select(Visit).where(Visit.event_id == event.id,
+                                               Visit.contact_id == contact.id))
+    ordered = session.scalar(select(Order.id).where(
+        Order.event_id == event.id, Order.contact_id == contact.id,
+        Order.state != "cancelled").limit(1)) is not None
+    return {"first_visit": visit.first_at if visit else None,
+            "favorites": visit.favorites if visit else 0,
+            "cart": visit.cart_stage if visit else "", "ordered": ordered, "known": True}
+
+
+def _audience_ok(step: WorkflowStep, state: dict) -> bool:
+    audience = step.audience
+    if step.anchor == "cart_change":
+        audience = "open_cart"
+    elif step.anchor == "first_favorite" and audience not in ("favorites",):
+        audience = "favorites_no_order"
+    if audience in ("clients", "visitors"):
+        return True
+    if not state["known"]:
+        return False
+    favorites, ordered = state["favorites"] > 0, state["ordered"]
+    return {"favorites": favorites, "favorites_no_order": favorites and not ordered,
+            "open_cart": state["cart"] in planner.OPEN_CART and not ordered,
+            "no_order": not ordered}.get(audience, False)
+
+
+def _render(session: Session, step: WorkflowStep, event: Event, contact: Contact | None,
+            base_url: str, end: datetime | None, now: datetime, state: dict) -> dict:
+    content = step.content or {}
+    studio = session.get(Photographer, event.photographer_id)
+    values = messages.merge_values(
+        event=event, contact=contact, studio=studio.business_name or studio.name,
+        base_url=base_url, coupon_code=content.get("coupon_code", ""),
+        favorites=state["favorites"], now=now)
+    buttons = messages.buttons(content, event, base_url, values)
+    countdown = content.get("countdown")
+    return {
+        "id": step.id, "kind": step.kind, "position": content.get("position", "top"),
+        "after_n": int(content.get("after_n", 12) or 12),
+        "style": content.get("style", "notice"),
+        "headline": messages.merge(content.get("headline", ""), values),
+        "text": messages.merge(content.get("text", ""), values),
+        "button": buttons[0] if buttons else None,
+        "countdown_to": (end or event.expires_at).isoformat()
+        if countdown and (end or event.expires_at) else None,
+        "dismissible": bool(content.get("dismissible", True)),
+    }
