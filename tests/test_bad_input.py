@@ -77,8 +77,8 @@ class World:
     #: "code", "order" (placed, unpaid), the visitor's cart "line" and cart "version".
     store: dict = field(default_factory=dict)
     #: Gallery Workflows: "type" (the gallery's type), "workflow", "step" (an email a week
-    #: after release), "action" (its pending ScheduledAction), "unsubscribe" (the
-    #: visitor's unsubscribe link).
+    #: after release), "banner" (a banner showing now), "action" (the email's pending
+    #: ScheduledAction), "unsubscribe" (the visitor's unsubscribe link).
     flow: dict = field(default_factory=dict)
 
 
@@ -86,7 +86,7 @@ GALLERY_PASSWORD = "open sesame"
 #: Stand-in store ids for a World built without a server (the route-table check).
 NO_STORE = dict.fromkeys(("list", "print", "web", "full", "gallery", "canvas", "package",
                           "coupon", "order", "line", "version"), 1) | {"code": "CODE"}
-NO_FLOW = dict.fromkeys(("type", "workflow", "step", "action"), 1) | {
+NO_FLOW = dict.fromkeys(("type", "workflow", "step", "banner", "action"), 1) | {
     "unsubscribe": "/unsubscribe/token"}
 DETAILS = {"name": "Jane Client", "line1": "1 Main Street", "city": "Springfield",
            "postal_code": "12345", "country": "US"}
@@ -99,9 +99,12 @@ async def workflow_world(photographer, db) -> dict:
     assert res.status_code == 303, res.text
     type_id = await scalar(db, "SELECT id FROM gallery_types WHERE photographer_id=:p",
                            p=photographer.photographer_id)
-    workflow_id, (step_id,) = await seed_workflow(
-        db, photographer.photographer_id, type_id, steps=[{"offset_seconds": 7 * 86400}])
-    return {"type": type_id, "workflow": workflow_id, "step": step_id}
+    workflow_id, (step_id, banner_id) = await seed_workflow(
+        db, photographer.photographer_id, type_id, steps=[
+            {"offset_seconds": 7 * 86400},
+            {"kind": "banner", "audience": "visitors",
+             "content": {"headline": "Order soon", "text": "", "position": "top"}}])
+    return {"type": type_id, "workflow": workflow_id, "step": step_id, "banner": banner_id}
 
 
 def unsubscribe_path(db, photographer_id: int, contact_id: int) -> str:
@@ -299,6 +302,8 @@ def workflow_cases(w: World) -> dict[str, tuple]:
         "/panel/scheduled/{action_id:int}/send-now": (
             p, f"/panel/scheduled/{f['action']}/send-now", "form", {}),
         "/unsubscribe/{token}": (w.visitor, f["unsubscribe"], "form", {}),
+        "/g/{slug}/banners/{step_id:int}/{kind}": (
+            w.visitor, f"/g/{w.slug}/banners/{f['banner']}/view", "json", {}),
     }
 
 

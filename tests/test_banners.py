@@ -109,3 +109,39 @@ async def test_a_cart_banner_follows_the_visitors_own_cart(photographer, new_cli
     await visitor.post_json(f"/g/{slug}/checkout", {"version": res.json()["version"]})
     assert await scalar(db, "SELECT count(*) FROM orders WHERE event_id = :e", e=event_id) == 1
     assert await shown(visitor, slug) == []
+
+
+async def test_views_clicks_and_orders_after_a_click_are_counted_per_banner(
+        photographer, new_client, db):
+    event_id, slug, images = await released_gallery(photographer, 1)
+    prices = await seed_price_list(db, photographer.photographer_id, event_id)
+    workflow_id, (step_id, email_id) = await seed_workflow(
+        db, photographer.photographer_id, steps=[
+            banner(content={"headline": "Order by Friday", "text": "", "position": "top"}),
+            {"offset_seconds": 7 * 86400}])
+    await follow(db, event_id, workflow_id)
+    visitor, other = new_client(), new_client()
+    await pass_gate(visitor, slug, email="dee@example.com", name="Dee")
+    await pass_gate(other, slug, email="eli@example.com", name="Eli")
+    for client, kinds in ((visitor, ("view", "view", "click")), (other, ("view", "dismiss"))):
+        for kind in kinds:
+            res = await client.post_json(f"/g/{slug}/banners/{step_id}/{kind}", {})
+            assert res.status_code == 200, res.text
+    # Not a banner of this gallery (an email step; a made-up action): refused, nothing kept.
+    assert (await visitor.post_json(f"/g/{slug}/banners/{email_id}/view", {})
+            ).status_code == 404
+    assert (await visitor.post_json(f"/g/{slug}/banners/{step_id}/like", {})
+            ).status_code == 404
+    assert await scalar(db, "SELECT count(*) FROM banner_events WHERE event_id = :e",
+                        e=event_id) == 4  # the second view is the first one's
+    res = await visitor.post_json(f"/g/{slug}/cart/items", {
+        "item_id": prices["print"], "image_id": images[0]["id"],
+        "choices": {"Paper": "Metallic"}, "quantity": 1})
+    res = await visitor.post_json(f"/g/{slug}/cart/details", {
+        "name": "Dee", "email": "dee@example.com", "line1": "1 Main St",
+        "city": "Springfield", "postal_code": "12345", "country": "US"})
+    await visitor.post_json(f"/g/{slug}/checkout", {"version": res.json()["version"]})
+    page = (await photographer.get(f"/panel/workflows/{workflow_id}")).text
+    stats = page.split(f'data-banner-stats="{step_id}">', 1)[1].split("</p>", 1)[0]
+    assert "<strong>2</strong> saw it · <strong>1</strong> clicked · <strong>1</strong> " \
+           "ordered after a click · 1 dismissed" in stats

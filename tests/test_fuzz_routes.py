@@ -105,6 +105,7 @@ FIELDS = ["email", "name", "password", "body", "pin", "on", "title", "gallery_ty
           "at_local", "audience", "at_send_time", "subject", "button1_action",
           "button1_label", "button1_url", "button2_action", "coupon_code", "text", "style",
           "position", "after_n", "end_anchor", "end_amount", "end_unit", "end_direction",
+          "headline", "dismissible", "countdown",
           "back", "timezone", "send_time", "quiet_start", "quiet_end", "contact", "gallery"]
 field_names = st.sampled_from(FIELDS) | junk_text
 QUERY_KEYS = ["event", "image", "page", "q", "sort", "dir", "tab", "format", "scope", "next",
@@ -195,7 +196,7 @@ async def world(photographer, new_client, db) -> World:
         "list_id": str(prices["list"]), "item_id": str(prices["print"]),
         "coupon_id": str(coupon_id), "line_id": str(cart_line["id"]),
         "order_id": str(order_id), "workflow_id": str(workflow_id), "step_id": str(step_id),
-        "action_id": str(action_id),
+        "action_id": str(action_id), "kind": "view",
     })
 
 

@@ -89,6 +89,9 @@ PUBLIC = {
                                 "emailed: the signed token is the authorisation)",
     "/d/{token}": "the emailed download link: its signature is the authorisation",
     "/g/{slug}/store.json": "client gallery (the store's offer and this visitor's cart)",
+    "/g/{slug}/banners.json": "client gallery (the banners showing now for this visitor)",
+    "/g/{slug}/banners/{step_id:int}/{kind}": "client gallery (this visitor saw, dismissed or "
+                                          "clicked one of its banners)",
     "/g/{slug}/cart/items": "client gallery (add to cart)",
     "/g/{slug}/cart/items/{line_id:int}": "client gallery (a line of the visitor's own cart)",
     "/g/{slug}/cart/items/{line_id:int}/delete": "client gallery (remove from own cart)",
@@ -169,6 +172,7 @@ PLAIN_FIELDS = {
     "at_local": "", "audience": "clients", "at_send_time": None,
     "subject": "Intruder subject", "coupon_code": "", "text": "Intruder banner",
     "style": "notice", "position": "top", "after_n": "12", "end_anchor": "",
+    "headline": "Intruder headline", "dismissible": None, "countdown": "",
     "end_amount": "0", "end_unit": "days", "end_direction": "after", "back": None,
     "timezone": "UTC", "send_time": "09:00", "quiet_start": "", "quiet_end": "",
     # read through f-strings (the AST does not see them): button{1,2}_action|label|url

@@ -90,6 +90,21 @@ async def banners_json(request: Request) -> Response:
     return JSONResponse(shown, headers={"Cache-Control": "no-store"})
 
 
+async def banner_event(request: Request) -> Response:
+    """The page tells us its visitor saw, dismissed or clicked a banner (once each)."""
+    event = await _open(request)
+    await read_json(request)  # checks the CSRF header, like every page post
+    claimed = _claimed_guest(request, event)
+    step_id, kind = int_param(request, "step_id"), request.path_params["kind"]
+
+    def unit(session: Session) -> bool:
+        guest = _known_guest(session, claimed)
+        return banners.record(session, event, guest.contact_id, step_id, kind)
+
+    await write(request, unit)
+    return JSONResponse({"ok": True})
+
+
 async def gallery_page(request: Request) -> Response:
     svc = services(request)
     # One reader: the gallery, the visitor's state and its seq from one snapshot.
@@ -384,6 +399,7 @@ async def gallery_media(request: Request) -> Response:
 routes = [
     Route("/g/{slug}", gallery_page),
     Route("/g/{slug}/banners.json", banners_json),
+    Route("/g/{slug}/banners/{step_id:int}/{kind}", banner_event, methods=["POST"]),
     Route("/g/{slug}/unlock", unlock, methods=["POST"]),
     Route("/g/{slug}/gate", gate, methods=["POST"]),
     Route("/g/{slug}/verify/{token}", verify_page),

@@ -18,7 +18,7 @@ from starlette.routing import Route
 from .. import mail
 from ..errors import Invalid
 from ..models import utcnow
-from ..workflows import builder, messages, planner, presets, timing
+from ..workflows import banners, builder, messages, planner, presets, timing
 from ..workflows.builder import RulesForm, WorkflowForm
 from ..workflows.messages import BUTTON_ACTIONS, MERGE_FIELDS
 from ..workflows.models import AUDIENCES, STEP_KINDS
@@ -27,6 +27,7 @@ from ..workflows.steps import (
     AUDIENCE_LABELS,
     BANNER_STYLES,
     BODY_LEN,
+    COUNTDOWNS,
     KIND_LABELS,
     POSITIONS,
     SUBJECT_LEN,
@@ -132,7 +133,8 @@ def _editor_data(session, pid: int, workflow_id: int) -> dict[str, Any]:
     steps = builder.steps_of(session, pid, workflow_id)
     usage = next(r for r in builder.list_workflows(session, pid)
                  if r["workflow"].id == workflow_id)
-    cards = [{"step": s, "when": when_words(s, rules),
+    shown = banners.stats(session, pid, [s.id for s in steps if s.kind != "email"])
+    cards = [{"step": s, "when": when_words(s, rules), "stats": shown.get(s.id),
               "who": audience_words(s), "kind_label": KIND_LABELS[s.kind]}
              for s in steps]
     return {"workflow": flow, "cards": cards, "usage": usage, "rules": rules,
@@ -228,6 +230,9 @@ def _step_form(form: FormData) -> StepForm:
         buttons=[_button(form, 1), _button(form, 2)],
         coupon_code=inputs.text(form, "coupon_code", "Coupon", max_len=40),
         text=inputs.text(form, "text", "Text", max_len=TEXT_LEN),
+        headline=inputs.text(form, "headline", "Headline", max_len=120),
+        dismissible=inputs.flag(form, "dismissible", "Dismissible"),
+        countdown=inputs.choice(form, "countdown", "Countdown", COUNTDOWNS, default=""),
         style=inputs.choice(form, "style", "Style", BANNER_STYLES, default="notice"),
         position=inputs.choice(form, "position", "Position", POSITIONS, default="top"),
         after_n=inputs.number(form, "after_n", "After how many photos", default=12, low=1,
@@ -272,6 +277,7 @@ async def _step_page(request: Request, workflow_id: int, step_id: int | None,
     return render(request, "panel/workflows_step.html", _ctx(
         request, error=error, form=fields, kinds=KIND_LABELS, anchors=ANCHOR_LABELS,
         audiences=AUDIENCE_LABELS, units=UNITS, styles=BANNER_STYLES, positions=POSITIONS,
+        countdowns=COUNTDOWNS,
         actions=BUTTON_ACTIONS, merge_fields=MERGE_FIELDS,
         send_time=minute_text(data["rules"].send_minute), **data),
         status_code=status)

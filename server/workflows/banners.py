@@ -14,16 +14,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..contacts import insert_if_absent
+from ..errors import NotFound
 from ..events import tenant_channel
-from ..models import Contact, Event, Photographer, Visit
+from ..models import Contact, Event, Photographer, Visit, utcnow
 from ..outbox import outbox_of
 from ..store.models import Order
 from . import messages, planner, timing
-from .models import GALLERY_ANCHORS, ScheduledAction, WorkflowStep
+from .models import GALLERY_ANCHORS, BannerEvent, ScheduledAction, WorkflowStep
 
 DISPLAY_KINDS = ("banner", "announcement")
 EDGES = ("start", "end")
@@ -188,3 +189,45 @@ def _render(session: Session, step: WorkflowStep, event: Event, contact: Contact
         if countdown and (end or event.expires_at) else None,
         "dismissible": bool(content.get("dismissible", True)),
     }
+
+
+BANNER_EVENT_KINDS = ("view", "dismiss", "click")
+
+
+def record(session: Session, event: Event, contact_id: int, step_id: int, kind: str) -> bool:
+    """The visitor saw, dismissed or clicked a banner of this gallery: kept once per kind,
+    at its first time. NotFound for a step the gallery does not show."""
+    if kind not in BANNER_EVENT_KINDS:
+        raise NotFound("No such banner action.")
+    if step_id not in {s.id for s in display_steps(session, event.id)}:
+        raise NotFound("No such banner in this gallery.")
+    made = session.execute(insert_if_absent(BannerEvent, {
+        "photographer_id": event.photographer_id, "event_id": event.id, "step_id": step_id,
+        "contact_id": contact_id, "kind": kind, "at": utcnow(),
+    }, ("event_id", "step_id", "contact_id", "kind"), session.get_bind().dialect.name))
+    return made.first() is not None
+
+
+def stats(session: Session, photographer_id: int, step_ids: list[int]) -> dict[int, dict]:
+    """Per banner step: visitors who saw it, clicked it, and orders placed after a click."""
+    found = {i: {"views": 0, "dismissals": 0, "clicks": 0, "orders": 0} for i in step_ids}
+    if not step_ids:
+        return found
+    names = {"view": "views", "dismiss": "dismissals", "click": "clicks"}
+    for step_id, kind, count in session.execute(
+            select(BannerEvent.step_id, BannerEvent.kind, func.count())
+            .where(BannerEvent.photographer_id == photographer_id,
+                   BannerEvent.step_id.in_(step_ids))
+            .group_by(BannerEvent.step_id, BannerEvent.kind)):
+        found[step_id][names[kind]] = count
+    for step_id, count in session.execute(
+            select(BannerEvent.step_id, func.count(func.distinct(Order.id)))
+            .join(Order, (Order.event_id == BannerEvent.event_id)
+                  & (Order.contact_id == BannerEvent.contact_id)
+                  & (Order.placed_at >= BannerEvent.at))
+            .where(BannerEvent.photographer_id == photographer_id,
+                   BannerEvent.step_id.in_(step_ids), BannerEvent.kind == "click",
+                   Order.state != "cancelled")
+            .group_by(BannerEvent.step_id)):
+        found[step_id]["orders"] = count
+    return found

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..models import Base, tenant_fk, utcnow
@@ -124,3 +124,20 @@ class ScheduledAction(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     done_at: Mapped[datetime | None]
 
+
+
+class BannerEvent(Base):
+    """A visitor saw, dismissed or clicked a banner or announcement: once per (gallery,
+    step, contact, kind), at its first time. The workflow page counts them, and orders
+    placed after a click."""
+
+    __tablename__ = "banner_events"
+    __table_args__ = (UniqueConstraint("event_id", "step_id", "contact_id", "kind"),
+                      Index("ix_banner_events_step", "step_id", "kind"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    photographer_id: Mapped[int] = tenant_fk()
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    step_id: Mapped[int] = mapped_column(ForeignKey("workflow_steps.id", ondelete="CASCADE"))
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(10))  # view | dismiss | click
+    at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -31,9 +31,13 @@ def email(name: str, anchor: str, offset: int, subject: str, body: str, *,
 
 
 def banner(name: str, anchor: str, offset: int, end_anchor: str, end_offset: int,
-           text: str, *, style: str = "notice", position: str = "top",
-           after_n: int = 0) -> dict:
-    content: dict[str, Any] = {"text": text, "style": style, "position": position}
+           text: str, *, headline: str = "", style: str = "notice", position: str = "top",
+           after_n: int = 0, countdown: str = "end") -> dict:
+    content: dict[str, Any] = {"headline": headline, "text": text, "style": style,
+                               "position": position, "dismissible": True,
+                               "countdown": countdown,
+                               "buttons": [{"action": "store", "label": "Order prints",
+                                            "url": ""}]}
     if position == "between":
         content["after_n"] = after_n
     return {"kind": "banner", "name": name, "anchor": anchor, "offset_seconds": offset,
@@ -83,8 +87,8 @@ WEDDING = {
         _reminder(7),
         _reminder(4),
         banner("Last chance banner", "expiry", -3 * DAY, "expiry", 0,
-               "Last chance: this gallery closes on {expiry_date}. Download and order "
-               "before it’s gone.", style="urgent"),
+               "This gallery closes on {expiry_date}. Download and order before it’s "
+               "gone.", headline="Last chance", style="urgent"),
         _reminder(1),
     ],
 }
@@ -130,7 +134,7 @@ SCHOOL = {
               at_send_time=False, buttons=(GALLERY, STORE)),
         banner("Order deadline", "release", 0, "expiry", 0,
                "Orders close on {expiry_date}: {days_left} days left to order.",
-               position="between", after_n=12),
+               headline="Order deadline", position="between", after_n=12),
         email("Abandoned cart", "cart_change", DAY,
               "A little something to finish your order",
               "Hi {first_name},\n\n"

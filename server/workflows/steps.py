@@ -42,7 +42,9 @@ AUDIENCE_LABELS = {
 }
 KIND_LABELS = {"email": "Email", "banner": "Banner", "announcement": "Announcement"}
 BANNER_STYLES = {"notice": "Notice", "urgent": "Urgent", "celebrate": "Celebrate"}
-POSITIONS = {"top": "At the top", "between": "Between the photos"}
+POSITIONS = {"top": "At the top", "between": "Between the photos",
+             "bottom": "A strip at the bottom (fixed on phones)"}
+COUNTDOWNS = {"": "No countdown", "end": "Count down to its end"}
 
 
 # --- the step editor's form ----------------------------------------------------------------
@@ -74,6 +76,9 @@ class StepForm:
     buttons: list[ButtonForm] = field(default_factory=list)
     coupon_code: str = ""
     text: str = ""
+    headline: str = ""
+    dismissible: bool = True
+    countdown: str = ""
     style: str = "notice"
     position: str = "top"
     after_n: int = 12
@@ -168,8 +173,13 @@ def _banner_content(form: StepForm) -> dict:
         raise Invalid("Pick the banner's style and where it shows.", field="style")
     if not 1 <= form.after_n <= 500:
         raise Invalid("Show it after 1 to 500 photos.", field="after_n")
-    content: dict[str, Any] = {"text": validation.text(form.text, "Text", max_len=TEXT_LEN),
-                               "style": form.style, "position": form.position}
+    if form.countdown not in COUNTDOWNS:
+        raise Invalid("Pick a countdown or none.", field="countdown")
+    content: dict[str, Any] = {
+        "headline": validation.text(form.headline, "Headline", max_len=120, required=False),
+        "text": validation.text(form.text, "Text", max_len=TEXT_LEN),
+        "style": form.style, "position": form.position, "dismissible": form.dismissible,
+        "countdown": form.countdown, "buttons": _buttons(form)[:1]}
     if form.position == "between":
         content["after_n"] = form.after_n
     return content
@@ -212,7 +222,8 @@ def step_fields(step: WorkflowStep | None, rules: timing.Rules) -> dict[str, Any
     if step is None:
         return {"kind": "email", "anchor": "release", "amount": "0", "unit": "days",
                 "direction": "after", "audience": "clients", "at_send_time": "on",
-                "style": "notice", "position": "top", "after_n": "12", "buttons": []}
+                "style": "notice", "position": "top", "after_n": "12", "buttons": [],
+                "dismissible": "on", "countdown": ""}
     amount, unit, direction = split_offset(step.offset_seconds)
     end_amount, end_unit, end_direction = split_offset(step.end_offset_seconds or 0)
     content = step.content or {}
@@ -226,6 +237,9 @@ def step_fields(step: WorkflowStep | None, rules: timing.Rules) -> dict[str, Any
             "buttons": content.get("buttons", []),
             "coupon_code": content.get("coupon_code", ""),
             "text": content.get("text", ""), "style": content.get("style", "notice"),
+            "headline": content.get("headline", ""),
+            "dismissible": "on" if content.get("dismissible", True) else "",
+            "countdown": content.get("countdown", ""),
             "position": content.get("position", "top"),
             "after_n": str(content.get("after_n", 12)),
             "end_anchor": step.end_anchor or "", "end_amount": str(end_amount),
