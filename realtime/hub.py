@@ -167,11 +167,13 @@ class Hub:
                     conn.offer(message)
 
     def _to_gallery(self, photographer_id: int, message: dict) -> None:
-        """A gallery-wide message (its banners changed): every open page of that gallery.
-        Rare (a banner's start or end, an edit), so a scan of the index will do."""
-        event_id = message.get("event_id")
-        for (tenant, event, _), conns in list(self.galleries.items()):
-            if tenant == photographer_id and event == event_id:
+        """A gallery-wide message (its banners changed): every open page of that gallery,
+        or of one visitor when it names a contact. Rare (a banner's start or end, an edit,
+        a cart change in a gallery with banners), so a scan of the index will do."""
+        event_id, contact_id = message.get("event_id"), message.get("contact_id")
+        for (tenant, event, contact), conns in list(self.galleries.items()):
+            if tenant == photographer_id and event == event_id and contact_id in (None,
+                                                                                  contact):
                 self.pushed[GALLERY] += len(conns)
                 for conn in conns:
                     conn.offer(message)

@@ -9,6 +9,7 @@ import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from conftest import (
     open_gallery_socket,
     pass_gate,
@@ -96,11 +97,22 @@ async def test_a_cart_banner_follows_the_visitors_own_cart(photographer, new_cli
     await follow(db, event_id, workflow_id)
     visitor, stranger = new_client(), new_client()
     await pass_gate(visitor, slug, email="cara@example.com", name="Cara")
+    await pass_gate(stranger, slug, email="dan@example.com", name="Dan")
     assert await shown(visitor, slug) == []
+    # Her page open elsewhere (another tab, her phone) is told; another visitor's is not.
+    hers, his = (await open_gallery_socket(visitor, slug),
+                 await open_gallery_socket(stranger, slug))
     res = await visitor.post_json(f"/g/{slug}/cart/items", {
         "item_id": prices["print"], "image_id": images[0]["id"],
         "choices": {"Paper": "Metallic"}, "quantity": 1})
     assert res.status_code == 200, res.text
+    try:
+        await next_banners_push(hers, timeout=10)
+        with pytest.raises(TimeoutError):
+            await next_banners_push(his, timeout=1.5)
+    finally:
+        await hers.close()
+        await his.close()
     assert [b["headline"] for b in await shown(visitor, slug)] == ["Your cart is waiting"]
     assert await shown(stranger, slug) == []  # nobody else's cart
     res = await visitor.post_json(f"/g/{slug}/cart/details", {

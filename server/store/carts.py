@@ -22,7 +22,7 @@ from ..contacts import insert_if_absent
 from ..errors import Invalid, NotFound
 from ..models import Event, GalleryType, Image, Visit, utcnow
 from ..public import Guest
-from ..workflows import planner
+from ..workflows import banners, planner
 from . import catalog, pricing
 from .models import Cart, CartItem, Coupon, CouponUse, PriceItem
 
@@ -254,6 +254,7 @@ def changed(session: Session, event: Event, guest: Guest, cart: Cart,
                         "items": count, "value": value, "stage": stage,
                         "currency": terms_of(session, guest.photographer_id).currency})
     planner.visitor_acted(session, event.id, guest.contact_id, "cart_change")
+    banners.visitor_changed(session, event, guest.contact_id)
     return priced if guest.verified else None
 
 

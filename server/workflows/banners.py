@@ -57,10 +57,20 @@ def window(step: WorkflowStep, event: Event, visitor_at: datetime | None = None
     return start, end or event.expires_at
 
 
-def push(session: Session, event: Event) -> None:
-    """Tell the gallery's open pages to fetch their banners again (after the commit)."""
-    outbox_of(session).publish(tenant_channel(event.photographer_id),
-                               {"type": "banners", "event_id": event.id})
+def push(session: Session, event: Event, contact_id: int | None = None) -> None:
+    """Tell the gallery's open pages (only this visitor's, with `contact_id`) to fetch
+    their banners again, after the commit."""
+    message = {"type": "banners", "event_id": event.id}
+    if contact_id is not None:
+        message["contact_id"] = contact_id
+    outbox_of(session).publish(tenant_channel(event.photographer_id), message)
+
+
+def visitor_changed(session: Session, event: Event, contact_id: int) -> None:
+    """The visitor's cart or orders changed: their other open pages (another tab, their
+    phone) may show other banners now. One query when the gallery shows none."""
+    if display_steps(session, event.id):
+        push(session, event, contact_id)
 
 
 def plan_edges(session: Session, event: Event, existing: dict[str, ScheduledAction],

@@ -4,7 +4,8 @@
 // through DOM events: `proofroom:comment` per message, `proofroom:resync` when the page's
 // conversation state is too old (gallery.js refetches the open thread and the markers).
 // The open socket is also this visitor's "viewing now" on the photographer's dashboard: the
-// page tells it when its tab is hidden and shown again.
+// page tells it when its tab is hidden and shown again. A `banners` message (and every
+// (re)connect) becomes `proofroom:banners`: banners.js re-fetches what this visitor sees.
 import { liveSocket } from './live_socket.js';
 
 const data = JSON.parse(document.getElementById('gallery-data').textContent);
@@ -20,9 +21,12 @@ function connect(seq) {
       document.documentElement.dataset.live = state;
       if (state === 'live' && document.visibilityState === 'hidden') live.send({ visible: false });
       if (state === 'stopped') document.documentElement.dataset.liveStopped = info.code;
+      // Banners may have started or ended while the line was down: banners.js asks again.
+      if (state === 'live') document.dispatchEvent(new CustomEvent('proofroom:banners'));
     },
     onMessage(m) {
       if (m.type === 'comment') document.dispatchEvent(new CustomEvent('proofroom:comment', { detail: m }));
+      else if (m.type === 'banners') document.dispatchEvent(new CustomEvent('proofroom:banners', { detail: m }));
       else if (m.type === 'resync') document.dispatchEvent(new CustomEvent('proofroom:resync', { detail: m }));
     },
   });

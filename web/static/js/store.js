@@ -86,9 +86,13 @@ async function post(path, body) {
   return answer;
 }
 
+function cartChanged() { document.dispatchEvent(new CustomEvent('proofroom:cart-changed')); }
+
 function setCart(view) {
   // An answer that overtook a newer one (a stage report racing an add) changes nothing.
   if (view && cart && view.version < cart.version) return;
+  // A new cart version may start or end a banner for this visitor (banners.js re-fetches).
+  if (view && cart && view.version !== cart.version) cartChanged();
   cart = view;
   const count = cart?.count || 0;
   const badge = document.getElementById('cart-count');
@@ -591,6 +595,7 @@ async function placeOrder(e) {
   button.disabled = true; button.textContent = 'Placing order…';
   try {
     const answer = await send('/checkout', { version: cart.version });
+    cartChanged();
     window.location.assign(answer.order_url);
   } catch (err) {
     placing = false;

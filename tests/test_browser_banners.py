@@ -1,0 +1,403 @@
+"""The client gallery's banners and announcements in Chromium (web/static/js/banners.js).
+
+Front-end tests: banners.json is served by Playwright (`page.route`) with fixed answers, and
+the gallery socket's `banners` message is stood in for by the DOM event gallery_live.js turns
+it into (`proofroom:banners`). They check what the visitor sees: a top strip whose countdown
+ticks from the server's clock, a card in the grid after the N-th photo, a dismissal that
+survives a reload, an announcement shown once, a bottom strip fixed to a phone's screen —
+with no console error and no sideways scrolling at 390 px."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from conftest import pass_gate, released_gallery, rows, seed_price_list, seed_workflow
+from playwright.async_api import expect
+from sqlalchemy import text
+
+pytestmark = pytest.mark.browser
+
+ARTIFACTS = Path(__file__).parent / "artifacts"
+# The server's clock, far from the browser's: countdowns must follow it, not Date.now().
+SERVER_NOW = datetime(2031, 3, 14, 9, 0, 0, tzinfo=UTC)
+
+
+def iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def banner(id_: int, **fields) -> dict:
+    return {"id": id_, "kind": "banner", "position": "top", "after_n": 12, "style": "notice",
+            "headline": f"Banner {id_}", "text": "Prints ship in time for the holidays.",
+            "button": None, "countdown_to": None, "dismissible": False, **fields}
+
+
+class FakeBanners:
+    """What banners.json answers (editable between refreshes), and the problems the page
+    logged (page errors, console errors)."""
+
+    def __init__(self) -> None:
+        self.banners: list[dict] = []
+        self.problems: list[str] = []
+
+    async def attach(self, page) -> None:
+        async def answer(route) -> None:
+            await route.fulfill(status=200, content_type="application/json", body=json.dumps(
+                {"now": iso(SERVER_NOW), "banners": self.banners}))
+
+        await page.route("**/banners.json", answer)
+        page.on("pageerror", lambda exc: self.problems.append(f"pageerror: {exc}"))
+        page.on("console", lambda msg: self.problems.append(f"console: {msg.text}")
+                if msg.type == "error" else None)
+
+
+async def open_gallery(browser, server, slug: str, width: int, height: int = 900):
+    context = await browser.new_context(viewport={"width": width, "height": height})
+    page = await context.new_page()
+    fake = FakeBanners()
+    await fake.attach(page)
+    await page.goto(f"{server.base_url}/g/{slug}")
+    await page.wait_for_load_state("networkidle")
+    return context, page, fake
+
+
+async def card_place(page) -> dict:
+    """Where the grid's between card is: its index among the grid's children, the grid's
+    columns, how many cards and strips there are, and whether the card spans the row."""
+    return await page.evaluate("""() => {
+        const grid = document.getElementById('grid');
+        const tiles = [...grid.querySelectorAll('.tile')];
+        const card = grid.querySelector('.gb-card');
+        const width = (node) => node.getBoundingClientRect().width;
+        return { index: [...grid.children].indexOf(card),
+                 cols: tiles.filter((t) => t.offsetTop === tiles[0].offsetTop).length,
+                 cards: grid.querySelectorAll('.gb-card').length,
+                 strips: document.querySelectorAll('.gb-strip').length,
+                 full: Math.abs(width(card) - width(grid)) < 2 };
+    }""")
+
+
+async def socket_says_banners_changed(page) -> None:
+    """What gallery_live.js does on a {"type": "banners"} message."""
+    async with page.expect_response("**/banners.json"):
+        await page.evaluate("""() => document.dispatchEvent(new CustomEvent('proofroom:banners',
+            { detail: { type: 'banners', event_id: 1 } }))""")
+
+
+async def test_front_end_top_strip_counts_down_from_the_server_clock_and_a_card_sits_after_n(
+        browser, photographer, server):
+    _, slug, _ = await released_gallery(photographer, 8)
+    context, page, fake = await open_gallery(browser, server, slug, 1440)
+    ends = SERVER_NOW + timedelta(days=2, hours=4, minutes=13, seconds=9)
+    fake.banners = [
+        banner(901, style="urgent", headline="Last days to order",
+               text="Your gallery closes soon: order prints before it goes.",
+               button={"label": "Open the shop", "url": f"/g/{slug}?view=shop"},
+               countdown_to=iso(ends), dismissible=True),
+        banner(902, position="between", after_n=3, style="celebrate",
+               headline="Love these? Hang them on your wall",
+               text="Use HOLIDAY15 for 15% off every print.",
+               button={"label": "See prints", "url": f"/g/{slug}?view=shop"})]
+    await socket_says_banners_changed(page)
+
+    strip = page.locator("#banner-top .gb-strip")
+    await expect(strip).to_have_count(1)
+    await expect(strip.locator(".gb-headline")).to_have_text("Last days to order")
+    await expect(strip.locator(".gb-cta")).to_have_attribute("href", re.compile(r"\?view=shop$"))
+    # The browser's clock is years away from SERVER_NOW; the countdown is not.
+    clock = strip.locator(".gb-countdown")
+    await expect(clock).to_have_text(re.compile(r"^2d 04:1[23]:\d\d left$"))
+    first = await clock.text_content()
+    await expect(clock).not_to_have_text(first, timeout=3000)  # it ticks
+
+    # The card follows the 3rd photo, at the end of its row (no row cut short), full width.
+    card = await card_place(page)
+    assert card["cards"] == 1 and card["full"]
+    assert card["index"] == max(3, card["cols"]) and card["cols"] > 3
+    await page.screenshot(path=str(ARTIFACTS / f"banners-desktop-{server.backend}.png"),
+                          full_page=True)
+
+    # Re-rendering is idempotent; an edit moves the card; scroll and the lightbox survive.
+    await page.evaluate("window.scrollTo(0, document.getElementById('grid').offsetTop + 400)")
+    # Chromium's own scroll anchoring would hide a page that does not keep its place.
+    await page.evaluate("document.documentElement.style.overflowAnchor = 'none'")
+    before = await page.evaluate("window.scrollY")
+    fake.banners[1]["after_n"] = 6
+    await socket_says_banners_changed(page)
+    await socket_says_banners_changed(page)
+    card = await card_place(page)
+    assert card["cards"] == 1 and card["strips"] == 1
+    assert card["index"] == min(-(-6 // card["cols"]) * card["cols"], 8)
+    assert abs(await page.evaluate("window.scrollY") - before) < 5
+    await page.locator(".tile-open").nth(6).click()
+    await expect(page.locator("#lightbox")).to_be_visible()
+    await expect(page.locator("#lb-name")).to_have_text("IMG_1006.jpg")
+    await page.keyboard.press("Escape")
+    await expect(page.locator("#lightbox")).to_be_hidden()
+
+    # The banner ends: gone without a reload.
+    fake.banners = []
+    await socket_says_banners_changed(page)
+    await expect(page.locator(".gb")).to_have_count(0)
+    assert fake.problems == []
+    await context.close()
+
+
+async def test_front_end_a_dismissed_banner_stays_hidden_after_reload(browser, photographer,
+                                                                     server):
+    _, slug, _ = await released_gallery(photographer, 3)
+    context, page, fake = await open_gallery(browser, server, slug, 1440)
+    fake.banners = [banner(911, headline="Dismiss me", dismissible=True),
+                    banner(912, headline="Always here")]
+    await socket_says_banners_changed(page)
+    await expect(page.locator(".gb-strip")).to_have_count(2)
+    await expect(page.locator("[data-banner-id='912'] .gb-x")).to_have_count(0)  # not dismissible
+    await page.click("[data-banner-id='911'] .gb-x")
+    await expect(page.locator("[data-banner-id='911']")).to_have_count(0)
+    await expect(page.locator("[data-banner-id='912']")).to_be_visible()
+
+    await page.reload()
+    await page.wait_for_load_state("networkidle")
+    await socket_says_banners_changed(page)
+    await expect(page.locator("[data-banner-id='912']")).to_be_visible()
+    await expect(page.locator("[data-banner-id='911']")).to_have_count(0)
+    keys = await page.evaluate("Object.keys(localStorage)")
+    assert f"proofroom:banner-dismissed:{slug}:911" in keys
+    assert fake.problems == []
+    await context.close()
+
+
+async def test_front_end_an_announcement_shows_once_and_never_again(browser, photographer,
+                                                                  server):
+    _, slug, _ = await released_gallery(photographer, 3)
+    context, page, fake = await open_gallery(browser, server, slug, 1440)
+    fake.banners = [banner(921, kind="announcement", headline="Order by Friday",
+                           text="Order by Friday for delivery before Christmas.",
+                           button={"label": "Shop prints", "url": f"/g/{slug}?view=shop"},
+                           countdown_to=iso(SERVER_NOW + timedelta(hours=5)))]
+    await socket_says_banners_changed(page)
+    dialog = page.locator("#announcement")
+    await expect(dialog).to_be_visible()
+    await expect(page.locator("#announcement-title")).to_have_text("Order by Friday")
+    await expect(page.locator("#announcement-cta")).to_have_text("Shop prints")
+    await expect(page.locator("#announcement-countdown")).to_have_text(
+        re.compile(r"^0[45]:\d\d:\d\d left$"))
+    await expect(page.locator(".gb-strip")).to_have_count(0)  # not a strip as well
+    await page.wait_for_timeout(400)  # the dialog's fade-in
+    await page.screenshot(path=str(ARTIFACTS / f"banners-announcement-{server.backend}.png"))
+    await page.click("#announcement-ok")
+    await expect(dialog).to_be_hidden()
+
+    await socket_says_banners_changed(page)  # the same answer again: not shown again
+    await expect(dialog).to_be_hidden()
+    await page.reload()
+    await page.wait_for_load_state("networkidle")
+    await socket_says_banners_changed(page)
+    await expect(dialog).to_be_hidden()
+    # A new announcement is a new one: it shows.
+    fake.banners.append(banner(922, kind="announcement", headline="New: canvas prints"))
+    await socket_says_banners_changed(page)
+    await expect(page.locator("#announcement-title")).to_have_text("New: canvas prints")
+    # Shown is enough: a reload with it still open does not show it again.
+    await page.reload()
+    await page.wait_for_load_state("networkidle")
+    await socket_says_banners_changed(page)
+    await expect(dialog).to_be_hidden()
+    assert fake.problems == []
+    await context.close()
+
+
+async def test_front_end_phone_bottom_strip_is_fixed_and_nothing_overflows(browser, photographer,
+                                                                         server):
+    _, slug, _ = await released_gallery(photographer, 6)
+    context, page, fake = await open_gallery(browser, server, slug, 390, 844)
+    fake.banners = [
+        banner(931, style="notice", headline="Your gallery is ready",
+               text="Tap the heart on the photos you love.", dismissible=True),
+        banner(932, position="between", after_n=2, style="celebrate",
+               headline="A wall of memories", text="Canvas, framed prints and albums.",
+               button={"label": "Shop", "url": f"/g/{slug}?view=shop"}),
+        banner(933, position="bottom", style="urgent", headline="Closes in 2 days",
+               text="Save your favorites before the gallery expires.",
+               button={"label": "Shop now", "url": f"/g/{slug}?view=shop"},
+               countdown_to=iso(SERVER_NOW + timedelta(days=2, hours=1)), dismissible=True)]
+    await socket_says_banners_changed(page)
+    strip = page.locator("#banner-bottom .gb-strip")
+    await expect(strip).to_be_visible()
+    box = await page.evaluate("""() => {
+        const slot = document.getElementById('banner-bottom');
+        const r = slot.getBoundingClientRect();
+        return { position: getComputedStyle(slot).position, bottom: Math.round(r.bottom),
+                 height: r.height, width: Math.round(r.width),
+                 scroll: document.documentElement.scrollWidth };
+    }""")
+    assert box["position"] == "fixed"
+    assert box["bottom"] == 844 and box["width"] == 390
+    assert box["height"] < 120  # slim
+    assert box["scroll"] <= 390
+    await page.screenshot(path=str(ARTIFACTS / f"banners-phone-{server.backend}.png"))
+    await page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+    await page.screenshot(path=str(ARTIFACTS / f"banners-phone-end-{server.backend}.png"))
+    # The footer is not hidden under the fixed strip.
+    footer_bottom = await page.evaluate(
+        "document.querySelector('.gallery-footer').getBoundingClientRect().bottom")
+    assert footer_bottom <= 844 - box["height"] + 1
+
+    await page.click("[data-banner-id='933'] .gb-x")
+    await expect(strip).to_have_count(0)
+    assert not await page.evaluate("document.body.classList.contains('has-bottom-banner')")
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 390
+    assert fake.problems == []
+    await context.close()
+
+
+async def test_front_end_a_cart_change_asks_for_the_banners_again(browser, photographer, server):
+    _, slug, _ = await released_gallery(photographer, 3)
+    context, page, fake = await open_gallery(browser, server, slug, 1440)
+    fake.banners = [banner(941, headline="You have items in your cart")]
+    async with page.expect_response("**/banners.json"):
+        await page.evaluate("document.dispatchEvent(new CustomEvent('proofroom:cart-changed'))")
+    await expect(page.locator("[data-banner-id='941']")).to_be_visible()
+    assert fake.problems == []
+    await context.close()
+
+
+async def follow(db, event_id: int, workflow_id: int) -> None:
+    """The gallery follows this workflow (its own pick), written behind the server's back."""
+    async with db.begin() as conn:
+        await conn.execute(text("UPDATE events SET workflow_id = :w WHERE id = :e"),
+                           {"w": workflow_id, "e": event_id})
+
+
+async def test_the_server_renders_its_banner_and_announcement_into_the_page(
+        browser, photographer, server, db):
+    """End to end, no fake: a top banner and an announcement from release, for every
+    visitor; the gallery page shows both from its own data, the announcement once."""
+    event_id, slug, _ = await released_gallery(photographer, 3)
+    workflow_id, _ = await seed_workflow(db, photographer.photographer_id, steps=[
+        {"kind": "banner", "name": "Welcome", "audience": "visitors", "content": {
+            "position": "top", "style": "celebrate", "headline": "Welcome to your gallery",
+            "text": "Heart the photos you love.", "dismissible": True}},
+        {"kind": "announcement", "name": "Deadline", "audience": "visitors", "content": {
+            "style": "notice", "headline": "Order by Friday",
+            "text": "Order by Friday for delivery before Christmas."}}])
+    await follow(db, event_id, workflow_id)
+    context = await browser.new_context(viewport={"width": 1440, "height": 900})
+    page = await context.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    await page.goto(f"{server.base_url}/g/{slug}")
+    await expect(page.locator("#announcement-title")).to_have_text("Order by Friday")
+    await page.click("#announcement-close")
+    await expect(page.locator("#banner-top .gb-headline")).to_have_text("Welcome to your gallery")
+    await page.reload()
+    await expect(page.locator("#banner-top .gb-headline")).to_have_text("Welcome to your gallery")
+    await expect(page.locator("#announcement")).to_be_hidden()
+    assert problems == []
+    await context.close()
+
+
+async def test_a_scheduled_banner_comes_and_goes_in_an_open_gallery_without_reload(
+        browser, photographer, server, db):
+    """End to end: the banner's start and end are scheduled; the worker's push reaches the
+    open page over its socket and the page re-fetches — no reload, on a phone too."""
+    event_id, slug, _ = await released_gallery(photographer, 3)
+    now = datetime.now(UTC)
+    workflow_id, _ = await seed_workflow(db, photographer.photographer_id, steps=[
+        {"kind": "banner", "name": "Flash sale", "audience": "visitors", "anchor": "date",
+         "at": now + timedelta(seconds=6), "end_anchor": "date",
+         "end_at": now + timedelta(seconds=14), "content": {
+             "position": "bottom", "style": "urgent", "headline": "Flash sale",
+             "text": "20% off prints for the next hour.", "countdown": True}}])
+    await follow(db, event_id, workflow_id)
+    res = await photographer.post_form(f"/panel/events/{event_id}/status",
+                                       {"status": "released"})  # plans the edges
+    assert res.status_code == 303
+    context = await browser.new_context(viewport={"width": 390, "height": 844})
+    page = await context.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    await page.goto(f"{server.base_url}/g/{slug}")
+    await page.locator(".fav-btn").first.click()  # the gate: the live line opens after it
+    await page.fill("#gate-name", "Bea Client")
+    await page.fill("#gate-email", "bea.banners@example.com")
+    await page.click("#gate-form button[type=submit]")
+    await expect(page.locator("html")).to_have_attribute("data-live", "live")
+    strip = page.locator("#banner-bottom .gb-strip")
+    await expect(strip).to_have_count(0)
+    await expect(strip.locator(".gb-headline")).to_have_text("Flash sale", timeout=20000)
+    await expect(strip.locator(".gb-countdown")).to_have_text(re.compile(r"^00:00:\d\d left$"))
+    await expect(strip).to_have_count(0, timeout=20000)
+    assert problems == []
+    await context.close()
+
+
+async def test_a_cart_banner_appears_when_the_client_adds_to_her_cart(browser, photographer,
+                                                                      server, db):
+    """End to end: an "open cart" banner; the page's own cart change (store.js) makes the
+    page ask again, and the banner shows without a reload."""
+    event_id, slug, images = await released_gallery(photographer, 2)
+    prices = await seed_price_list(db, photographer.photographer_id, event_id)
+    workflow_id, _ = await seed_workflow(db, photographer.photographer_id, steps=[
+        {"kind": "banner", "name": "Cart", "anchor": "cart_change", "audience": "open_cart",
+         "content": {"position": "top", "style": "notice", "headline": "Your cart is waiting",
+                     "text": "Check out before the gallery closes."}}])
+    await follow(db, event_id, workflow_id)
+    context = await browser.new_context(viewport={"width": 1440, "height": 900})
+    page = await context.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    await page.goto(f"{server.base_url}/g/{slug}")
+    await expect(page.locator("#cart-open")).to_be_visible()
+    await page.locator(".tile").first.hover()
+    await page.locator(".tile .buy-btn").first.click()
+    await page.fill("#gate-name", "Cara Client")
+    await page.fill("#gate-email", "cara.banners@example.com")
+    await page.click("#gate-form button[type=submit]")
+    await page.locator(f".product[data-item-id='{prices['print']}']").click()
+    await expect(page.locator("#banner-top .gb")).to_have_count(0)
+    await page.click("#picker-add")
+    await expect(page.locator("#cart-count")).to_have_text("1")
+    await expect(page.locator("#banner-top .gb-headline")).to_have_text("Your cart is waiting")
+    assert problems == []
+    await context.close()
+
+
+async def test_a_known_visitors_views_clicks_and_dismissals_are_counted(
+        browser, photographer, new_client, server, db):
+    """What the workflow page counts comes from the page: the banner shown (view), its
+    button (click), its × (dismiss), each kept once for the visitor's contact."""
+    event_id, slug, _ = await released_gallery(photographer, 3)
+    workflow_id, (step_id,) = await seed_workflow(db, photographer.photographer_id, steps=[
+        {"kind": "banner", "name": "Prints", "audience": "visitors", "content": {
+            "position": "top", "style": "notice", "headline": "Prints are 20% off",
+            "text": "", "dismissible": True,
+            "buttons": [{"action": "favorites", "label": "See my favorites", "url": ""}]}}])
+    await follow(db, event_id, workflow_id)
+    visitor = new_client()
+    await pass_gate(visitor, slug, email="fay@example.com", name="Fay")
+    context = await browser.new_context(viewport={"width": 1440, "height": 900})
+    host = urlsplit(server.base_url).hostname
+    await context.add_cookies([{"name": n, "value": v, "domain": host, "path": "/"}
+                               for n, v in visitor.http.cookies.items()])
+    page = await context.new_page()
+    await page.goto(f"{server.base_url}/g/{slug}")
+    await expect(page.locator("#banner-top .gb-headline")).to_have_text("Prints are 20% off")
+    await page.click("#banner-top .gb-cta")
+    await page.wait_for_load_state()
+    await page.click("#banner-top [data-dismiss]")
+    await expect(page.locator("#banner-top .gb-headline")).to_have_count(0)
+
+    async def kinds() -> set[str]:
+        return {k for (k,) in await rows(db, "SELECT kind FROM banner_events WHERE "
+                                             "step_id = :s", s=step_id)}
+    async with asyncio.timeout(10):
+        while await kinds() != {"view", "click", "dismiss"}:
+            await asyncio.sleep(0.1)
+    await context.close()
