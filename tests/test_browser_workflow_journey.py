@@ -94,7 +94,10 @@ async def test_from_the_wedding_template_to_a_released_gallery_live(
     await page.click("text=Release gallery")
     sent = timeline.locator("#timeline-region .tl-sent", has_text="Sent to Emma Smith")
     await expect(sent).to_have_count(1, timeout=30000)
-    await expect(timeline.locator("#timeline-region .tl-pending")).to_have_count(3)  # 7, 4, 1
+    pending = timeline.locator("#timeline-region .tl-pending")
+    await expect(pending.filter(has_text="Expiry reminder")).to_have_count(3)  # 7, 4, 1 days
+    await expect(pending.filter(has_text="Last chance banner")).to_have_count(2)  # on, off
+    await expect(pending.filter(has_text="Comes down from the gallery")).to_have_count(1)
     row = mail_log.locator("#mail-table tbody tr", has_text="Your wedding photos are here, Emma!")
     await expect(row).to_have_count(1, timeout=30000)
     await expect(row.locator(".badge")).to_have_text("stored", timeout=15000)

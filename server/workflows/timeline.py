@@ -52,6 +52,7 @@ class Item:
     email_id: int | None
     subject: str | None
     email_state: str | None
+    edge: str = ""  # a banner's "start" or "end" (not an email)
 
     @property
     def who(self) -> str:
@@ -93,7 +94,8 @@ def gallery_timeline(session: Session, photographer_id: int, event_id: int) -> T
                      else row.next_attempt_at).astimezone(rules.zone),
                     row.contact_id is None, AUDIENCE_WORDS.get(audience or "", "its audience"),
                     name or "", email or "", row.reason or row.error, row.email_id, subject,
-                    email_state)
+                    email_state, row.key.rsplit(":", 1)[1] if row.key.endswith(
+                        (":start", ":end")) else "")
         (found.upcoming if row.state in UPCOMING else found.history).append(item)
     found.upcoming.reverse()  # soonest first
     return found
