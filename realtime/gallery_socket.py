@@ -165,6 +165,24 @@ class GalleryStream:
         await self.send(message)
 
 
+class BannerStream:
+    """The socket of a visitor who has not given their name: it hears only that its
+    gallery's banners changed (a start, an end, an edit), so a page open before the email
+    gate updates its banners live too. No replay (banners are fetched, not replayed), no
+    presence (nobody to show as viewing)."""
+
+    def __init__(self, websocket: WebSocket, event_id: int) -> None:
+        self.ws = websocket
+        self.event_id = event_id
+
+    async def start(self) -> None:
+        pass
+
+    async def deliver(self, message: dict) -> None:
+        if message.get("type") == "banners" and message.get("event_id") == self.event_id:
+            await send_json(self.ws, {"type": "banners"})
+
+
 async def gallery_socket(websocket: WebSocket) -> None:
     hub: Hub = websocket.state.hub
     if not origin_allowed(websocket):
@@ -176,13 +194,13 @@ async def gallery_socket(websocket: WebSocket) -> None:
     except DomainError:
         await refuse(websocket, CLOSE_GALLERY_CLOSED)
         return
-    guest = guest_of(websocket, event) if unlocked(websocket, event) else None
+    if not unlocked(websocket, event):
+        await refuse(websocket, CLOSE_NO_GUEST)
+        return
+    guest = guest_of(websocket, event)
     if guest is not None:
         async with websocket.state.services.db.reader() as session:
             guest = await session.run_sync(public.find_guest, guest)
-    if guest is None:
-        await refuse(websocket, CLOSE_NO_GUEST)
-        return
     # Capped per gate cookie (device) and per address: 4429 beyond, the page waits a while.
     lease = await throttle.of(websocket).gallery_socket(websocket.cookies.get(GUEST_COOKIE),
                                                         throttle.client_address(websocket))
@@ -190,6 +208,10 @@ async def gallery_socket(websocket: WebSocket) -> None:
         await refuse(websocket, CLOSE_TOO_MANY)
         return
     await websocket.accept()
+    if guest is None:  # not past the email gate: the page's banners, nothing else
+        conn = hub.register_gallery(event.photographer_id, event.id, None)
+        await serve(websocket, hub, conn, lambda _: BannerStream(websocket, event.id), lease)
+        return
     conn = hub.register_gallery(event.photographer_id, event.id, guest.contact_id,
                                 verified=guest.verified)
     await serve(websocket, hub, conn,

@@ -117,8 +117,9 @@ class Hub:
         self.panels.setdefault(photographer_id, set()).add(conn)
         return conn
 
-    def register_gallery(self, photographer_id: int, event_id: int, contact_id: int,
+    def register_gallery(self, photographer_id: int, event_id: int, contact_id: int | None,
                          verified: bool = False) -> Connection:
+        """A gallery page's socket; contact None: a visitor not past the email gate yet."""
         key = (photographer_id, event_id, contact_id)
         conn = Connection(GALLERY, key, photographer_id, verified=verified)
         self.galleries.setdefault(key, set()).add(conn)
@@ -270,7 +271,7 @@ class Hub:
     def present(self) -> set[tuple[int, int, int, bool]]:
         """(photographer, gallery, contact, verified) of every visible gallery socket here."""
         return {(*key, conn.verified) for key, conns in self.galleries.items()
-                for conn in conns if conn.visible}
+                if key[2] is not None for conn in conns if conn.visible}
 
     async def beat(self) -> None:
         """Offer {"type": "heartbeat", "seq": N} to every panel connection of this process,

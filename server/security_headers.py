@@ -49,6 +49,15 @@ def content_security_policy(hosts: tuple[str, ...]) -> str:
     return "; ".join((*_POLICY, connect))
 
 
+def framable_by_self(host: str) -> dict[str, str]:
+    """Headers that let our own pages frame this response (the banner editor's preview of
+    a real gallery), and no one else's."""
+    hosts = (host,) if _HOST.match(host) else ()
+    policy = content_security_policy(hosts).replace("frame-ancestors 'none'",
+                                                    "frame-ancestors 'self'")
+    return {"Content-Security-Policy": policy, "X-Frame-Options": "SAMEORIGIN"}
+
+
 class SecurityHeadersMiddleware:
     """Adds the security headers to every HTTP response (pages, JSON, redirects, static
     files, 404s, CSRF refusals). A header the app already set is left as it is."""

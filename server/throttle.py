@@ -405,12 +405,12 @@ class Throttle:
 
     async def gallery_socket(self, visitor_cookie: str | None, address: str) -> Lease | None:
         """A slot for a live gallery socket per gate cookie (device) and per address, or
-        None when either is full."""
-        lease, full = await self.lease(
-            [(self.key("ws", "visitor", fingerprint(visitor_cookie)),
-              self.limits.sockets_per_visitor),
-             (self.key("ws", "address", address), self.limits.sockets_per_address)],
-            SOCKET_LEASE)
+        None when either is full. A visitor with no cookie yet counts per address only."""
+        slots = [(self.key("ws", "address", address), self.limits.sockets_per_address)]
+        if visitor_cookie:
+            slots.append((self.key("ws", "visitor", fingerprint(visitor_cookie)),
+                          self.limits.sockets_per_visitor))
+        lease, full = await self.lease(slots, SOCKET_LEASE)
         return None if full else lease
 
     async def panel_socket(self, session_id: str, address: str) -> Lease | None:

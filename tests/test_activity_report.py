@@ -584,8 +584,9 @@ async def test_a_known_visitor_with_the_gallery_open_is_viewing_now(
     anonymous = new_client()
     await anonymous.get(f"/g/{slug}")
 
-    # An anonymous visitor has no live socket (4401), so is never "viewing".
-    assert await refused_with(anonymous, slug) == 4401
+    # An anonymous visitor's socket hears only banner changes: they are never "viewing".
+    before_the_gate = await open_gallery_socket(anonymous, slug)
+    await asyncio.sleep(0.3)
     assert (await photographer.get("/panel/activity/viewing.json")).json()["viewers"] == []
 
     page = await open_gallery_socket(visitor, slug)  # the gallery page is open
@@ -602,6 +603,7 @@ async def test_a_known_visitor_with_the_gallery_open_is_viewing_now(
     assert res.status_code == 303
     locked_page = await open_gallery_socket(visitor, locked_slug)
     await viewing_now(photographer, lambda v: {x["event_id"] for x in v} == {event_id, locked})
+    await before_the_gate.close()
     await page.close()
     await locked_page.close()
 

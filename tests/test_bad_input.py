@@ -293,6 +293,10 @@ def workflow_cases(w: World) -> dict[str, tuple]:
             p, f"{step}/move", "form", {"direction": "down"}),
         "/panel/workflows/{workflow_id:int}/steps/{step_id:int}/test": (
             p, f"{step}/test", "form", {}),
+        "/panel/workflows/{workflow_id:int}/steps/banner-preview": (
+            p, f"{flow}/steps/banner-preview", "form", {
+                "kind": "banner", "anchor": "release", "text": "Forged banner",
+                "event_id": str(e)}),
         "/panel/events/{event_id:int}/clients": (p, f"/panel/events/{e}/clients", "form", {
             "name": "Forged Client", "email": "forged-client@example.com"}),
         "/panel/events/{event_id:int}/clients/{contact_id:int}/remove": (

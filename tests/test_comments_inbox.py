@@ -535,27 +535,31 @@ async def test_the_panel_socket_receives_each_reply(photographer, new_client, se
     await ws.close()
 
 
-async def test_gallery_sockets_without_a_guest_or_from_another_origin_are_refused(
+async def test_gallery_sockets_of_a_locked_gallery_or_from_another_origin_are_refused(
         photographer, new_client, server):
     _, slug, _ = await released_gallery(photographer, 1)
+    _, locked_slug, _ = await released_gallery(photographer, 1, password="open sesame 42")
     stranger = new_client()
-    await stranger.get(f"/g/{slug}")  # has the page's cookies, not the gate's
+    await stranger.get(f"/g/{locked_slug}")  # has the page's cookies, not the password's
     jane, _ = await visitor_in(new_client, slug, "jane@example.com")
-    for visitor, origin in [(stranger, None), (jane, "http://evil.example")]:
+    for visitor, at, origin in [(stranger, locked_slug, None),
+                                (jane, slug, "http://evil.example")]:
         with pytest.raises((InvalidStatus, ConnectionClosed)):
-            ws = await open_gallery_socket(visitor, server.base_url, slug, origin=origin)
+            ws = await open_gallery_socket(visitor, server.base_url, at, origin=origin)
             await ws.recv()
 
 
 async def test_a_refused_gallery_socket_says_why_with_its_close_code(
         photographer, new_client, server):
     _, slug, _ = await released_gallery(photographer, 1)
+    _, locked_slug, _ = await released_gallery(photographer, 1, password="open sesame 42")
     stranger = new_client()
-    await stranger.get(f"/g/{slug}")
+    await stranger.get(f"/g/{locked_slug}")
     jane, _ = await visitor_in(new_client, slug, "jane@example.com")
-    for visitor, origin, code in [(stranger, None, 4401), (jane, "http://evil.example", 4403)]:
+    for visitor, at, origin, code in [(stranger, locked_slug, None, 4401),
+                                      (jane, slug, "http://evil.example", 4403)]:
         with pytest.raises(ConnectionClosed) as closed:  # at the hello, or at the first read
-            ws = await open_gallery_socket(visitor, server.base_url, slug, origin=origin)
+            ws = await open_gallery_socket(visitor, server.base_url, at, origin=origin)
             await ws.recv()
         assert closed.value.rcvd.code == code
 

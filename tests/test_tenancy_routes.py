@@ -174,9 +174,12 @@ PLAIN_FIELDS = {
     "style": "notice", "position": "top", "after_n": "12", "end_anchor": "",
     "headline": "Intruder headline", "dismissible": None, "countdown": "",
     "end_amount": "0", "end_unit": "days", "end_direction": "after", "back": None,
+    "layout": "strip", "image_n": "0", "repeat": None, "end_at_local": "",
     "timezone": "UTC", "send_time": "09:00", "quiet_start": "", "quiet_end": "",
     # read through f-strings (the AST does not see them): button{1,2}_action|label|url
     **{f"button{n}_{part}": None for n in (1, 2) for part in ("action", "label", "url")},
+    # and color_{bg,ink,accent} (a banner's own colours)
+    **{f"color_{part}": None for part in ("bg", "ink", "accent")},
     # Not fields: `data["rules"]`, `data["workflow"]` index a page's data dict in
     # workflows_panel.py, and the reader takes every `data[...]` for a form read.
     "rules": None, "workflow": None,
@@ -196,6 +199,9 @@ OWN_POST_EXPECT = {
     "/panel/workflows/{workflow_id:int}": {400},  # A's gallery type
     # A's contact and gallery (form fields contact=, gallery=) to render the test email for
     "/panel/workflows/{workflow_id:int}/steps/{step_id:int}/test": {404},
+    # the banner previewed on A's gallery (event_id); the plain "kind" (a store item's
+    # "print") is refused first, so test_a_banner_preview_never_… sends a valid form
+    "/panel/workflows/{workflow_id:int}/steps/banner-preview": {400, 404},
 }
 
 #: B's own GET pages that refuse A's id in their query (404) instead of ignoring it: an
@@ -936,6 +942,34 @@ async def test_a_preview_never_renders_for_another_tenants_contact_or_gallery(
     assert await scalar(db, sent, p=me.photographer_id) == 1
 
 
+async def test_a_banner_preview_never_renders_on_another_tenants_gallery(
+        photographer, other_photographer, new_client, db):
+    """The banner editor's preview, on A's gallery: its framed page and the rendered banner
+    are 404s that leak nothing; on B's own gallery both render (the control)."""
+    theirs = await small_world(photographer, new_client, db)
+    me, tag = other_photographer, uuid.uuid4().hex[:8]
+    res = await me.post_form("/panel/settings/gallery-types", {"name": f"Type {tag}"})
+    assert res.status_code == 303, res.text
+    type_id = await scalar(db, "SELECT id FROM gallery_types WHERE photographer_id=:p",
+                           p=me.photographer_id)
+    workflow_id = await workflow_of(me, db, type_id, f"Flow {tag}", f"Hello {tag}")
+    own_event, _, _ = await released_gallery(me, n_images=1)
+    banner = {"kind": "banner", "anchor": "release", "amount": "0", "unit": "days",
+              "direction": "after", "audience": "visitors", "style": "notice",
+              "position": "top", "layout": "full", "headline": "Hi {gallery_title}",
+              "text": "Order by {expiry_date}"}
+    url = f"/panel/workflows/{workflow_id}/steps/banner-preview"
+    res = await me.get(f"/panel/events/{theirs['event_id']}/banner-preview")
+    assert res.status_code == 404 and not leaked(res, theirs["secrets"])
+    res = await me.post_form(url, {**banner, "event_id": str(theirs["event_id"])})
+    assert res.status_code == 404 and not leaked(res, theirs["secrets"])
+    assert (await me.get(f"/panel/events/{own_event}/banner-preview")).status_code == 200
+    res = await me.post_form(url, {**banner, "event_id": str(own_event)})
+    assert res.status_code == 200, res.text
+    image_id = await scalar(db, "SELECT id FROM images WHERE event_id=:e", e=own_event)
+    assert res.json()["banners"][0]["image"]["src"].endswith(f"/media/preview/{image_id}")
+
+
 async def test_a_gallery_never_follows_another_tenants_workflow(photographer,
                                                               other_photographer, db):
     """The route-wide test posts A's gallery type with A's workflow; here A's workflow
@@ -1081,5 +1115,7 @@ async def test_another_tenants_cookies_open_no_gallery_socket(
 
     for ws in intruders:
         received, code = await read(ws, 1.0)
-        assert received == [] and code in (4401, 4403, 4404), (received, code)
+        # Refused, or (no gate cookie of this gallery) an anonymous socket that hears only
+        # banner changes: never a word of the conversation.
+        assert received == [] and code in (None, 4401, 4403, 4404), (received, code)
     await control.close()

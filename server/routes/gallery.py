@@ -11,15 +11,28 @@ from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 from zipstream import ZipStream
 
-from .. import activity, comments, devices, downloads, favorites, public, throttle, uploads
+from .. import (
+    activity,
+    comments,
+    devices,
+    downloads,
+    favorites,
+    galleries,
+    public,
+    throttle,
+    uploads,
+)
 from ..errors import Forbidden, Invalid, NotFound
 from ..models import Event, Image, utcnow
 from ..public import Guest
+from ..security_headers import framable_by_self
 from ..workflows import banners
 from . import inputs
 from .common import (
     CSRF_COOKIE,
     int_param,
+    login_required,
+    me_id,
     read_form,
     read_json,
     render,
@@ -145,6 +158,32 @@ async def gallery_page(request: Request) -> Response:
         "cover": next((i for i in images if i.id == event.cover_image_id),
                       images[0] if images else None),
     })
+
+
+@login_required
+async def banner_preview(request: Request) -> Response:
+    """The real gallery page for its owner, as a visitor who has not given their name sees
+    it, with no banners of its own: the banner editor frames it and posts the banner being
+    edited into it (banners.js, preview mode). Nothing is recorded, no socket opens."""
+    async with services(request).db.reader() as session:
+        event = await galleries.get_event(session, me_id(request),
+                                          int_param(request, "event_id"))
+        images = await uploads.list_images(session, event.photographer_id, event.id,
+                                           ready_only=True)
+        photographer = await public.photographer_of(session, event)
+    response = render(request, "gallery/gallery.html", {
+        "event": event, "images": images, "favorites": set(), "threads": {},
+        "unread_replies": set(), "last_seq": 0, "guest": None, "photographer": photographer,
+        "pin_ok": False, "verify_sent_to": None, "guest_name": "", "preview": True,
+        "images_json": [{"id": i.id, "filename": i.filename} for i in images],
+        "banners": {"now": utcnow().isoformat(), "banners": []},
+        "cover": next((i for i in images if i.id == event.cover_image_id),
+                      images[0] if images else None),
+    })
+    response.headers.update(framable_by_self(request.headers.get("host", "")))
+    if event.password_hash:  # its photos load through the gallery's own media route
+        remember(response, request, UNLOCK_COOKIE, str(event.id), event.password_hash[-16:])
+    return response
 
 
 async def unlock(request: Request) -> Response:
@@ -410,4 +449,5 @@ routes = [
     Route("/g/{slug}/images/{image_id:int}/download", download_one),
     Route("/g/{slug}/download.zip", download_zip),
     Route("/g/{slug}/media/{variant}/{image_id:int}", gallery_media),
+    Route("/panel/events/{event_id:int}/banner-preview", banner_preview),
 ]

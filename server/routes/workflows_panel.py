@@ -12,13 +12,13 @@ from typing import Any
 
 from starlette.datastructures import FormData
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from .. import mail
 from ..errors import Invalid
 from ..models import utcnow
-from ..workflows import banners, builder, messages, planner, presets, timing
+from ..workflows import banners, builder, colors, messages, planner, presets, timing
 from ..workflows.builder import RulesForm, WorkflowForm
 from ..workflows.messages import BUTTON_ACTIONS, MERGE_FIELDS
 from ..workflows.models import AUDIENCES, STEP_KINDS
@@ -29,6 +29,8 @@ from ..workflows.steps import (
     BODY_LEN,
     COUNTDOWNS,
     KIND_LABELS,
+    LAYOUTS,
+    MAX_IMAGE_N,
     POSITIONS,
     SUBJECT_LEN,
     TEXT_LEN,
@@ -37,6 +39,7 @@ from ..workflows.steps import (
     StepForm,
     active_coupon_codes,
     audience_words,
+    form_color_warnings,
     minute_text,
     step_fields,
     when_words,
@@ -51,7 +54,7 @@ SAVED = {"workflow": "Workflow saved.", "step": "Step saved.", "deleted": "Workf
          "activated": "Workflow activated: galleries of its type follow it now.",
          "deactivated": "Workflow deactivated.",
          "test": "Test email sent to you: it is in the mail log."}
-END_ANCHORS = ("", "release", "expiry", "event_date")
+END_ANCHORS = ("", "release", "expiry", "event_date", "date")
 #: What the preview's frame may do: show the email's inline styles and images, nothing
 #: else (no script, no form, no plugin), and be framed by our own pages only.
 PREVIEW_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data: https: http:; "
@@ -235,8 +238,14 @@ def _step_form(form: FormData) -> StepForm:
         countdown=inputs.choice(form, "countdown", "Countdown", COUNTDOWNS, default=""),
         style=inputs.choice(form, "style", "Style", BANNER_STYLES, default="notice"),
         position=inputs.choice(form, "position", "Position", POSITIONS, default="top"),
+        layout=inputs.choice(form, "layout", "Layout", LAYOUTS, default="strip"),
+        image_n=inputs.number(form, "image_n", "Photo", default=0, low=0, high=MAX_IMAGE_N),
         after_n=inputs.number(form, "after_n", "After how many photos", default=12, low=1,
                               high=500),
+        repeat=inputs.flag(form, "repeat", "Repeat"),
+        **{f"color_{key}": inputs.text(form, f"color_{key}", f"{label} colour", max_len=7)
+           or colors.DEFAULTS[key] for key, label in colors.LABELS.items()},
+        end_at_local=inputs.text(form, "end_at_local", "Ends on", max_len=20),
         end_anchor=inputs.choice(form, "end_anchor", "Ends", END_ANCHORS, default=""),
         end_amount=amount("end_amount"),
         end_unit=inputs.choice(form, "end_unit", "Unit", UNITS, default="days"),
@@ -260,7 +269,8 @@ def _step_data(session, pid: int, workflow_id: int, step_id: int | None) -> dict
     rules = planner.rules_of(session, pid)
     coupons = active_coupon_codes(session, pid)
     return {"workflow": flow, "step": step, "rules": rules, "coupons": coupons,
-            "fields": step_fields(step, rules)}
+            "fields": step_fields(step, rules),
+            "preview_galleries": builder.banner_galleries(session, pid, workflow_id)}
 
 
 async def _step_page(request: Request, workflow_id: int, step_id: int | None,
@@ -277,7 +287,8 @@ async def _step_page(request: Request, workflow_id: int, step_id: int | None,
     return render(request, "panel/workflows_step.html", _ctx(
         request, error=error, form=fields, kinds=KIND_LABELS, anchors=ANCHOR_LABELS,
         audiences=AUDIENCE_LABELS, units=UNITS, styles=BANNER_STYLES, positions=POSITIONS,
-        countdowns=COUNTDOWNS,
+        countdowns=COUNTDOWNS, layouts=LAYOUTS, color_warnings=form_color_warnings(fields),
+        preview_endpoint=f"{BASE}/{workflow_id}/steps/banner-preview",
         actions=BUTTON_ACTIONS, merge_fields=MERGE_FIELDS,
         send_time=minute_text(data["rules"].send_minute), **data),
         status_code=status)
@@ -310,6 +321,26 @@ async def step_edit(request: Request) -> Response:
                                 400)
     return RedirectResponse(_flow_url(workflow_id, "step") + f"#step-{step_id}",
                             status_code=303)
+
+
+@login_required
+async def banner_preview(request: Request) -> Response:
+    """The step editor's live preview: the banner as the form stands (not saved), rendered
+    for one of the studio's galleries, with its contrast warnings."""
+    workflow_id = int_param(request, "workflow_id")
+    form = await read_form(request)
+    svc = services(request)
+    async with svc.db.reader() as session:
+        await session.run_sync(builder.find_workflow, me_id(request), workflow_id)  # or 404
+    try:
+        step = _step_form(form)
+        event_id = inputs.row_id(form, "event_id", "Pick a gallery to preview on.")
+        async with svc.db.reader() as session:
+            shown = await session.run_sync(builder.preview_banner, me_id(request), event_id,
+                                           step, svc.settings.base_url)
+    except Invalid as exc:
+        return JSONResponse({"error": exc.message, "field": exc.field}, status_code=400)
+    return JSONResponse(shown, headers={"Cache-Control": "no-store"})
 
 
 @login_required
@@ -447,6 +478,7 @@ routes = [
     Route(BASE + "/{workflow_id:int}/duplicate", duplicate, methods=["POST"]),
     Route(BASE + "/{workflow_id:int}/delete", delete_workflow, methods=["POST"]),
     Route(BASE + "/{workflow_id:int}/steps/new", step_new, methods=["GET", "POST"]),
+    Route(BASE + "/{workflow_id:int}/steps/banner-preview", banner_preview, methods=["POST"]),
     Route(STEP, step_edit, methods=["GET", "POST"]),
     Route(STEP + "/delete", step_delete, methods=["POST"]),
     Route(STEP + "/move", step_move, methods=["POST"]),

@@ -20,10 +20,10 @@ from sqlalchemy.orm import Session
 from ..contacts import insert_if_absent
 from ..errors import NotFound
 from ..events import tenant_channel
-from ..models import Contact, Event, Photographer, Visit, utcnow
+from ..models import Contact, Event, Image, Photographer, Visit, utcnow
 from ..outbox import outbox_of
 from ..store.models import Order
-from . import messages, planner, timing
+from . import colors, messages, planner, timing
 from .models import GALLERY_ANCHORS, BannerEvent, ScheduledAction, WorkflowStep
 
 DISPLAY_KINDS = ("banner", "announcement")
@@ -188,10 +188,17 @@ def _render(session: Session, step: WorkflowStep, event: Event, contact: Contact
         favorites=state["favorites"], now=now)
     buttons = messages.buttons(content, event, base_url, values)
     countdown = content.get("countdown")
+    layout = content.get("layout") or ("card" if content.get("position") == "between"
+                                       else "strip")
+    custom = content.get("colors") if content.get("style") == "custom" else None
     return {
         "id": step.id, "kind": step.kind, "position": content.get("position", "top"),
-        "after_n": int(content.get("after_n", 12) or 12),
+        "layout": layout, "after_n": int(content.get("after_n", 12) or 12),
+        "repeat": bool(content.get("repeat")),
+        "image": _image(session, event, int(content.get("image_n", 0)), base_url)
+        if layout == "full" else None,
         "style": content.get("style", "notice"),
+        "colors": colors.palette(custom) if custom else None,
         "headline": messages.merge(content.get("headline", ""), values),
         "text": messages.merge(content.get("text", ""), values),
         "button": buttons[0] if buttons else None,
@@ -199,6 +206,39 @@ def _render(session: Session, step: WorkflowStep, event: Event, contact: Contact
         if countdown and (end or event.expires_at) else None,
         "dismissible": bool(content.get("dismissible", True)),
     }
+
+
+def _image(session: Session, event: Event, n: int, base_url: str) -> dict | None:
+    """Photo number `n` of the gallery (0: its cover, else its first photo), preview size;
+    None when the gallery has no such photo."""
+    ready = select(Image.id).where(Image.photographer_id == event.photographer_id,
+                                   Image.event_id == event.id, Image.state == "ready")
+    image_id = None
+    if n == 0 and event.cover_image_id:
+        image_id = session.scalar(ready.where(Image.id == event.cover_image_id))
+    if image_id is None:
+        image_id = session.scalar(ready.order_by(Image.position, Image.id)
+                                  .offset(max(n - 1, 0)).limit(1))
+    if image_id is None:
+        return None
+    return {"src": f"{base_url.rstrip('/')}/g/{event.slug}/media/preview/{image_id}",
+            "alt": event.title}
+
+
+def preview(session: Session, values: dict[str, Any], event: Event, contact: Contact,
+            base_url: str, now: datetime) -> dict[str, Any]:
+    """A step not saved yet (`values`: builder's step columns), as `event` would show it
+    now to a visitor who meets its audience: the editor's live preview."""
+    step = WorkflowStep(id=0, **{k: values[k] for k in (
+        "kind", "content", "anchor", "offset_seconds", "at", "end_anchor",
+        "end_offset_seconds", "end_at", "audience")})
+    state = {"first_visit": now, "favorites": 3, "cart": "", "ordered": False, "known": True}
+    _, end = window(step, event, now)
+    content = values["content"]
+    return {"now": now.isoformat(),
+            "banners": [_render(session, step, event, contact, base_url, end, now, state)],
+            "warnings": colors.warnings(content["colors"])
+            if content.get("style") == "custom" else []}
 
 
 BANNER_EVENT_KINDS = ("view", "dismiss", "click")

@@ -25,7 +25,7 @@ from .. import validation
 from ..errors import Invalid, NotFound
 from ..models import Contact, Event, GalleryType, utcnow
 from ..store.models import Coupon
-from . import planner, presets, timing
+from . import banners, planner, presets, timing
 from .models import ScheduledAction, SendingRules, Workflow, WorkflowStep
 from .steps import StepForm, step_values
 
@@ -411,6 +411,30 @@ def preview_subjects(session: Session, photographer_id: int, contact_id: int | N
                       expires_at=now + timedelta(days=14), download_pin="1234",
                       client_password="")
     return contact, event
+
+
+def preview_banner(session: Session, photographer_id: int, event_id: int, form: StepForm,
+                   base_url: str) -> dict[str, Any]:
+    """The step as the form stands (not saved) on one of the studio's galleries, for a
+    sample visitor; Invalid as saving would raise it, NotFound for another's gallery."""
+    values = step_values(session, photographer_id, form)
+    if values["kind"] == "email":
+        raise Invalid("Emails are previewed on their own page.", field="kind")
+    contact, event = preview_subjects(session, photographer_id, None, event_id)
+    return banners.preview(session, values, event, contact, base_url, utcnow())
+
+
+def banner_galleries(session: Session, photographer_id: int, workflow_id: int
+                     ) -> list[dict[str, Any]]:
+    """Released galleries to preview a banner on (banners show in no other): those
+    following this workflow first, then the newest others, 30 in all."""
+    released = (Event.photographer_id == photographer_id) & (Event.status == "released")
+    following = set(session.scalars(select(Event.id).where(
+        released, planner.followed_by() == workflow_id).limit(30)))
+    rows = session.execute(select(Event.id, Event.title).where(released)
+                           .order_by(Event.id.desc()).limit(60)).all()
+    rows.sort(key=lambda r: r.id not in following)
+    return [{"id": r.id, "title": r.title} for r in rows[:30]]
 
 
 def preview_choices(session: Session, photographer_id: int

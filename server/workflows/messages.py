@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
@@ -32,7 +33,9 @@ MERGE_FIELDS = {
     "studio_name": "Studio name",
 }
 BUTTON_ACTIONS = {"gallery": "Open the gallery", "favorites": "Open my favorites",
-                  "store": "Open the store", "url": "Custom link"}
+                  "store": "Open the store",
+                  "shop_coupon": "Open the store with the coupon applied",
+                  "url": "Custom link"}
 _FIELD = re.compile(r"\{(\w+)\}")
 
 
@@ -85,6 +88,14 @@ def merge(text: str, values: dict[str, str]) -> str:
     return _FIELD.sub(lambda m: values.get(m.group(1), m.group(0)), text)
 
 
+def _button_url(base_url: str, event: Event, action: str, coupon: str) -> str:
+    """The gallery opened on what the button names (gallery.js reads `view` and `coupon`)."""
+    if action == "shop_coupon" and coupon:
+        return gallery_url(base_url, event, f"shop&coupon={quote(coupon)}")
+    return gallery_url(base_url, event, {"gallery": "", "favorites": "favorites"}.get(
+        action, "shop"))
+
+
 def buttons(content: dict[str, Any], event: Event, base_url: str,
             values: dict[str, str]) -> list[dict[str, str]]:
     found = []
@@ -93,7 +104,7 @@ def buttons(content: dict[str, Any], event: Event, base_url: str,
         if action not in BUTTON_ACTIONS:
             continue
         url = (merge(button.get("url", ""), values) if action == "url"
-               else gallery_url(base_url, event, {"gallery": ""}.get(action, action)))
+               else _button_url(base_url, event, action, values.get("coupon_code", "")))
         if not url.startswith(("http://", "https://")):
             continue
         found.append({"label": merge(button.get("label") or BUTTON_ACTIONS[action], values),

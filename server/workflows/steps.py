@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from .. import validation
 from ..errors import Invalid
 from ..store.models import Coupon
-from . import planner, timing
+from . import colors, planner, timing
 from .messages import BUTTON_ACTIONS
 from .models import AUDIENCES, GALLERY_ANCHORS, STEP_KINDS, VISITOR_ANCHORS, WorkflowStep
 
@@ -41,9 +41,13 @@ AUDIENCE_LABELS = {
     "open_cart": "Visitors with an open cart", "no_order": "Visitors with no order",
 }
 KIND_LABELS = {"email": "Email", "banner": "Banner", "announcement": "Announcement"}
-BANNER_STYLES = {"notice": "Notice", "urgent": "Urgent", "celebrate": "Celebrate"}
+BANNER_STYLES = {"notice": "Notice", "urgent": "Urgent", "celebrate": "Celebrate",
+                 "custom": "My own colours"}
 POSITIONS = {"top": "At the top", "between": "Between the photos",
              "bottom": "A strip at the bottom (fixed on phones)"}
+LAYOUTS = {"strip": "A slim strip", "card": "A card", "full": "Full width, with a photo"}
+#: The farthest photo a full-width banner may show (0: the gallery's cover).
+MAX_IMAGE_N = 100_000
 COUNTDOWNS = {"": "No countdown", "end": "Count down to its end"}
 
 
@@ -81,8 +85,15 @@ class StepForm:
     countdown: str = ""
     style: str = "notice"
     position: str = "top"
+    layout: str = "strip"
+    image_n: int = 0
     after_n: int = 12
+    repeat: bool = False
+    color_bg: str = colors.DEFAULTS["bg"]
+    color_ink: str = colors.DEFAULTS["ink"]
+    color_accent: str = colors.DEFAULTS["accent"]
     end_anchor: str = ""
+    end_at_local: str = ""
     end_amount: int = 0
     end_unit: str = "days"
     end_direction: str = "after"
@@ -112,13 +123,13 @@ def split_offset(seconds: int) -> tuple[int, str, str]:
     return seconds // 60, "minutes", direction
 
 
-def _local_at(value: str, rules: timing.Rules) -> datetime:
+def _local_at(value: str, rules: timing.Rules, field: str = "at") -> datetime:
     try:
         local = datetime.strptime(value.strip(), "%Y-%m-%dT%H:%M")
     except ValueError:
-        raise Invalid("Give the date and time as YYYY-MM-DD HH:MM.", field="at") from None
+        raise Invalid("Give the date and time as YYYY-MM-DD HH:MM.", field=field) from None
     if not 2000 <= local.year <= 2100:
-        raise Invalid("Pick a date between 2000 and 2100.", field="at")
+        raise Invalid("Pick a date between 2000 and 2100.", field=field)
     return local.replace(tzinfo=rules.zone).astimezone(UTC)
 
 
@@ -161,28 +172,60 @@ def _coupon(session: Session, photographer_id: int, code: str) -> str:
     return code
 
 
+def _offer(session: Session, photographer_id: int, form: StepForm, limit: int) -> dict:
+    """The buttons and the coupon they may apply (a store-with-coupon button needs one)."""
+    buttons = _buttons(form)[:limit]
+    code = _coupon(session, photographer_id, form.coupon_code)
+    if not code and any(b["action"] == "shop_coupon" for b in buttons):
+        raise Invalid("Pick the coupon the button applies.", field="coupon_code")
+    return {"buttons": buttons, "coupon_code": code}
+
+
 def _email_content(session: Session, photographer_id: int, form: StepForm) -> dict:
     return {"subject": validation.text(form.subject, "Subject", max_len=SUBJECT_LEN),
             "body": validation.text(form.body, "Body", max_len=BODY_LEN, required=False),
-            "buttons": _buttons(form),
-            "coupon_code": _coupon(session, photographer_id, form.coupon_code)}
+            **_offer(session, photographer_id, form, 2)}
 
 
-def _banner_content(form: StepForm) -> dict:
-    if form.style not in BANNER_STYLES or form.position not in POSITIONS:
-        raise Invalid("Pick the banner's style and where it shows.", field="style")
+def _banner_content(session: Session, photographer_id: int, form: StepForm) -> dict:
+    if (form.style not in BANNER_STYLES or form.position not in POSITIONS
+            or form.layout not in LAYOUTS):
+        raise Invalid("Pick the banner's style, layout and where it shows.", field="style")
     if not 1 <= form.after_n <= 500:
         raise Invalid("Show it after 1 to 500 photos.", field="after_n")
+    if not 0 <= form.image_n <= MAX_IMAGE_N:
+        raise Invalid("Pick the photo by its number in the gallery, or 0 for the cover.",
+                      field="image_n")
     if form.countdown not in COUNTDOWNS:
         raise Invalid("Pick a countdown or none.", field="countdown")
+    layout = "strip" if form.position == "bottom" else form.layout
     content: dict[str, Any] = {
         "headline": validation.text(form.headline, "Headline", max_len=120, required=False),
         "text": validation.text(form.text, "Text", max_len=TEXT_LEN),
-        "style": form.style, "position": form.position, "dismissible": form.dismissible,
-        "countdown": form.countdown, "buttons": _buttons(form)[:1]}
+        "style": form.style, "position": form.position, "layout": layout,
+        "dismissible": form.dismissible, "countdown": form.countdown,
+        **_offer(session, photographer_id, form, 1)}
+    if form.style == "custom":
+        content["colors"] = {key: colors.hex_color(getattr(form, f"color_{key}"), label)
+                             for key, label in colors.LABELS.items()}
+    if layout == "full":
+        content["image_n"] = form.image_n
     if form.position == "between":
-        content["after_n"] = form.after_n
+        content["after_n"], content["repeat"] = form.after_n, form.repeat
     return content
+
+
+def form_color_warnings(fields: dict[str, Any]) -> list[str]:
+    """The contrast warnings of the editor's custom colours (none for the preset styles,
+    none while a colour is not a colour yet: saving says so)."""
+    if fields.get("style") != "custom":
+        return []
+    try:
+        chosen = {key: colors.hex_color(fields.get(f"color_{key}", ""), label)
+                  for key, label in colors.LABELS.items()}
+    except Invalid:
+        return []
+    return colors.warnings(chosen)
 
 
 def step_values(session: Session, photographer_id: int, form: StepForm) -> dict[str, Any]:
@@ -206,15 +249,24 @@ def step_values(session: Session, photographer_id: int, form: StepForm) -> dict[
     if form.kind == "email":
         values["content"] = _email_content(session, photographer_id, form)
         return values
-    values["content"] = _banner_content(form)
+    values["content"] = _banner_content(session, photographer_id, form)
     if form.end_anchor:
-        if form.end_anchor not in GALLERY_ANCHORS or form.end_anchor == "date":
-            raise Invalid("A banner ends at release, expiry or the event date.",
-                          field="end_anchor")
-        values["end_anchor"] = form.end_anchor
-        values["end_offset_seconds"] = offset_of(form.end_amount, form.end_unit,
-                                                 form.end_direction, form.end_anchor, "Ends")
+        values.update(_end_values(form, rules, values["at"]))
     return values
+
+
+def _end_values(form: StepForm, rules: timing.Rules, start_at: datetime | None) -> dict:
+    """A banner's end: release, expiry or the event date ± an offset, or a date and time."""
+    if form.end_anchor not in GALLERY_ANCHORS:
+        raise Invalid("A banner ends at release, expiry, the event date or a date and time.",
+                      field="end_anchor")
+    if form.end_anchor == "date":
+        end_at = _local_at(form.end_at_local, rules, field="end_at")
+        if start_at is not None and end_at <= start_at:
+            raise Invalid("The banner must end after it starts.", field="end_at")
+        return {"end_anchor": "date", "end_at": end_at}
+    return {"end_anchor": form.end_anchor, "end_offset_seconds": offset_of(
+        form.end_amount, form.end_unit, form.end_direction, form.end_anchor, "Ends")}
 
 
 def step_fields(step: WorkflowStep | None, rules: timing.Rules) -> dict[str, Any]:
@@ -222,8 +274,9 @@ def step_fields(step: WorkflowStep | None, rules: timing.Rules) -> dict[str, Any
     if step is None:
         return {"kind": "email", "anchor": "release", "amount": "0", "unit": "days",
                 "direction": "after", "audience": "clients", "at_send_time": "on",
-                "style": "notice", "position": "top", "after_n": "12", "buttons": [],
-                "dismissible": "on", "countdown": ""}
+                "style": "notice", "position": "top", "layout": "strip", "after_n": "12",
+                "image_n": "0", "buttons": [], "dismissible": "on", "countdown": "",
+                **{f"color_{k}": v for k, v in colors.DEFAULTS.items()}}
     amount, unit, direction = split_offset(step.offset_seconds)
     end_amount, end_unit, end_direction = split_offset(step.end_offset_seconds or 0)
     content = step.content or {}
@@ -241,9 +294,16 @@ def step_fields(step: WorkflowStep | None, rules: timing.Rules) -> dict[str, Any
             "dismissible": "on" if content.get("dismissible", True) else "",
             "countdown": content.get("countdown", ""),
             "position": content.get("position", "top"),
+            "layout": content.get("layout", "strip"),
+            "image_n": str(content.get("image_n", 0)),
             "after_n": str(content.get("after_n", 12)),
+            "repeat": "on" if content.get("repeat") else "",
+            **{f"color_{k}": (content.get("colors") or colors.DEFAULTS)[k]
+               for k in colors.LABELS},
             "end_anchor": step.end_anchor or "", "end_amount": str(end_amount),
-            "end_unit": end_unit, "end_direction": end_direction}
+            "end_unit": end_unit, "end_direction": end_direction,
+            "end_at_local": (step.end_at.astimezone(rules.zone).strftime("%Y-%m-%dT%H:%M")
+                             if step.end_at else "")}
 
 
 # --- in words ------------------------------------------------------------------------------
@@ -258,8 +318,9 @@ def when_words(step: WorkflowStep, rules: timing.Rules) -> str:
     """"7 days before expiry · at 09:00", "24 hours after the last cart change"…"""
     if step.anchor == "date":
         local = step.at.astimezone(rules.zone) if step.at else None
-        return (f"On {local:%b} {local.day}, {local.year} at {local:%H:%M}" if local
-                else "On a date to set")
+        words = (f"On {local:%b} {local.day}, {local.year} at {local:%H:%M}" if local
+                 else "On a date to set")
+        return words if step.kind == "email" else _shown_words(step, words, rules)
     anchor = ANCHOR_LABELS[step.anchor]
     offset = step.offset_seconds
     if offset == 0:
@@ -268,21 +329,27 @@ def when_words(step: WorkflowStep, rules: timing.Rules) -> str:
     else:
         words = f"{_amount(offset)} {'before' if offset < 0 else 'after'} {anchor}"
     if step.kind != "email":
-        return _shown_words(step, words)
+        return _shown_words(step, words, rules)
     if step.at_send_time:
         return f"{words} · at {minute_text(rules.send_minute)}"
     return f"{words} · immediately" if offset == 0 else words
 
 
-def _shown_words(step: WorkflowStep, words: str) -> str:
+def _shown_words(step: WorkflowStep, words: str, rules: timing.Rules) -> str:
     """A banner's window: "From 3 days before expiry until expiry"."""
     if not step.end_anchor:
         return words
+    words = words.removeprefix("On ")
     end = ANCHOR_LABELS[step.end_anchor]
-    if step.end_offset_seconds:
+    if step.end_anchor == "date" and step.end_at:
+        local = step.end_at.astimezone(rules.zone)
+        end = f"{local:%b} {local.day}, {local.year} at {local:%H:%M}"
+    elif step.end_offset_seconds:
         side = "before" if step.end_offset_seconds < 0 else "after"
         end = f"{_amount(step.end_offset_seconds)} {side} {end}"
-    return f"From {words[0].lower()}{words[1:]} until {end}"
+    if step.anchor != "date":  # "At release" reads "From release"; a date keeps its month
+        words = f"{words[0].lower()}{words[1:]}"
+    return f"From {words} until {end}"
 
 
 def minute_text(minute: int | None) -> str:
