@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from .models import ActivityEvent, Event, utcnow
 from .store import orders
+from .workflows.planner import rules_of
 
 EXPIRING_WITHIN = timedelta(days=14)
 
@@ -27,7 +28,10 @@ async def summary(session: AsyncSession, photographer_id: int) -> dict:
          and e.expires_at - now <= EXPIRING_WITHIN),
         key=lambda e: e.expires_at,
     )
-    midnight = datetime.combine(now.date(), datetime.min.time(), tzinfo=now.tzinfo)
+    # "Today" is the studio's day, in its time zone (Settings → Account), not UTC's.
+    zone = (await session.run_sync(rules_of, photographer_id)).zone
+    local = now.astimezone(zone)
+    midnight = datetime.combine(local.date(), datetime.min.time(), tzinfo=zone)
     today = dict((await session.execute(
         select(ActivityEvent.kind, func.count())
         .where(ActivityEvent.photographer_id == photographer_id, ActivityEvent.at >= midnight)

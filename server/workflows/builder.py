@@ -363,12 +363,33 @@ def save_sending_rules(session: Session, photographer_id: int,
     end = parse_minute(form.quiet_end, "Quiet hours end", required=False)
     if (start is None) != (end is None):
         raise Invalid("Give both ends of the quiet hours, or neither.", field="quiet_start")
-    row = session.get(SendingRules, photographer_id)
-    if row is None:
-        row = SendingRules(photographer_id=photographer_id)
-        session.add(row)
+    row = _rules_row(session, photographer_id)
     row.timezone, row.send_minute, row.quiet_start, row.quiet_end = (
         form.timezone, send, start, end)
+    _replan_pending(session, photographer_id)
+    return row
+
+
+def set_timezone(session: Session, photographer_id: int, timezone: str) -> None:
+    """The studio's time zone alone (Settings → Account): its "today", its send times."""
+    if timezone not in timing.timezones():
+        raise Invalid("Pick a time zone from the list.", field="timezone")
+    row = _rules_row(session, photographer_id)
+    if row.timezone != timezone:
+        row.timezone = timezone
+        _replan_pending(session, photographer_id)
+
+
+def _rules_row(session: Session, photographer_id: int) -> SendingRules:
+    row = session.get(SendingRules, photographer_id)
+    if row is None:
+        row = sending_rules(session, photographer_id)
+        session.add(row)
+    return row
+
+
+def _replan_pending(session: Session, photographer_id: int) -> None:
+    """Every gallery with pending actions is planned again: their times move."""
     session.flush()
     pending = select(ScheduledAction.event_id).where(
         ScheduledAction.photographer_id == photographer_id,
@@ -376,7 +397,6 @@ def save_sending_rules(session: Session, photographer_id: int,
     for event in session.scalars(select(Event).where(
             Event.photographer_id == photographer_id, Event.id.in_(pending))):
         planner.plan(session, event)
-    return row
 
 
 # --- preview -------------------------------------------------------------------------------
