@@ -2,12 +2,18 @@
 // this visitor. The page renders them from its embedded data (or fetches banners.json when
 // the page has none), then re-fetches whenever something may have changed them: a
 // `proofroom:banners` event (gallery_live.js sends one per socket "banners" message and on
-// every (re)connect) and `proofroom:cart-changed` (store.js, after a cart change or order).
+// every (re)connect; a message may carry the list itself) and `proofroom:cart-changed` (store.js, after a cart change or order).
 // Rendering is idempotent: the slots are replaced, the grid's cards removed and re-inserted.
 // Countdowns run from the server's clock: offset = server now − Date.now() at fetch time.
 // Dismissals and seen announcements live in localStorage, keyed by gallery slug + step id.
+// Layouts: strip, card (top or between photos) and full (a band with a photo); a "custom"
+// style brings its own colours (only #rrggbb ever reaches the page's CSS). A button to this
+// very gallery (?view=shop|favorites, maybe &coupon=) acts in place instead of reloading.
+// Preview (the photographer's editor frames the page): nothing is fetched, reported or
+// remembered; what shows is what the editor posts (a `proofroom:banner-preview` message).
 
-import { csrfToken } from './common.js';
+import { csrfToken, toast } from './common.js';
+import { openLinkedView } from './gallery.js';
 
 const data = JSON.parse(document.getElementById('gallery-data').textContent);
 const slug = data.slug;
@@ -16,6 +22,7 @@ const top = document.getElementById('banner-top');
 const bottom = document.getElementById('banner-bottom');
 const dialog = document.getElementById('announcement');
 const lightbox = document.getElementById('lightbox');
+const preview = data.preview === true;
 
 let state = { now: new Date().toISOString(), banners: [] };
 let offset = 0;       // server clock − this browser's clock, in ms
@@ -31,7 +38,7 @@ const seenKey = (id) => `proofroom:announcement-seen:${slug}:${id}`;
 // visitor who gave their name has a contact to count it for.
 const reported = new Set();
 function report(id, kind) {
-  if (!data.known || reported.has(`${id}:${kind}`)) return;
+  if (preview || !data.known || reported.has(`${id}:${kind}`)) return;
   reported.add(`${id}:${kind}`);
   fetch(`/g/${slug}/banners/${id}/${kind}`, {
     method: 'POST', credentials: 'same-origin', keepalive: true, body: '{}',
@@ -41,8 +48,16 @@ function report(id, kind) {
 }
 
 // localStorage can throw (private mode, quota): then nothing is remembered, nothing breaks.
-function remembered(key) { try { return localStorage.getItem(key) === '1'; } catch { return false; } }
-function remember(key) { try { localStorage.setItem(key, '1'); } catch { /* not kept */ } }
+// A preview keeps its dismissals in memory only, until the editor's next answer.
+const previewMemory = new Set();
+function remembered(key) {
+  if (preview) return previewMemory.has(key);
+  try { return localStorage.getItem(key) === '1'; } catch { return false; }
+}
+function remember(key) {
+  if (preview) { previewMemory.add(key); return; }
+  try { localStorage.setItem(key, '1'); } catch { /* not kept */ }
+}
 
 function el(tag, cls, text) {
   const node = document.createElement(tag);
@@ -78,16 +93,66 @@ function tick() {
 }
 setInterval(tick, 1000);
 
+// ---- styles and colours ----
+const STYLES = ['notice', 'urgent', 'celebrate'];
+const HEX = /^#[0-9a-f]{6}$/i;
+const COLOR_VARS = ['--gb-bg', '--gb-ink', '--gb-head', '--gb-btn', '--gb-btn-hover', '--gb-btn-ink',
+  '--gb-line', '--gb-pill', '--gb-pill-ink'];
+
+/** A custom style's colours, or null unless all four are #rrggbb (the server checks too:
+ * nothing else may reach a style attribute). */
+function customColors(banner) {
+  const c = banner.style === 'custom' ? banner.colors : null;
+  if (!c || typeof c !== 'object') return null;
+  const keys = ['bg', 'ink', 'accent', 'accent_ink'];
+  return keys.every((k) => typeof c[k] === 'string' && HEX.test(c[k])) ? c : null;
+}
+
+/** The style's class; a custom one also sets its colours on `node` (else clears them). */
+function paint(node, banner) {
+  COLOR_VARS.forEach((name) => node.style.removeProperty(name));
+  const c = customColors(banner);
+  if (!c) return `gb-${STYLES.includes(banner.style) ? banner.style : 'notice'}`;
+  const vars = {
+    '--gb-bg': c.bg, '--gb-ink': c.ink, '--gb-head': c.ink, '--gb-pill-ink': c.ink,
+    '--gb-btn': c.accent, '--gb-btn-ink': c.accent_ink,
+    '--gb-btn-hover': `color-mix(in srgb, ${c.accent} 82%, ${c.ink})`,
+    '--gb-line': `color-mix(in srgb, ${c.ink} 18%, ${c.bg})`,
+    '--gb-pill': `color-mix(in srgb, ${c.ink} 10%, ${c.bg})`,
+  };
+  Object.entries(vars).forEach(([name, value]) => node.style.setProperty(name, value));
+  return 'gb-custom';
+}
+
+const LAYOUTS = ['strip', 'card', 'full'];
+/** Where a banner goes decides what it may look like: the bottom is always a strip. */
+function layoutOf(banner) {
+  if (banner.position === 'bottom') return 'strip';
+  if (LAYOUTS.includes(banner.layout)) return banner.layout;
+  return banner.position === 'between' ? 'card' : 'strip';  // before layouts existed
+}
+
 // ---- one banner ----
 function content(banner, layout) {
-  const box = el('div', `gb gb-${layout} gb-${banner.style || 'notice'}`);
+  const box = el('div', `gb gb-${layout}`);
+  box.classList.add(paint(box, banner));
   box.dataset.bannerId = String(banner.id);
   box.setAttribute('role', 'region');
   box.setAttribute('aria-label', banner.headline || 'Announcement');
+  const src = layout === 'full' && typeof banner.image?.src === 'string' && safeUrl(banner.image.src);
+  if (src) {
+    // The photo's box is sized by the CSS, not by the image: nothing moves when it loads.
+    const media = el('div', 'gb-media');
+    const img = el('img');
+    img.src = src;
+    img.alt = typeof banner.image.alt === 'string' ? banner.image.alt : '';
+    img.decoding = 'async';
+    media.append(img);
+    box.append(media);
+  } else if (layout === 'full') box.classList.add('gb-no-image');
   const body = el('div', 'gb-body');
   if (banner.headline) body.append(el('strong', 'gb-headline', banner.headline));
   if (banner.text) body.append(el('span', 'gb-text', banner.text));
-  box.append(body);
   const side = el('div', 'gb-side');
   if (banner.countdown_to && !Number.isNaN(Date.parse(banner.countdown_to))) {
     const clock = el('span', 'gb-countdown', countdownText(banner.countdown_to));
@@ -100,7 +165,16 @@ function content(banner, layout) {
     cta.href = href;
     side.append(cta);
   }
-  if (side.childElementCount) box.append(side);
+  if (layout === 'full') {
+    // Text, countdown and button together on the photo's other side.
+    const main = el('div', 'gb-main');
+    main.append(body);
+    if (side.childElementCount) main.append(side);
+    box.append(main);
+  } else {
+    box.append(body);
+    if (side.childElementCount) box.append(side);
+  }
   if (banner.dismissible) {
     const x = el('button', 'gb-x', '×');
     x.type = 'button';
@@ -132,7 +206,7 @@ function rowEnd(tiles, n, cols) {
 }
 
 function placeCards(list) {
-  grid.querySelectorAll('.gb-card').forEach((card) => card.remove());
+  grid.querySelectorAll('.gb-in-grid').forEach((card) => card.remove());
   const tiles = [...grid.querySelectorAll('.tile')];
   if (!tiles.length || !list.length) return;
   const cols = columns(tiles);
@@ -140,7 +214,11 @@ function placeCards(list) {
     const n = Math.max(1, Number(banner.after_n) || 1);
     const ends = new Set([rowEnd(tiles, n, cols)]);
     for (let i = 2 * n; banner.repeat && i <= tiles.length; i += n) ends.add(rowEnd(tiles, i, cols));
-    ends.forEach((tile) => tile.after(content(banner, 'card')));
+    ends.forEach((tile) => {
+      const row = content(banner, layoutOf(banner));
+      row.classList.add('gb-in-grid');  // a whole row of the grid, whatever its layout
+      tile.after(row);
+    });
   }
 }
 
@@ -153,7 +231,7 @@ function scrollAnchor() {
 function renderBanners(list) {
   const anchor = window.scrollY > 0 ? scrollAnchor() : null;
   const shown = list.filter(visible);
-  top.replaceChildren(...shown.filter((b) => b.position === 'top').map((b) => content(b, 'strip')));
+  top.replaceChildren(...shown.filter((b) => b.position === 'top').map((b) => content(b, layoutOf(b))));
   bottom.replaceChildren(...shown.filter((b) => b.position === 'bottom').map((b) => content(b, 'strip')));
   placeCards(shown.filter((b) => b.position === 'between'));
   document.body.classList.toggle('has-bottom-banner', bottom.childElementCount > 0);
@@ -165,7 +243,7 @@ function renderBanners(list) {
 // ---- announcements ----
 function fillDialog(a) {
   shownId = a.id;
-  dialog.className = `gb-dialog gb-${a.style || 'notice'}`;
+  dialog.className = `gb-dialog ${paint(dialog, a)}`;
   document.getElementById('announcement-title').textContent = a.headline || '';
   document.getElementById('announcement-text').textContent = a.text || '';
   const clock = document.getElementById('announcement-countdown');
@@ -182,6 +260,7 @@ function fillDialog(a) {
 
 function renderAnnouncement(list) {
   const all = list.filter((b) => b.kind === 'announcement');
+  if (preview) { previewAnnouncement(all[0]); return; }
   if (dialog.open) {
     const still = all.find((a) => a.id === shownId);
     if (still) fillDialog(still); else dialog.close();  // ended or edited away while open
@@ -195,6 +274,13 @@ function renderAnnouncement(list) {
   remember(seenKey(next.id));  // once shown, never again: even if the tab is closed on it
   dialog.showModal();
   report(next.id, 'view');
+}
+
+/** The editor shows its announcement at every answer, seen or not (re-filled when open). */
+function previewAnnouncement(a) {
+  if (!a) { if (dialog.open) dialog.close(); return; }
+  fillDialog(a);
+  if (!dialog.open) dialog.showModal();
 }
 
 let waiting = false;
@@ -218,17 +304,18 @@ function show(banners, force = false) {
 }
 
 /** Render a banners answer ({now, banners}): its `now` sets the countdowns' clock. */
-export function applyBanners(answer) {
+export function applyBanners(answer, force = false) {
   const banners = Array.isArray(answer?.banners) ? answer.banners : [];
   const now = Date.parse(answer?.now);
   if (!Number.isNaN(now)) offset = now - Date.now();
   state = { now: answer?.now, banners };
   tick();
-  show(banners);
+  show(banners, force);
 }
 
 /** Fetch banners.json and render it; overlapping calls apply only the newest answer. */
 export async function refreshBanners() {
+  if (preview) return;  // the editor says what shows
   const seq = ++fetchSeq;
   let answer;
   try {
@@ -241,12 +328,35 @@ export async function refreshBanners() {
 }
 
 // ---- the visitor's clicks ----
+/** {view, coupon} when `href` is this very gallery opening its shop or favorites: done in
+ * place (a reload would lose the visitor's scroll and cost a page load). Matched on the
+ * gallery's own path, so the editor's preview (framed at a panel URL) does it too. */
+function inPageView(href) {
+  let u;
+  try { u = new URL(href, location.href); } catch { return null; }
+  if (u.origin !== location.origin || u.pathname.replace(/\/+$/, '') !== `/g/${slug}`) return null;
+  const view = u.searchParams.get('view');
+  if (view !== 'shop' && view !== 'favorites') return null;
+  return { view, coupon: (u.searchParams.get('coupon') || '').trim() };
+}
+
+let ctaClosed = null;  // the announcement its own button closed: a click, not a dismissal
+function onCta(e, cta) {
+  const fromDialog = cta.id === 'announcement-cta';
+  const id = fromDialog ? shownId : cta.closest('[data-banner-id]')?.dataset.bannerId;
+  if (id != null) report(id, 'click');
+  if (e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
+  const linked = inPageView(cta.href);
+  if (!linked && !preview) return;  // elsewhere: the browser follows the link
+  e.preventDefault();
+  if (fromDialog) { ctaClosed = shownId; dialog.close(); }
+  if (linked) openLinkedView(linked.view, linked.coupon);
+  else toast(`Preview — this button opens ${cta.href}`, 'info');  // the editor's frame stays
+}
+
 document.addEventListener('click', (e) => {
   const cta = e.target.closest('.gb-cta, #announcement-cta');
-  if (cta) {
-    const id = cta.id === 'announcement-cta' ? shownId : cta.closest('[data-banner-id]')?.dataset.bannerId;
-    if (id != null) report(id, 'click');
-  }
+  if (cta) { onCta(e, cta); return; }
   const x = e.target.closest('[data-dismiss]');
   if (!x) return;
   remember(dismissKey(x.dataset.dismiss));
@@ -256,15 +366,34 @@ document.addEventListener('click', (e) => {
 dialog.addEventListener('close', () => {
   if (shownId == null) return;
   remember(seenKey(shownId));
-  report(shownId, 'dismiss');
+  if (ctaClosed !== shownId) report(shownId, 'dismiss');
+  ctaClosed = null;
 });
 ['announcement-close', 'announcement-ok'].forEach((id) => {
   document.getElementById(id).addEventListener('click', () => dialog.close());
 });
 dialog.addEventListener('click', (e) => { if (e.target === dialog) dialog.close(); });  // the backdrop
 
-document.addEventListener('proofroom:banners', refreshBanners);
+// A socket message that carries the list (the same for every visitor of the gallery) is
+// shown as it is: a thousand open pages, no thousand fetches. Otherwise this page asks.
+document.addEventListener('proofroom:banners', (e) => {
+  if (preview) return;
+  if (Array.isArray(e.detail?.banners)) {
+    ++fetchSeq;  // an answer still on its way is older than this
+    applyBanners(e.detail);
+  } else refreshBanners();
+});
 document.addEventListener('proofroom:cart-changed', refreshBanners);
+// The editor's answers, from the page that frames this one (same origin only). Each is
+// shown afresh: what was dismissed in the preview comes back with the next edit.
+if (preview) {
+  window.addEventListener('message', (e) => {
+    if (e.origin !== location.origin || e.source !== window.parent) return;
+    if (e.data?.type !== 'proofroom:banner-preview') return;
+    previewMemory.clear();
+    applyBanners(e.data.answer, true);
+  });
+}
 // A new width can change the grid's columns: the cards move to the end of their row again.
 let resizing = 0;
 let width = window.innerWidth;
@@ -276,4 +405,4 @@ window.addEventListener('resize', () => {
 });
 
 if (data.banners) applyBanners(data.banners);
-else refreshBanners();
+else refreshBanners();  // nothing in a preview

@@ -27,7 +27,9 @@ function showError(id, message) {
 }
 
 // Also store.js's way in: Buy asks who the client is first, exactly like a favorite.
+// In the photographer's banner preview nobody is asked: the action is only described.
 export function requireGuest(action) {
+  if (data.preview) return toast('Preview — clients can do this in their gallery', 'info');
   if (known) return action();
   openModal('gate', action);
 }
@@ -289,13 +291,15 @@ document.addEventListener('proofroom:resync', () => {
   const wanted = Number(params.get('image'));
   const index = data.images.findIndex((img) => img.id === wanted);
   if (index >= 0) openLightbox(index, params.get('comments') === '1');
-  openLinkedView(params.get('view'));
+  openLinkedView(params.get('view'), params.get('coupon') || '');
 }
 
 // A workflow email's buttons: ?view=favorites shows the favorites filter; ?view=shop opens
 // the store (the cart drawer when the client already has a cart, else Shop) once store.js
 // has learnt this gallery sells something (it sets body.has-store). Given up after a while.
-function openLinkedView(linked) {
+// With a coupon (&coupon=CODE) the visitor passes the gate first, then store.js puts the
+// code on their cart (`proofroom:apply-coupon`). Also banners.js's way for its buttons.
+export function openLinkedView(linked, coupon = '') {
   if (linked === 'favorites') {
     document.querySelector('.segmented .seg[data-view="favorites"]')?.click();
     return;
@@ -303,7 +307,11 @@ function openLinkedView(linked) {
   if (linked !== 'shop') return;
   const open = () => {
     const hasCart = Number(document.getElementById('cart-count')?.textContent || 0) > 0;
-    document.getElementById(hasCart ? 'cart-open' : 'store-open')?.click();
+    if (!coupon) { document.getElementById(hasCart ? 'cart-open' : 'store-open')?.click(); return; }
+    requireGuest(() => {
+      document.getElementById(hasCart ? 'cart-open' : 'store-open')?.click();
+      document.dispatchEvent(new CustomEvent('proofroom:apply-coupon', { detail: { code: coupon } }));
+    });
   };
   if (document.body.classList.contains('has-store')) { open(); return; }
   const watch = new MutationObserver(() => {

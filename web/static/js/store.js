@@ -626,5 +626,13 @@ document.getElementById('store-open').addEventListener('click', () => {
 });
 // A client who just told us who they are may already have a cart (another visit).
 document.addEventListener('proofroom:gate-passed', () => { load(); });
+// "Open the store with a coupon" (a banner's or an email's button; gallery.js passed the
+// gate first): the code goes on the cart as if typed; change() toasts a refusal.
+document.addEventListener('proofroom:apply-coupon', async (e) => {
+  const code = String(e.detail?.code || '').trim();
+  if (!store || !code) return;
+  const failed = await change('/cart/coupon', { code });
+  if (!failed && cart?.coupon) toast(`Coupon ${cart.coupon} applied.`, 'info');
+});
 
 load();
