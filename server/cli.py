@@ -35,15 +35,58 @@ async def _demo(settings: Settings) -> tuple[str, str, bool]:
 
     db = Database(settings.database_url)
     try:
-        return await seed(db, MediaStore(settings.media_root), settings.max_image_pixels)
+        return await seed(db, MediaStore(settings.media_root), settings.max_image_pixels,
+                          base_url=settings.base_url)
     finally:
         await db.dispose()
 
 
+async def _demo_slugs(settings: Settings) -> list[str]:
+    """The demo account's released galleries, read from this installation's database."""
+    from sqlalchemy import select
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from .demo import DEMO_EMAIL
+    from .models import Event, Photographer
+
+    engine = create_async_engine(settings.database_url)
+    try:
+        async with engine.connect() as conn:
+            return list(await conn.scalars(
+                select(Event.slug).join(Photographer, Photographer.id == Event.photographer_id)
+                .where(Photographer.email == DEMO_EMAIL, Event.status == "released")
+                .order_by(Event.id)))
+    finally:
+        await engine.dispose()
+
+
+def cmd_simulate(args: argparse.Namespace) -> None:
+    """`proofroom demo --simulate`: clients acting live against a running server."""
+    from .demo_clients import simulate
+
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per action is ours
+    settings = _settings()
+    base = (args.base or settings.base_url).rstrip("/")
+    slugs = args.gallery or asyncio.run(_demo_slugs(settings))
+    if not slugs:
+        raise SystemExit("proofroom demo --simulate: no demo galleries here; start "
+                         "`proofroom serve --demo` first, or name one with --gallery SLUG.")
+    print(f"Simulating clients on {base} in {len(slugs)} galleries, one action every "
+          f"{args.interval:g} s. Watch the dashboard; Ctrl-C stops.", flush=True)
+    try:
+        asyncio.run(simulate(base, slugs, interval=args.interval, actions=args.actions))
+    except KeyboardInterrupt:
+        print("\nStopped.", flush=True)
+
+
 def cmd_demo(args: argparse.Namespace) -> None:
+    if args.simulate:
+        cmd_simulate(args)
+        return
     cmd_migrate(args)
     settings = _settings()
-    print("Creating demo galleries (about 130 generated photos)…", flush=True)
+    print("Creating demo galleries (about 130 generated photos) and their visitors…",
+          flush=True)
     email, password, created = asyncio.run(_demo(settings))
     print(("Demo data created." if created else "Demo data already present."), flush=True)
     _print_login(settings, email, password)
@@ -144,8 +187,16 @@ def main(argv: list[str] | None = None) -> None:
     sub.add_parser("worker", help="run an arq worker (needs REDIS_URL)").set_defaults(
         func=cmd_worker)
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
-    sub.add_parser("demo", help="create the demo photographer and galleries").set_defaults(
-        func=cmd_demo)
+    demo = sub.add_parser("demo", help="create the demo photographer, galleries and visitors; "
+                                       "--simulate: clients acting live on a running server")
+    demo.add_argument("--simulate", action="store_true",
+                      help="act as clients against a running server until Ctrl-C")
+    demo.add_argument("--base", help="the server's address (default: BASE_URL)")
+    demo.add_argument("--gallery", action="append", metavar="SLUG",
+                      help="a gallery to visit (repeatable; default: the demo galleries)")
+    demo.add_argument("--interval", type=float, default=3.0, help="seconds between actions")
+    demo.add_argument("--actions", type=int, default=None, help=argparse.SUPPRESS)
+    demo.set_defaults(func=cmd_demo)
     create = sub.add_parser("createuser", help="create a photographer account")
     create.add_argument("email")
     create.add_argument("name")
