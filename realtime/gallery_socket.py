@@ -153,9 +153,9 @@ class GalleryStream:
         if message is CATCH_UP:
             return await self.replay()
         _, event_id, contact_id = self.ids
-        if message.get("type") == "banners":  # no seq: the page fetches its banners again
+        if message.get("type") == "banners":  # no seq: banners are fetched, not replayed
             if message.get("event_id") == event_id:
-                await send_json(self.ws, {"type": "banners"})
+                await send_json(self.ws, banners_message(message))
             return
         if (message.get("type") != "activity" or message.get("kind") not in CONVERSATION_KINDS
                 or message.get("event_id") != event_id
@@ -163,6 +163,12 @@ class GalleryStream:
                 or message["seq"] <= self.last_seq or not self.visible(message)):
             return
         await self.send(message)
+
+
+def banners_message(message: dict) -> dict:
+    """What a page hears of a banners change: the list itself when it is the same for
+    every visitor (server/workflows/banners.push), else only that it should fetch."""
+    return {key: message[key] for key in ("type", "now", "banners") if key in message}
 
 
 class BannerStream:
@@ -180,7 +186,7 @@ class BannerStream:
 
     async def deliver(self, message: dict) -> None:
         if message.get("type") == "banners" and message.get("event_id") == self.event_id:
-            await send_json(self.ws, {"type": "banners"})
+            await send_json(self.ws, banners_message(message))
 
 
 async def gallery_socket(websocket: WebSocket) -> None:

@@ -36,6 +36,7 @@ from realtime.gallery_socket import gallery_socket
 from realtime.hub import Hub
 from realtime.panel_socket import panel_socket
 
+from . import brand
 from .body_limit import BodyLimit
 from .config import Settings
 from .db import Database
@@ -51,9 +52,11 @@ from .request_log import RequestLog
 from .routes import (
     account_settings,
     accounts,
+    brand_settings,
     gallery,
     inbox,
     panel,
+    photo_order,
     store_gallery,
     store_orders,
     store_panel,
@@ -258,16 +261,35 @@ async def domain_error(request: Request, exc: DomainError) -> Response:
     if _wants_json(request):
         return JSONResponse({"error": exc.message, "field": exc.field},
                             status_code=exc.status_code)
-    return render(request, "error.html", {"message": exc.message, "status": exc.status_code},
-                  status_code=exc.status_code)
+    return await _error_page(request, exc.message, exc.status_code,
+                             getattr(exc, "studio_id", None))
 
 
 async def http_error(request: Request, exc: HTTPException) -> Response:
     message = "Page not found." if exc.status_code == 404 else (exc.detail or "Error")
     if _wants_json(request):
         return JSONResponse({"error": message}, status_code=exc.status_code)
-    return render(request, "error.html", {"message": message, "status": exc.status_code},
-                  status_code=exc.status_code)
+    return await _error_page(request, message, exc.status_code)
+
+
+#: A wrong link under /g/ is a client's mistyped or cut-off gallery address, not the panel's.
+WRONG_GALLERY_LINK = "This link does not lead to a gallery. Check that you copied all of it."
+
+
+async def _error_page(request: Request, message: str, status: int,
+                      studio_id: int | None = None) -> Response:
+    """The error page; in the studio's brand when the error says whose gallery it was
+    (server/public.py: an expired or unpublished gallery)."""
+    studio = None
+    if studio_id is not None:
+        async with request.state.services.db.reader() as session:
+            studio = await brand.load_brand(session, studio_id)
+    gallery = request.url.path.startswith("/g/")
+    if gallery and status == 404 and studio is None and message == "Page not found.":
+        message = WRONG_GALLERY_LINK
+    return render(request, "error.html", {"message": message, "status": status,
+                                          "studio": studio, "for_client": gallery},
+                  status_code=status)
 
 
 async def client_gone(request: Request, exc: ClientDisconnect) -> Response:
@@ -312,9 +334,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *store_gallery.routes,
         *accounts.routes,
         *panel.routes,
+        *photo_order.routes,
         *activity_routes.routes,
         *inbox.routes,
         *account_settings.routes,
+        *brand_settings.routes,
         *store_panel.routes,
         *store_orders.routes,
         *workflows_panel.routes,

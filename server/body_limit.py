@@ -29,6 +29,9 @@ UPLOAD_FILES = 4
 #: Room for the multipart boundaries, part headers and the CSRF field around the files.
 MULTIPART_OVERHEAD = 64 * 1024
 UPLOAD_PATH = re.compile(r"/panel/events/[0-9]+/images")
+#: Settings → Brand posts a logo (server/brand.py LOGO_MAX_BYTES) with its text fields.
+BRAND_PATH = "/panel/settings/brand"
+BRAND_LIMIT = 5 * 1024 * 1024 + MULTIPART_OVERHEAD
 
 
 class BodyTooLarge(Exception):
@@ -51,6 +54,8 @@ class BodyLimit:
     def limit_for(self, scope: Scope) -> int:
         if scope["method"] == "POST" and UPLOAD_PATH.fullmatch(scope["path"]):
             return self.upload
+        if scope["method"] == "POST" and scope["path"] == BRAND_PATH:
+            return BRAND_LIMIT
         return self.small
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -13,11 +13,11 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from . import validation
+from . import validation, watermark
 from .errors import Invalid, NotFound
 from .models import Event, GalleryType, Image, utcnow
 from .passwords import hash_password
@@ -95,6 +95,13 @@ class EventForm:
     workflows_off: bool | None = None
     #: "" to follow the gallery type's workflow, else a workflow id; None leaves it.
     workflow_id: str | None = None
+    #: taken | filename | manual (PHOTO_ORDERS); None leaves it.
+    photo_order: str | None = None
+    #: The watermark fieldset (server/watermark.py): None leaves it as it is.
+    watermark: bool | None = None
+    watermark_text: str = ""
+    watermark_position: str = "center"
+    watermark_opacity: int = 35
 
 
 async def gallery_password_hash(password: str) -> str | None:
@@ -160,7 +167,24 @@ def _apply_form(session: Session, event: Event, form: EventForm) -> None:
     if form.price_list_id is not None:
         event.price_list_id = catalog.chosen_price_list(session, event.photographer_id,
                                                         form.price_list_id)
+    _apply_photos(session, event, form)
     _apply_workflow(session, event, form)
+
+
+def _apply_photos(session: Session, event: Event, form: EventForm) -> None:
+    """How the gallery orders and marks its photos."""
+    if form.watermark is not None:
+        for name, value in watermark.checked(form.watermark, form.watermark_text,
+                                             form.watermark_position,
+                                             form.watermark_opacity).items():
+            setattr(event, name, value)
+    if form.photo_order is not None and event.id is not None:
+        if form.photo_order != event.photo_order:
+            set_photo_order(session, event.photographer_id, event.id, form.photo_order)
+    elif form.photo_order is not None:
+        if form.photo_order not in PHOTO_ORDERS:
+            raise Invalid("Pick capture time, file name or your own order.", field="order")
+        event.photo_order = form.photo_order
 
 
 def _apply_workflow(session: Session, event: Event, form: EventForm) -> None:
@@ -304,5 +328,48 @@ def set_cover(session: Session, photographer_id: int, event_id: int, image_id: i
     if not owned:
         raise NotFound("No such image in this gallery.")
     event.cover_image_id = image_id
+    session.flush()
+    return event
+
+
+# --- photo order ---------------------------------------------------------------------------
+
+PHOTO_ORDERS = {"taken": "Capture time", "filename": "File name", "manual": "My own order"}
+
+
+def photo_order(order: str | None) -> tuple:
+    """ORDER BY for a gallery's photos: capture time (photos without one after, by file
+    name), file name, or the photographer's own (position). Ties: upload order."""
+    if order == "manual":
+        return (Image.position, Image.id)
+    by_name = (Image.filename, Image.position, Image.id)
+    if order == "filename":
+        return by_name
+    return (case((Image.taken_at.is_(None), 1), else_=0), Image.taken_at, *by_name)
+
+
+def set_photo_order(session: Session, photographer_id: int, event_id: int,
+                    order: str, image_ids: list[int] | None = None) -> Event:
+    """Order the gallery by capture time or file name, or by hand: `image_ids` (every
+    photo of the gallery, each once) in their new order; going manual without them keeps
+    the order shown now as the starting point."""
+    event = find_event(session, photographer_id, event_id)  # another's: 404 before all
+    if order not in PHOTO_ORDERS:
+        raise Invalid("Pick capture time, file name or your own order.", field="order")
+    current = list(session.scalars(select(Image.id).where(
+        Image.event_id == event.id, Image.photographer_id == photographer_id)
+        .order_by(*photo_order(event.photo_order))))
+    if image_ids is not None:
+        if order != "manual" or sorted(image_ids) != sorted(current):
+            raise Invalid("The order must list every photo of this gallery once.",
+                          field="ids")
+        current = image_ids
+    if order == "manual":
+        for position, image_id in enumerate(current, 1):
+            session.execute(update(Image).where(Image.id == image_id,
+                                                Image.event_id == event.id)
+                            .values(position=position)
+                            .execution_options(synchronize_session=False))
+    event.photo_order = order
     session.flush()
     return event

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
@@ -31,6 +32,7 @@ class Checked:
     format: str
     width: int
     height: int
+    taken_at: datetime | None = None
 
     @property
     def extension(self) -> str:
@@ -49,6 +51,7 @@ def check_upload(data: bytes, max_pixels: int) -> Checked:
             fmt, (width, height) = img.format, img.size
             if width * height > max_pixels:
                 raise too_large
+            taken_at = capture_time(img)
             # Decode at reduced scale: a truncated stream still fails, at a fraction
             # of the cost of a full decode.
             img.draft("RGB", (THUMB_PROBE, THUMB_PROBE))
@@ -57,10 +60,26 @@ def check_upload(data: bytes, max_pixels: int) -> Checked:
         raise Invalid("Not an image we can read (JPEG, PNG, WebP or TIFF).") from None
     except (OSError, SyntaxError, ValueError):
         raise Invalid("The image file is damaged or incomplete (truncated).") from None
-    return Checked(fmt, width, height)
+    return Checked(fmt, width, height, taken_at)
 
 
 THUMB_PROBE = 256
+_EXIF_IFD, _DATETIME_ORIGINAL, _DATETIME = 0x8769, 0x9003, 0x0132
+
+
+def capture_time(img: Image.Image) -> datetime | None:
+    """When the camera took the photo (EXIF DateTimeOriginal, else DateTime), on the
+    camera's own clock: labelled UTC, used only to order a gallery. None when absent or
+    not a date (cameras write "0000:00:00 00:00:00" when unset)."""
+    try:
+        exif = img.getexif()
+        raw = exif.get_ifd(_EXIF_IFD).get(_DATETIME_ORIGINAL) or exif.get(_DATETIME)
+        if not isinstance(raw, str):
+            return None
+        return datetime.strptime(raw.strip("\x00 ")[:19], "%Y:%m:%d %H:%M:%S").replace(
+            tzinfo=UTC)
+    except (ValueError, TypeError, OSError, SyntaxError):  # a damaged EXIF block: no date
+        return None
 
 
 def render_variant(data: bytes, max_side: int) -> tuple[bytes, int, int]:

@@ -4,6 +4,7 @@ never from a client's file name, and every path is checked to stay inside the ro
 from __future__ import annotations
 
 import contextlib
+import secrets
 from pathlib import Path
 
 from .errors import NotFound
@@ -35,14 +36,28 @@ class MediaStore:
         return self.path(variant, key)
 
     def write(self, variant: str, storage_key: str, data: bytes) -> Path:
-        path = self.path(variant, storage_key)
+        return self.write_marked(self.path(variant, storage_key), data)
+
+    def write_marked(self, path: Path, data: bytes) -> Path:
+        """Write whole or not at all: a reader never sees half a file."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(path.suffix + ".part")
+        tmp = path.with_suffix(path.suffix + f".{secrets.token_hex(4)}.part")
         tmp.write_bytes(data)
         tmp.replace(path)
         return path
+
+    def marked_path(self, variant: str, storage_key: str, mark_key: str) -> Path:
+        """Where the watermarked copy of a thumbnail or preview lives (server/watermark.py):
+        under marked/<the mark's key>/, so new settings make new copies."""
+        if variant not in ("thumb", "preview") or not mark_key.isalnum():
+            raise NotFound()
+        derived = self.variant_path(variant, storage_key).relative_to(self.root)
+        return self.root / "marked" / mark_key / derived
 
     def remove(self, storage_key: str) -> None:
         for variant in VARIANTS:
             with contextlib.suppress(NotFound):
                 self.variant_path(variant, storage_key).unlink(missing_ok=True)
+        derived = self.derived_key(storage_key)
+        for marked in self.root.glob(f"marked/*/*/{derived[:2]}/{derived}"):
+            marked.unlink(missing_ok=True)

@@ -61,6 +61,9 @@ class Photographer(Base):
     password_hash: Mapped[str] = mapped_column(String(200))
     last_event_seq: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: Settings → Brand (server/brand.py): logo key, accent and its text colour, cover
+    #: typeface, public contact. One JSON value: templates (emails too) read it as it is.
+    brand: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
 class AuthSession(Base):
@@ -193,6 +196,17 @@ class Event(Base):
     #: The gallery password as typed, for the {password} merge field of the clients' emails
     #: (it is a secret the clients are sent anyway); the hash above is what unlocks.
     client_password: Mapped[str | None] = mapped_column(String(100))
+    #: How the gallery orders its photos: taken (capture time, from EXIF) | filename |
+    #: manual (the photographer dragged them: Image.position).
+    photo_order: Mapped[str] = mapped_column(String(10), default="taken",
+                                             server_default="taken")
+    #: A visible mark on the client gallery's thumbnails and previews (server/watermark.py):
+    #: its text ("" = the studio's name), where it goes and its opacity in percent.
+    watermark: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    watermark_text: Mapped[str] = mapped_column(String(60), default="", server_default="")
+    watermark_position: Mapped[str] = mapped_column(String(12), default="center",
+                                                    server_default="center")
+    watermark_opacity: Mapped[int] = mapped_column(Integer, default=35, server_default="35")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -218,6 +232,9 @@ class Image(Base):
     width: Mapped[int] = mapped_column(Integer, default=0)
     height: Mapped[int] = mapped_column(Integer, default=0)
     bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: When the camera took it (EXIF DateTimeOriginal, the camera's clock, kept as if UTC):
+    #: for ordering only. None: the file did not say.
+    taken_at: Mapped[datetime | None]
     state: Mapped[str] = mapped_column(String(20), default="processing")  # processing|ready|failed
     error: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

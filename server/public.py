@@ -31,9 +31,23 @@ VISIT_GAP = timedelta(minutes=30)
 
 
 class GalleryClosed(DomainError):
-    """Draft or expired: the client gets a clear page saying so."""
+    """Expired: the client gets a clear page saying so, in the studio's brand."""
 
     status_code = 410
+
+    def __init__(self, message: str, studio_id: int | None = None) -> None:
+        super().__init__(message)
+        #: Whose gallery it was: the error page shows that studio's name, logo and contact.
+        self.studio_id = studio_id
+
+
+class GalleryUnpublished(NotFound):
+    """A draft (or otherwise unreleased) gallery: a 404 like a missing one, but the page
+    names the studio, whom the client can ask."""
+
+    def __init__(self, message: str, studio_id: int) -> None:
+        super().__init__(message)
+        self.studio_id = studio_id
 
 
 class GalleryCache:
@@ -113,11 +127,15 @@ async def find_gallery(session: AsyncSession, slug: str) -> Event:
 
 
 def check_open(event: Event | None, expired_ok: bool = False) -> Event:
-    if event is None or event.status != "released":
+    if event is None:
         raise NotFound("This gallery does not exist or is not published yet.")
+    if event.status != "released":
+        raise GalleryUnpublished("This gallery does not exist or is not published yet.",
+                                 event.photographer_id)
     if event.is_expired() and not expired_ok:
         raise GalleryClosed(
-            "This gallery has expired. Contact your photographer if you still need it."
+            "This gallery has expired. Contact your photographer if you still need it.",
+            event.photographer_id,
         )
     return event
 

@@ -27,10 +27,10 @@ from sqlalchemy.orm import Session
 
 from .errors import Invalid, NotFound
 from .events import tenant_channel
-from .galleries import find_event
+from .galleries import find_event, photo_order
 from .imaging import check_upload, render_variant
 from .media import PREVIEW_SIZE, THUMB_SIZE, MediaStore
-from .models import Image, utcnow
+from .models import Event, Image, utcnow
 from .outbox import outbox_of
 
 PROCESS_JOB = "process_image"
@@ -70,6 +70,7 @@ class Staged:
     width: int
     height: int
     size: int
+    taken_at: datetime | None = None
 
 
 async def stage(media: MediaStore, *, filename: str, data: bytes, max_pixels: int) -> Staged:
@@ -79,7 +80,8 @@ async def stage(media: MediaStore, *, filename: str, data: bytes, max_pixels: in
     checked = await asyncio.to_thread(check_upload, data, max_pixels)
     storage_key = f"{secrets.token_hex(16)}.{checked.extension}"
     await asyncio.to_thread(media.write, "original", storage_key, data)
-    return Staged(filename, storage_key, checked.width, checked.height, len(data))
+    return Staged(filename, storage_key, checked.width, checked.height, len(data),
+                  checked.taken_at)
 
 
 def add_images(session: Session, photographer_id: int, event_id: int,
@@ -93,7 +95,7 @@ def add_images(session: Session, photographer_id: int, event_id: int,
     images = [
         Image(photographer_id=photographer_id, event_id=event.id, filename=s.filename,
               storage_key=s.storage_key, position=last + n, width=s.width, height=s.height,
-              bytes=s.size, state="processing", attempts=0)
+              bytes=s.size, taken_at=s.taken_at, state="processing", attempts=0)
         for n, s in enumerate(staged, 1)
     ]
     session.add_all(images)
@@ -201,7 +203,8 @@ async def list_images(
     )
     if ready_only:
         query = query.where(Image.state == "ready")
-    return list(await session.scalars(query.order_by(Image.position, Image.id)))
+    order = await session.scalar(select(Event.photo_order).where(Event.id == event_id))
+    return list(await session.scalars(query.order_by(*photo_order(order))))
 
 
 def delete_image(session: Session, media: MediaStore, photographer_id: int,

@@ -187,6 +187,11 @@ def csrf_cases(w: World) -> dict[str, tuple]:
                                                 {"status": "draft"}),
         "/panel/events/{event_id:int}/cover": (p, f"/panel/events/{e}/cover", "form",
                                                {"image_id": str(w.other_image_id)}),
+        "/panel/events/{event_id:int}/photo-order": (
+            p, f"/panel/events/{e}/photo-order", "form", {"order": "filename"}),
+        "/panel/events/{event_id:int}/photo-order.json": (  # the gallery's two photos
+            p, f"/panel/events/{e}/photo-order.json", "json",
+            {"ids": [w.other_image_id, w.image_id]}),
         "/panel/events/{event_id:int}/images": (p, f"/panel/events/{e}/images", "upload",
                                                 {"IMG_0666.jpg": jpeg_bytes()}),
         "/panel/images/{image_id:int}/delete": (p, f"/panel/images/{i}/delete", "form", {}),
@@ -195,6 +200,8 @@ def csrf_cases(w: World) -> dict[str, tuple]:
         "/panel/comments/read-all": (p, "/panel/comments/read-all", "form", {}),
         "/panel/settings/account": (p, "/panel/settings/account", "form", {
             "name": "Forged Name", "business_name": "Forged Studio"}),
+        "/panel/settings/brand": (p, "/panel/settings/brand", "form", {
+            "business_name": "Forged Studio", "accent": "#123456", "font": "modern"}),
         "/panel/settings/password": (p, "/panel/settings/password", "form", {
             "current_password": "correct horse battery",
             "new_password": "correct horse battery",

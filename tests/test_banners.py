@@ -42,10 +42,11 @@ async def shown(visitor, slug: str) -> list[dict]:
     return body["banners"]
 
 
-async def next_banners_push(ws, timeout: float = 30) -> None:
+async def next_banners_push(ws, timeout: float = 30) -> dict:
     async with asyncio.timeout(timeout):
-        while json.loads(await ws.recv()).get("type") != "banners":
+        while (message := json.loads(await ws.recv())).get("type") != "banners":
             pass
+    return message
 
 
 def banner(**fields) -> dict:
@@ -76,14 +77,17 @@ async def test_a_banner_starts_and_ends_on_time_and_open_pages_are_told(
     before_the_gate = await open_gallery_socket(anonymous, slug)
     try:
         await next_banners_push(ws)  # its start
-        await next_banners_push(before_the_gate, timeout=5)
+        # The same for everyone: the message carries the list, no page has to fetch it.
+        started = await next_banners_push(before_the_gate, timeout=5)
+        assert [b["id"] for b in started["banners"]] == [step_id]
+        datetime.fromisoformat(started["now"])
         (item,) = await shown(visitor, slug)
         assert (item["id"], item["headline"], item["style"], item["position"]) == (
             step_id, "Last chance", "urgent", "top")
         assert item["text"].startswith("Only ") and "{" not in item["text"]
         assert [b["id"] for b in await shown(anonymous, slug)] == [step_id]
         await next_banners_push(ws)  # its end
-        await next_banners_push(before_the_gate, timeout=5)
+        assert (await next_banners_push(before_the_gate, timeout=5))["banners"] == []
         assert await shown(visitor, slug) == [] and await shown(anonymous, slug) == []
     finally:
         await ws.close()
@@ -113,7 +117,8 @@ async def test_a_cart_banner_follows_the_visitors_own_cart(photographer, new_cli
         "choices": {"Paper": "Metallic"}, "quantity": 1})
     assert res.status_code == 200, res.text
     try:
-        await next_banners_push(hers, timeout=10)
+        # Hers depends on her cart: her pages are told to fetch it, not given a list.
+        assert await next_banners_push(hers, timeout=10) == {"type": "banners"}
         with pytest.raises(TimeoutError):
             await next_banners_push(his, timeout=1.5)
     finally:

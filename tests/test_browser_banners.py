@@ -845,3 +845,39 @@ async def test_the_editors_preview_route_renders_posted_banners(browser, photogr
     assert not [u for u in requests if u.endswith("/banners.json")]
     assert sockets == []
     await context.close()
+
+
+async def test_an_edit_saved_in_the_editor_shows_in_the_open_gallery(
+        browser, photographer, server, db):
+    """The photographer saves a new headline in the step editor; every open gallery page
+    (a visitor before the gate here) shows it without a reload, and a personal banner
+    (first name) makes each page fetch its own."""
+    event_id, slug, _ = await released_gallery(photographer, 3)
+    workflow_id, (step_id,) = await seed_workflow(db, photographer.photographer_id, steps=[
+        {"kind": "banner", "name": "Sale", "audience": "visitors", "anchor": "release",
+         "content": {"position": "top", "style": "notice", "headline": "Prints on sale",
+                     "text": "Until Friday."}}])
+    await follow(db, event_id, workflow_id)
+    context = await browser.new_context(viewport={"width": 1280, "height": 900})
+    page = await context.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    await page.goto(f"{server.base_url}/g/{slug}")
+    await expect(page.locator("html")).to_have_attribute("data-live", "live")
+    await page.evaluate("window.__marker = 1")
+    headline = page.locator("#banner-top .gb-headline")
+    await expect(headline).to_have_text("Prints on sale")
+    step = f"/panel/workflows/{workflow_id}/steps/{step_id}"
+    form = {"kind": "banner", "name": "Sale", "anchor": "release", "amount": "0",
+            "unit": "days", "direction": "after", "style": "urgent", "position": "top",
+            "layout": "strip", "headline": "Last weekend of the sale", "text": "Until Sunday.",
+            "dismissible": "on"}
+    assert (await photographer.post_form(step, form)).status_code == 303
+    await expect(headline).to_have_text("Last weekend of the sale", timeout=10000)
+    await expect(page.locator("#banner-top .gb-strip")).to_have_class(re.compile("gb-urgent"))
+    res = await photographer.post_form(step, {**form, "headline": "Hello {first_name}"})
+    assert res.status_code == 303
+    await expect(headline).to_have_text(re.compile(r"^Hello "), timeout=10000)
+    assert await page.evaluate("window.__marker") == 1  # never reloaded
+    assert problems == []
+    await context.close()

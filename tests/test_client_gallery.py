@@ -341,7 +341,8 @@ async def test_a_single_download_is_the_exact_original_under_its_exact_name(
     original = jpeg_bytes(900, 600, color=(10, 200, 30))
     event_id, slug, images = await gallery_with(
         photographer, db, [(name, original), ("IMG_0002.jpg", jpeg_bytes())])
-    pid, image_id = photographer.photographer_id, images[0]["id"]
+    pid = photographer.photographer_id
+    image_id = next(i["id"] for i in images if i["filename"] == name)
     visitor, contact_id = await visitor_past_gate(new_client, slug)
 
     res = await visitor.get(f"/g/{slug}/images/{image_id}/download")

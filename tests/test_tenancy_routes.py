@@ -105,6 +105,8 @@ PUBLIC = {
     "/static": "static assets (Mount)",
     "/unsubscribe/{token}": "a workflow email's unsubscribe link: the signed token (its "
                             "photographer and contact) is the authorisation",
+    "/brand/logo/{key}": "a studio's logo, public by design (galleries, error pages, "
+                         "emails); its random key names no row and lists nothing",
 }
 #: Login-scoped routes outside /panel. (/logout ends only the caller's session: B posts it
 #: last, and A's sessions must survive it.)
@@ -175,6 +177,10 @@ PLAIN_FIELDS = {
     "headline": "Intruder headline", "dismissible": None, "countdown": "",
     "end_amount": "0", "end_unit": "days", "end_direction": "after", "back": None,
     "layout": "strip", "image_n": "0", "repeat": None, "end_at_local": "",
+    # A gallery's photos (server/routes/photo_order.py, the gallery form's Photos fieldset):
+    # "ids" (a drag's whole order) is not sent: B's request then fails on A's gallery alone.
+    "order": "filename", "ids": None, "photo_order": "taken", "watermark": None,
+    "watermark_text": "", "watermark_position": "center", "watermark_opacity": "35",
     "timezone": "UTC", "send_time": "09:00", "quiet_start": "", "quiet_end": "",
     # read through f-strings (the AST does not see them): button{1,2}_action|label|url
     **{f"button{n}_{part}": None for n in (1, 2) for part in ("action", "label", "url")},
@@ -183,6 +189,9 @@ PLAIN_FIELDS = {
     # Not fields: `data["rules"]`, `data["workflow"]` index a page's data dict in
     # workflows_panel.py, and the reader takes every `data[...]` for a form read.
     "rules": None, "workflow": None,
+    # Settings → Brand (server/routes/brand_settings.py); `logo` is its file field.
+    "accent": "#7a2e4f", "font": "modern", "contact_email": "", "contact_phone": "",
+    "contact_website": "", "remove_logo": None, "logo": None,
 }
 
 #: What B's POST with its OWN path ids (and A's ids in the object fields) must answer,

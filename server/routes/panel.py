@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from .. import activity, contacts, conversations, galleries, uploads
+from .. import activity, contacts, conversations, galleries, uploads, watermark
 from ..activity_report import recent as recent_activity
 from ..dashboard import summary as dashboard_summary
 from ..errors import Invalid
@@ -45,7 +45,24 @@ async def _event_form(form) -> EventForm:
         price_list_id=None if form.get("price_list_id") is None else str(inputs.row_id(
             form, "price_list_id", "Pick a price list from the list.", required=False) or ""),
         **_workflow_fields(form),
+        **_photo_fields(form),
     )
+
+
+def _photo_fields(form) -> dict:
+    """The Photos fieldset (order, watermark); not posted: unchanged."""
+    if form.get("watermark") is None and form.get("photo_order") is None:
+        return {}
+    return {
+        "photo_order": inputs.choice(form, "photo_order", "Photo order",
+                                     galleries.PHOTO_ORDERS, default="taken"),
+        "watermark": inputs.flag(form, "watermark", "Watermark"),
+        "watermark_text": inputs.text(form, "watermark_text", "Watermark text", max_len=200),
+        "watermark_position": inputs.choice(form, "watermark_position", "Watermark position",
+                                            watermark.POSITIONS, default="center"),
+        "watermark_opacity": inputs.number(form, "watermark_opacity", "Watermark opacity",
+                                           default=35, low=10, high=90),
+    }
 
 
 def _workflow_fields(form) -> dict:
@@ -87,7 +104,8 @@ async def _editor(request: Request, event_id: int | None, error: str | None, for
         {"event": event, "types": types, "error": error, "form": form, "sizes": DOWNLOAD_SIZES,
          "price_lists": price_lists, "last_seq": last_seq,
          "type_lists": {str(t.id): list_names.get(t.price_list_id) for t in types},
-         "workflows": workflows, "type_workflows": clients.type_workflows(workflows)},
+         "workflows": workflows, "type_workflows": clients.type_workflows(workflows),
+         "photo_orders": galleries.PHOTO_ORDERS, "mark_positions": watermark.POSITIONS},
         status_code=status,
     )
 

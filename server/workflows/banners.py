@@ -11,6 +11,7 @@ favorites, no order) are decided at each fetch, so the visitor's own actions mov
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +24,7 @@ from ..events import tenant_channel
 from ..models import Contact, Event, Image, Photographer, Visit, utcnow
 from ..outbox import outbox_of
 from ..store.models import Order
+from ..uploads import photo_order
 from . import colors, messages, planner, timing
 from .models import GALLERY_ANCHORS, BannerEvent, ScheduledAction, WorkflowStep
 
@@ -57,13 +59,38 @@ def window(step: WorkflowStep, event: Event, visitor_at: datetime | None = None
     return start, end or event.expires_at
 
 
-def push(session: Session, event: Event, contact_id: int | None = None) -> None:
-    """Tell the gallery's open pages (only this visitor's, with `contact_id`) to fetch
-    their banners again, after the commit."""
-    message = {"type": "banners", "event_id": event.id}
+def push(session: Session, event: Event, contact_id: int | None = None,
+         at: datetime | None = None) -> None:
+    """Tell the gallery's open pages (only this visitor's, with `contact_id`) that their
+    banners changed, after the commit. When no banner of the gallery depends on who looks
+    (its audience, its timing or a personal merge field), the message carries the list as
+    it stands at `at` (now): a thousand open pages show it without a thousand fetches.
+    Otherwise each page fetches its own."""
+    message: dict[str, Any] = {"type": "banners", "event_id": event.id}
     if contact_id is not None:
         message["contact_id"] = contact_id
+    else:
+        steps = display_steps(session, event.id)
+        if all(_shared(step) for step in steps):
+            now = max(at or utcnow(), utcnow())
+            message.update(now=now.isoformat(), banners=[] if not steps else active(
+                session, event, None, "", now))
     outbox_of(session).publish(tenant_channel(event.photographer_id), message)
+
+
+#: Merge fields whose value depends on the visitor.
+PERSONAL_FIELDS = re.compile(r"\{(first_name|favorites_count)\}")
+
+
+def _shared(step: WorkflowStep) -> bool:
+    """The same for every visitor of the gallery: shown to all, on the gallery's clock,
+    with no personal merge field."""
+    if step.anchor not in GALLERY_ANCHORS or step.audience not in ("clients", "visitors"):
+        return False
+    content = step.content or {}
+    texts = [content.get("headline", ""), content.get("text", ""),
+             *(b.get("label", "") for b in content.get("buttons") or [])]
+    return not any(PERSONAL_FIELDS.search(t or "") for t in texts)
 
 
 def visitor_changed(session: Session, event: Event, contact_id: int) -> None:
@@ -121,8 +148,9 @@ def _label(step: WorkflowStep) -> str:
 
 def edge_reached(session: Session, row: ScheduledAction, step: WorkflowStep,
                  event: Event) -> str:
-    """A banner's start or end came due: open pages fetch their banners again."""
-    push(session, event)
+    """A banner's start or end came due: open pages are told (the job may run a moment
+    before the due time: the list is the one of the due time)."""
+    push(session, event, at=row.next_attempt_at)
     return "Shown in the gallery." if row.key.endswith(":start") else "Taken down."
 
 
@@ -217,7 +245,7 @@ def _image(session: Session, event: Event, n: int, base_url: str) -> dict | None
     if n == 0 and event.cover_image_id:
         image_id = session.scalar(ready.where(Image.id == event.cover_image_id))
     if image_id is None:
-        image_id = session.scalar(ready.order_by(Image.position, Image.id)
+        image_id = session.scalar(ready.order_by(*photo_order(event.photo_order))
                                   .offset(max(n - 1, 0)).limit(1))
     if image_id is None:
         return None

@@ -13,6 +13,7 @@ checked by `steps.step_values`, the rules' form here (`RulesForm`): a bad value 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import re
 from dataclasses import dataclass
 from datetime import timedelta
@@ -437,6 +438,8 @@ def preview_banner(session: Session, photographer_id: int, event_id: int, form: 
                    base_url: str) -> dict[str, Any]:
     """The step as the form stands (not saved) on one of the studio's galleries, for a
     sample visitor; Invalid as saving would raise it, NotFound for another's gallery."""
+    if form.end_anchor == "date" and not form.end_at_local.strip():
+        form = dataclasses.replace(form, end_anchor="")  # not typed yet: no end, no error
     values = step_values(session, photographer_id, form)
     if values["kind"] == "email":
         raise Invalid("Emails are previewed on their own page.", field="kind")

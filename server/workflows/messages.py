@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
+from .. import brand
 from ..models import Contact, Event, Photographer
 from ..templating import EMAILS
 from . import timing
@@ -105,7 +106,9 @@ def buttons(content: dict[str, Any], event: Event, base_url: str,
             continue
         url = (merge(button.get("url", ""), values) if action == "url"
                else _button_url(base_url, event, action, values.get("coupon_code", "")))
-        if not url.startswith(("http://", "https://")):
+        # A custom link is a web address; the gallery's own may be relative (banners).
+        allowed = ("http://", "https://") if action == "url" else ("http://", "https://", "/")
+        if not url.startswith(allowed):
             continue
         found.append({"label": merge(button.get("label") or BUTTON_ACTIONS[action], values),
                       "url": url})
@@ -126,7 +129,9 @@ def render(content: dict[str, Any], *, event: Event, contact: Contact | None,
     context = {"subject": subject, "paragraphs": [p.strip() for p in body.split("\n\n")
                                                   if p.strip()],
                "body": body, "buttons": buttons(content, event, base_url, values),
-               "studio": studio, "unsubscribe": unsubscribe, "event": event}
+               "studio": studio, "unsubscribe": unsubscribe, "event": event,
+               # The header's logo and the buttons' colour (web/templates/email/_brand.html)
+               "brand": brand.brand_of(photographer, base_url.rstrip("/"))}
     return Rendered(subject,
                     EMAILS.get_template("email/workflow.txt").render(context),
                     EMAILS.get_template("email/workflow.html").render(context))
