@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 from zipstream import ZipStream
 
-from . import activity, mail
+from . import activity, brand, mail
 from .activity_report import favorites_of
 from .contacts import get_contact
 from .downloads import build_zip, safe_name
@@ -39,8 +39,8 @@ class LinkClosed(DomainError):
                  status_code: int = 410) -> None:
         super().__init__(message)
         # Plain values: the exception outlives the (rolled back) session.
-        self.studio = {"name": studio.business_name or studio.name,
-                       "email": studio.email} if studio is not None else None
+        # The page shows the studio's name, logo, colour and contact (server/brand.py).
+        self.studio = brand.brand_of(studio) if studio is not None else None
         self.status_code = status_code
 
 
@@ -88,6 +88,36 @@ async def favorites_email(
 def send_favorites(session: Session, email: dict[str, Any]) -> OutboundEmail:
     """Queue the email `favorites_email` made (sent after the commit)."""
     return mail.queue(session, **email)
+
+
+@dataclass
+class SentFiles:
+    """The newest SEND FILES email to a contact for a gallery: to whom, its state in the
+    mail log and the link it carries (to copy by hand when no mail server sends it)."""
+
+    recipient: str
+    state: str
+    link: str
+
+
+_LINK = re.compile(r"\S+/d/[A-Za-z0-9_\-.]+")
+
+
+async def last_sent(session: AsyncSession, photographer_id: int, event_id: int,
+                    contact_id: int) -> SentFiles | None:
+    """What the page says after SEND FILES: the email just queued, read back from the
+    outbox (the redirect carries no link: it would end up in logs and history)."""
+    email = await session.scalar(
+        select(OutboundEmail)
+        .where(OutboundEmail.photographer_id == photographer_id,
+               OutboundEmail.event_id == event_id, OutboundEmail.contact_id == contact_id,
+               OutboundEmail.kind == "favorites_download")
+        .order_by(OutboundEmail.id.desc()).limit(1)
+    )
+    if email is None:
+        return None
+    found = _LINK.search(email.body_text)
+    return SentFiles(email.recipient, email.state, found.group(0) if found else "")
 
 
 def read_link(secret: str, token: str) -> dict:

@@ -41,20 +41,12 @@ async def editor_page(
         "console",
         lambda m: (
             problems.append(f"console: {m.text}")
-            if m.type == "error" and not refused_preview(m)
+            if m.type == "error"
             else None
         ),
     )
     await page.goto(server.base_url + url)
     return page, problems
-
-
-def refused_preview(message) -> bool:
-    """Chromium logs every 400 answer; the preview's own refusals are expected (shown as
-    "Fix: …"), anything else is a problem."""
-    return "status of 400" in message.text and "/steps/banner-preview" in message.location.get(
-        "url", ""
-    )
 
 
 async def seed_coupon(db, photographer_id: int, code: str = "SAVE10") -> None:

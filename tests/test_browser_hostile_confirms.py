@@ -176,7 +176,7 @@ async def test_hostile_names_only_ever_appear_inside_confirms(browser, photograp
     assert page.url == detail and await outbound() == sent_before, "a dismissed confirm sent"
     await watch.confirm(page, send.click, f"Email {HOSTILE_EMAIL} a link", accept=True)
     await page.wait_for_url(re.compile(r"sent=1"))
-    await expect(page.locator(".alert-ok")).to_contain_text(HOSTILE_EMAIL, timeout=SLOW)
+    await expect(page.locator("#sent-files")).to_contain_text(HOSTILE_EMAIL, timeout=SLOW)
     assert await outbound() == sent_before + 1
 
     # The other detail tabs, the print page and its Print button (data-print).

@@ -1127,4 +1127,5 @@ async def test_another_tenants_cookies_open_no_gallery_socket(
         # Refused, or (no gate cookie of this gallery) an anonymous socket that hears only
         # banner changes: never a word of the conversation.
         assert received == [] and code in (None, 4401, 4403, 4404), (received, code)
+        await ws.close()
     await control.close()

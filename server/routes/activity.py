@@ -27,6 +27,7 @@ from .. import (
 from ..downloads import content_disposition
 from ..errors import NotFound
 from ..favorites_export import FavoriteLine
+from ..models import utcnow
 from ..store import carts, orders
 from . import inputs
 from .common import int_param, login_required, me_id, read_form, render, services, write
@@ -54,7 +55,7 @@ async def _report_context(request: Request) -> dict:
         terms = await session.run_sync(carts.terms_of, me_id(request))
     return {"report": page, "events": [r["event"] for r in events], "feed": feed,
             "filters": {"event": event_id, "q": search}, "last_seq": last_seq,
-            "currency": terms.currency}
+            "currency": terms.currency, "now": utcnow()}  # dates this year drop the year
 
 
 @login_required
@@ -95,6 +96,8 @@ async def detail_page(request: Request) -> Response:
         rows = await items(session, pid, event_id, contact_id) if items else []
         cart = await _cart_tab(session, found, pid) if tab == "cart" else None
         currency = (await session.run_sync(carts.terms_of, pid)).currency
+        sent_files = (await delivery.last_sent(session, pid, event_id, contact_id)
+                      if sent else None)
         last_seq = await activity.latest_seq(session, pid)
     exports = {}
     if tab == "favorites":
@@ -103,6 +106,7 @@ async def detail_page(request: Request) -> Response:
     return render(request, "panel/activity_detail.html", {
         "d": found, "tab": tab, "rows": rows, "exports": exports,
         "formats": favorites_export.FORMATS, "sent": sent, "last_seq": last_seq,
+        "sent_files": sent_files, "mail_off": not services(request).settings.smtp_url,
         "cart": cart, "currency": currency, "order_labels": orders.STATE_LABELS,
     })
 

@@ -339,7 +339,10 @@ async def banner_preview(request: Request) -> Response:
             shown = await session.run_sync(builder.preview_banner, me_id(request), event_id,
                                            step, svc.settings.base_url)
     except Invalid as exc:
-        return JSONResponse({"error": exc.message, "field": exc.field}, status_code=400)
+        # A form still being typed is not a failed request (no console error per keystroke):
+        # the answer says what to fix, and the editor keeps the last good preview.
+        return JSONResponse({"error": exc.message, "field": exc.field},
+                            headers={"Cache-Control": "no-store"})
     return JSONResponse(shown, headers={"Cache-Control": "no-store"})
 
 

@@ -177,6 +177,17 @@ onActivity((e) => {  // the contact record's timeline
 });
 
 const shortDate = (iso) => new Date(iso).toLocaleDateString(undefined, { month: 'short', day: 'numeric', year: 'numeric' });
+// The Activity table's dates as activity.html renders them: one short line ("Dec 1, 14:05";
+// another year's "Dec 1, 2025"), the full date and time in a title.
+function writeShortWhen(cell, iso) {
+  const d = new Date(iso);
+  const span = document.createElement('span');
+  span.title = d.toLocaleString();
+  span.textContent = d.getFullYear() === new Date().getFullYear()
+    ? d.toLocaleString(undefined, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' })
+    : shortDate(iso);
+  cell.replaceChildren(span);
+}
 const DATE_COLS = new Set(['created', 'last_saved', 'last_saved_at']);
 
 // A row element's cells as the row state activity_apply.applyToRow takes; the changed
@@ -195,7 +206,7 @@ function applyToRowElement(el, e) {
   for (const [col, cell] of cells) {
     if (next[col] === row[col]) continue;
     if (col === 'last_saved_at') { cell.dataset.at = next[col]; cell.textContent = new Date(next[col]).toLocaleString(); }
-    else if (DATE_COLS.has(col)) { cell.dataset.at = next[col]; cell.textContent = shortDate(next[col]); }
+    else if (DATE_COLS.has(col)) { cell.dataset.at = next[col]; writeShortWhen(cell, next[col]); }
     else cell.textContent = next[col];
   }
 }
@@ -270,8 +281,8 @@ function insertRow(table, e) {
   cell(link);
   cell(e.event_title);
   for (const [col, tab] of COUNT_COLS) countCell(tr, base, col, tab);
-  cell(shortDate(e.at)).dataset.col = 'created';
-  const last = cell(shortDate(e.at)); last.dataset.col = 'last_saved'; last.dataset.at = e.at;
+  const created = cell(''); created.dataset.col = 'created'; created.dataset.at = e.at; writeShortWhen(created, e.at);
+  const last = cell(''); last.dataset.col = 'last_saved'; last.dataset.at = e.at; writeShortWhen(last, e.at);
   const cart = cell('—'); cart.className = 'cart-cell muted';
   Object.assign(cart.dataset, { col: 'cart', href: `${base}?tab=cart`, currency: table.dataset.currency || 'USD' });
   renderCartCell(cart, 0, 0, '');

@@ -216,7 +216,9 @@ function bannerPreview(pane, form) {
       return;
     }
     if (mine !== asked) return; // a newer answer is on its way: only the newest applies
-    if (res.ok && data) {
+    if (res.ok && data && data.error) {
+      showError(`Fix: ${data.error}`);  // a form still being filled in: not a failure
+    } else if (res.ok && data) {
       lastAnswer = { now: data.now, banners: data.banners || [] };
       showError("");
       if (warnings) renderWarnings(warnings, data.warnings || []);
