@@ -162,6 +162,7 @@ async def detail_page(request: Request, event_id: int, clients_error: str | None
         "share_url": f"{services(request).settings.base_url}/g/{event.slug}",
         "clients": gallery_clients, "clients_error": clients_error,
         "clients_form": clients_form or {}, "max_clients": clients.MAX_CLIENTS,
+        "photo_orders": galleries.PHOTO_ORDERS,
     }, status_code=status)
 
 

@@ -21,7 +21,7 @@ async def choose_order(request: Request) -> Response:
     event_id = int_param(request, "event_id")
     order = inputs.text(form, "order", "Order", max_len=20)
     await write(request, galleries.set_photo_order, me_id(request), event_id, order)
-    return RedirectResponse(f"/panel/events/{event_id}?saved=order", status_code=303)
+    return RedirectResponse(f"/panel/events/{event_id}", status_code=303)
 
 
 @login_required
