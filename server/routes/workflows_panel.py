@@ -330,14 +330,14 @@ async def banner_preview(request: Request) -> Response:
     workflow_id = int_param(request, "workflow_id")
     form = await read_form(request)
     svc = services(request)
-    async with svc.db.reader() as session:
-        await session.run_sync(builder.find_workflow, me_id(request), workflow_id)  # or 404
     try:
-        step = _step_form(form)
         event_id = inputs.row_id(form, "event_id", "Pick a gallery to preview on.")
         async with svc.db.reader() as session:
+            # Another studio's workflow or gallery is a 404 before the form is read.
+            await session.run_sync(builder.find_workflow, me_id(request), workflow_id)
+            await session.run_sync(builder.preview_subjects, me_id(request), None, event_id)
             shown = await session.run_sync(builder.preview_banner, me_id(request), event_id,
-                                           step, svc.settings.base_url)
+                                           _step_form(form), svc.settings.base_url)
     except Invalid as exc:
         # A form still being typed is not a failed request (no console error per keystroke):
         # the answer says what to fix, and the editor keeps the last good preview.
