@@ -1,5 +1,9 @@
 // Panel uploader: one request per file so each shows its own progress; three at a time.
 // The server answers per file; thumbnails appear as the arq job finishes each image.
+// Above the list, the whole batch: files and bytes sent. A file the network dropped (no
+// answer, or the server unreachable) waits and is sent again when the connection is back:
+// a lost Wi-Fi mid-wedding does not lose the rest of the upload. A file the server refused
+// (not an image, too large) is not retried: its row says why.
 import { csrfToken } from './common.js';
 
 const root = document.getElementById('uploader');
@@ -7,10 +11,15 @@ const input = document.getElementById('file-input');
 const zone = document.getElementById('dropzone');
 const list = document.getElementById('upload-list');
 const grid = document.getElementById('image-grid');
+const summary = document.getElementById('upload-summary');
 const CONCURRENCY = 3;
+const RETRY_MAX = 30000;  // ms between tries at most, while the connection is down
 let queue = [];
 let active = 0;
 let polling = null;
+let retryDelay = 2000;
+let retryTimer = null;
+const batch = { files: 0, done: 0, failed: 0, bytes: 0, sent: new Map() };
 
 function row(file) {
   const li = document.createElement('li');
@@ -19,6 +28,20 @@ function row(file) {
   li.querySelector('.up-name').textContent = file.name;
   list.prepend(li);
   return li;
+}
+
+const mb = (n) => `${(n / 1048576).toFixed(n < 10485760 ? 1 : 0)} MB`;
+
+function showSummary(note = '') {
+  if (!summary) return;
+  const sent = [...batch.sent.values()].reduce((a, b) => a + b, 0);
+  const left = batch.files - batch.done - batch.failed;
+  summary.classList.remove('hidden');
+  summary.querySelector('progress').value = batch.bytes ? Math.round((sent / batch.bytes) * 100) : 0;
+  const failed = batch.failed ? ` · ${batch.failed} failed` : '';
+  summary.querySelector('.up-sum-text').textContent = left
+    ? `Uploading: ${batch.done} of ${batch.files} photos sent · ${mb(sent)} of ${mb(batch.bytes)}${failed}${note}`
+    : `${batch.done} of ${batch.files} photos uploaded${failed}`;
 }
 
 function send(file, li) {
@@ -32,8 +55,14 @@ function send(file, li) {
     xhr.upload.onprogress = (e) => {
       if (e.lengthComputable) li.querySelector('progress').value = Math.round((e.loaded / e.total) * 100);
       li.querySelector('.up-status').textContent = 'Uploading';
+      batch.sent.set(li, Math.min(e.loaded, file.size));
+      showSummary();
     };
     xhr.onload = () => {
+      if (xhr.status === 0 || xhr.status === 502 || xhr.status === 503 || xhr.status === 504) {
+        resolve('lost');  // a proxy with the app gone, or no answer: try again later
+        return;
+      }
       let result = null;
       try { result = JSON.parse(xhr.responseText).results?.[0]; } catch { /* not JSON */ }
       if (!result) {
@@ -41,34 +70,68 @@ function send(file, li) {
         try { msg = JSON.parse(xhr.responseText).error || msg; } catch { /* keep */ }
         result = { ok: false, error: msg };
       }
-      finish(li, result);
-      resolve();
+      finish(li, result, file);
+      resolve('done');
     };
-    xhr.onerror = () => { finish(li, { ok: false, error: 'Network error: the upload did not reach the server.' }); resolve(); };
+    xhr.onerror = () => resolve('lost');
     xhr.send(form);
   });
 }
 
-function finish(li, result) {
+function finish(li, result, file) {
   li.querySelector('progress').value = 100;
   li.classList.add(result.ok ? 'ok' : 'failed');
   li.querySelector('.up-status').textContent = result.ok ? 'Processing…' : result.error;
+  batch.sent.set(li, file.size);
   if (result.ok) {
+    batch.done += 1;
     li.dataset.imageId = result.image_id;
     startPolling();
+  } else batch.failed += 1;
+  showSummary();
+}
+
+function lost(file, li) {
+  li.querySelector('.up-status').textContent = 'Waiting for the connection…';
+  li.querySelector('progress').value = 0;
+  batch.sent.set(li, 0);
+  queue.unshift([file, li]);  // first again when the line is back
+  showSummary(' · connection lost, will resume');
+  if (!retryTimer) {
+    retryTimer = setTimeout(() => { retryTimer = null; pump(); }, retryDelay);
+    retryDelay = Math.min(retryDelay * 2, RETRY_MAX);
   }
 }
 
 function pump() {
-  while (active < CONCURRENCY && queue.length) {
+  while (active < CONCURRENCY && queue.length && !retryTimer) {
     const [file, li] = queue.shift();
     active += 1;
-    send(file, li).then(() => { active -= 1; pump(); });
+    send(file, li).then((outcome) => {
+      active -= 1;
+      if (outcome === 'lost') lost(file, li);
+      else retryDelay = 2000;
+      pump();
+    });
   }
 }
 
+window.addEventListener('online', () => {  // the browser says the line is back: now
+  clearTimeout(retryTimer); retryTimer = null; retryDelay = 2000; pump();
+});
+window.addEventListener('beforeunload', (e) => {
+  if (queue.length || active) e.preventDefault();  // "Leave the page?": the rest is not sent
+});
+
 function addFiles(files) {
-  for (const file of files) queue.push([file, row(file)]);
+  if (!files.length) return;
+  document.getElementById('images-empty')?.remove();  // photos are on their way
+  for (const file of files) {
+    queue.push([file, row(file)]);
+    batch.files += 1;
+    batch.bytes += file.size;
+  }
+  showSummary();
   pump();
 }
 
