@@ -35,7 +35,8 @@ async function refreshList() {
     top.append(name, time);
     if (c.unverified) {  // messages from a browser that never followed the emailed link
       const tag = document.createElement('span'); tag.className = 'badge badge-draft unverified-tag';
-      tag.textContent = 'unverified browser'; name.after(' ', tag);
+      tag.textContent = 'unverified'; name.after(' ', tag);
+      tag.title = 'Messages from a browser that has not followed the link emailed to this address';
     }
     const sub = document.createElement('span'); sub.className = 'conv-sub muted small'; sub.textContent = `${c.filename} · ${c.event_title}`;
     const last = document.createElement('span'); last.className = 'conv-last'; last.textContent = (c.last_author === 'photographer' ? 'You: ' : '') + c.last_body;
