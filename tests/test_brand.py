@@ -254,3 +254,14 @@ def test_brand_of_falls_back_to_the_personal_name_and_the_default_look():
     assert shown["accent"] == "#2f5d50" and shown["accent_ink"] == "#ffffff"
     assert "Georgia" in shown["font_stack"]
     assert shown["ask_email"] == "pat@example.com"
+
+
+async def test_the_client_gallery_wears_the_brand(photographer, new_client):
+    _, slug, _ = await released_gallery(photographer, 1)
+    res = await save_brand(photographer, png_logo())
+    assert res.status_code == 303, res.text
+    page = (await new_client().get(f"/g/{slug}")).text
+    assert "--accent: #7a2e4f" in page  # the studio's colour on its buttons and links
+    assert 'class="hero-logo"' in page and 'alt="Harbor &amp; Pine Studio"' in page
+    footer = page.split('class="gallery-footer', 1)[1].split("</footer>", 1)[0]
+    assert "Harbor &amp; Pine Studio" in footer and BRAND["contact_email"] in footer

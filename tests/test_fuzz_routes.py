@@ -197,6 +197,7 @@ async def world(photographer, new_client, db) -> World:
         "coupon_id": str(coupon_id), "line_id": str(cart_line["id"]),
         "order_id": str(order_id), "workflow_id": str(workflow_id), "step_id": str(step_id),
         "action_id": str(action_id), "kind": "view",
+        "key": "0123456789abcdef.png",  # a studio logo's key (none uploaded here: a 404)
     })
 
 

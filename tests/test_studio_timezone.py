@@ -3,7 +3,7 @@ use): the dashboard's "today" starts at the studio's midnight, not UTC's."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from conftest import pass_gate, released_gallery, scalar

@@ -90,6 +90,8 @@ PUBLIC = {
     "/d/{token}": "the emailed download link: its signature is the authorisation",
     "/g/{slug}/store.json": "client gallery (the store's offer and this visitor's cart)",
     "/g/{slug}/banners.json": "client gallery (the banners showing now for this visitor)",
+    "/g/{slug}/marks.json": "client gallery (this visitor's favorites, comment counts and "
+                            "unread replies, as its page embeds them)",
     "/g/{slug}/banners/{step_id:int}/{kind}": "client gallery (this visitor saw, dismissed or "
                                           "clicked one of its banners)",
     "/g/{slug}/cart/items": "client gallery (add to cart)",

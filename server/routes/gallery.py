@@ -13,14 +13,16 @@ from zipstream import ZipStream
 
 from .. import (
     activity,
+    brand,
     comments,
     devices,
     downloads,
     favorites,
     galleries,
+    gallery_grid,
     public,
     throttle,
-    uploads,
+    watermark,
 )
 from ..errors import Forbidden, Invalid, NotFound
 from ..models import Event, Image, utcnow
@@ -131,8 +133,7 @@ async def gallery_page(request: Request) -> Response:
         guest = guest if contact else None
         name = await public.guest_name(session, guest, contact) if guest else ""
         due = guest is not None and await public.visit_due(session, guest)
-        images = await uploads.list_images(session, event.photographer_id, event.id,
-                                           ready_only=True)
+        grid = await gallery_grid.grid(session, event)
         favs = await favorites.favorite_ids(session, guest) if guest else set()
         threads = await comments.commented_image_ids(session, guest) if guest else {}
         unread = await comments.unread_reply_image_ids(session, guest) if guest else set()
@@ -146,18 +147,29 @@ async def gallery_page(request: Request) -> Response:
     if due:
         await write(request, public.touch_visit, guest)
     return render(request, "gallery/gallery.html", {
-        "event": event, "images": images, "favorites": favs, "threads": threads,
-        "unread_replies": unread, "last_seq": last_seq,
-        "guest": contact, "photographer": photographer, "pin_ok": pin_ok(request, event),
+        **gallery_grid.grid_context(grid, favs, threads, unread),
+        "event": event, "last_seq": last_seq, "guest": contact, "photographer": photographer,
+        "brand": brand.brand_of(photographer), "pin_ok": pin_ok(request, event),
         # An unverified browser sees only its own doings: say where the link went.
         "verify_sent_to": devices.mask_email(contact.email)
         if guest is not None and not guest.verified else None,
-        "guest_name": name,
-        "images_json": [{"id": i.id, "filename": i.filename} for i in images],
-        "banners": shown,
-        "cover": next((i for i in images if i.id == event.cover_image_id),
-                      images[0] if images else None),
+        "guest_name": name, "banners": shown,
     })
+
+
+async def gallery_marks(request: Request) -> Response:
+    """This visitor's marks on the gallery's photos (favorites, comment counts, unread
+    replies), as the page embeds them: the page asks once its visitor passes the gate, so
+    a second device shows what the server lets it see of the client's without a reload."""
+    event = await _open(request)
+    claimed = _claimed_guest(request, event)
+    async with services(request).db.reader() as session:
+        guest = await session.run_sync(_known_guest, claimed)
+        favs = await favorites.favorite_ids(session, guest)
+        threads = await comments.commented_image_ids(session, guest)
+        unread = await comments.unread_reply_image_ids(session, guest)
+    return JSONResponse({"favorites": sorted(favs), "threads": threads,
+                         "unread": sorted(unread)}, headers={"Cache-Control": "no-store"})
 
 
 @login_required
@@ -168,17 +180,14 @@ async def banner_preview(request: Request) -> Response:
     async with services(request).db.reader() as session:
         event = await galleries.get_event(session, me_id(request),
                                           int_param(request, "event_id"))
-        images = await uploads.list_images(session, event.photographer_id, event.id,
-                                           ready_only=True)
+        grid = await gallery_grid.grid(session, event)
         photographer = await public.photographer_of(session, event)
     response = render(request, "gallery/gallery.html", {
-        "event": event, "images": images, "favorites": set(), "threads": {},
-        "unread_replies": set(), "last_seq": 0, "guest": None, "photographer": photographer,
+        **gallery_grid.grid_context(grid, set(), {}, set()),
+        "event": event, "last_seq": 0, "guest": None, "photographer": photographer,
+        "brand": brand.brand_of(photographer),
         "pin_ok": False, "verify_sent_to": None, "guest_name": "", "preview": True,
-        "images_json": [{"id": i.id, "filename": i.filename} for i in images],
         "banners": {"now": utcnow().isoformat(), "banners": []},
-        "cover": next((i for i in images if i.id == event.cover_image_id),
-                      images[0] if images else None),
     })
     response.headers.update(framable_by_self(request.headers.get("host", "")))
     if event.password_hash:  # its photos load through the gallery's own media route
@@ -429,15 +438,21 @@ async def gallery_media(request: Request) -> Response:
     event = await _open(request)
     async with svc.db.reader() as session:
         image = await session.run_sync(public.gallery_image, event, _image_id(request))
+        studio = (await public.photographer_of(session, event)
+                  if event.watermark and not event.watermark_text else None)
     path = svc.media.variant_path(variant, image.storage_key)
     if not path.is_file():
         raise NotFound()
+    mark = watermark.mark_of(event, studio.business_name or studio.name if studio else "")
+    if mark is not None:
+        path = await watermark.marked_file(svc.media, variant, image.storage_key, mark)
     return FileResponse(path, headers={"Cache-Control": "private, max-age=86400"})
 
 
 routes = [
     Route("/g/{slug}", gallery_page),
     Route("/g/{slug}/banners.json", banners_json),
+    Route("/g/{slug}/marks.json", gallery_marks),
     Route("/g/{slug}/banners/{step_id:int}/{kind}", banner_event, methods=["POST"]),
     Route("/g/{slug}/unlock", unlock, methods=["POST"]),
     Route("/g/{slug}/gate", gate, methods=["POST"]),

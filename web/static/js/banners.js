@@ -190,30 +190,23 @@ function visible(banner) {
 }
 
 // ---- the grid's cards ----
-/** How many photos a grid row holds now (the grid is auto-fill: it depends on the width). */
-function columns(tiles) {
-  const shown = tiles.filter((t) => t.offsetParent !== null);
-  if (!shown.length) return 1;
-  const y = shown[0].offsetTop;
-  const n = shown.findIndex((t) => t.offsetTop !== y);
-  return n === -1 ? shown.length : n;
-}
-
-/** The tile a card goes after: the end of the row holding the N-th photo, so no row is cut
- * short (fewer photos than N: after the last one, so the message is not lost). */
-function rowEnd(tiles, n, cols) {
-  return tiles[Math.min(Math.ceil(n / cols) * cols, tiles.length) - 1];
+/** The tile a card goes after: the end of the row holding the N-th photo shown, so no row
+ * is cut short (rows hold different numbers of photos: the grid is justified; fewer photos
+ * than N: after the last one, so the message is not lost). */
+function rowEnd(tiles, n) {
+  let i = Math.min(n, tiles.length) - 1;
+  while (i + 1 < tiles.length && tiles[i + 1].offsetTop === tiles[i].offsetTop) i += 1;
+  return tiles[i];
 }
 
 function placeCards(list) {
   grid.querySelectorAll('.gb-in-grid').forEach((card) => card.remove());
-  const tiles = [...grid.querySelectorAll('.tile')];
+  const tiles = [...grid.querySelectorAll('.tile:not(.hidden)')];
   if (!tiles.length || !list.length) return;
-  const cols = columns(tiles);
   for (const banner of list) {
     const n = Math.max(1, Number(banner.after_n) || 1);
-    const ends = new Set([rowEnd(tiles, n, cols)]);
-    for (let i = 2 * n; banner.repeat && i <= tiles.length; i += n) ends.add(rowEnd(tiles, i, cols));
+    const ends = new Set([rowEnd(tiles, n)]);
+    for (let i = 2 * n; banner.repeat && i <= tiles.length; i += n) ends.add(rowEnd(tiles, i));
     ends.forEach((tile) => {
       const row = content(banner, layoutOf(banner));
       row.classList.add('gb-in-grid');  // a whole row of the grid, whatever its layout
@@ -402,6 +395,11 @@ window.addEventListener('resize', () => {
   width = window.innerWidth;
   clearTimeout(resizing);
   resizing = setTimeout(() => show(state.banners, true), 150);
+});
+
+// gallery.js built or hid tiles (a page as the visitor scrolls, the favorites view).
+document.addEventListener('proofroom:grid-changed', () => {
+  placeCards(state.banners.filter(visible).filter((b) => b.position === 'between'));
 });
 
 if (data.banners) applyBanners(data.banners);

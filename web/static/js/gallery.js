@@ -1,11 +1,26 @@
-// The client gallery: favorites, the email gate, the lightbox (keyboard too), comments and
-// downloads. Everything a client does goes through postJSON; the gate opens first if needed.
+// The client gallery: the grid (in pages), favorites, the email gate, the lightbox
+// (keyboard too), comments and downloads. Everything a client does goes through postJSON;
+// the gate opens first if needed.
+// The page's HTML holds only the first page of tiles; every photo (id, name, size) and the
+// visitor's marks on them (favorites, comment counts, unread replies) are in #gallery-data.
+// The rest of the tiles are built from it as the visitor scrolls (a sentinel under the
+// grid), so the favorites view, the lightbox and live replies work on photos not yet built:
+// the marks live in `favs`/`threadCounts`/`unread`, tiles only show them.
 import { chatBubble, postJSON, toast } from './common.js';
 
 const data = JSON.parse(document.getElementById('gallery-data').textContent);
 const base = `/g/${data.slug}`;
 const grid = document.getElementById('grid');
-const tiles = () => [...grid.querySelectorAll('.tile')];
+const images = data.images;
+const marks = data.state || { favorites: [], threads: {}, unread: [], page: 60 };
+const PAGE = marks.page || 60;
+const indexOf = new Map(images.map((img, i) => [img.id, i]));
+const favs = new Set(marks.favorites.filter((id) => indexOf.has(id)));
+const threadCounts = new Map(Object.entries(marks.threads).map(([id, n]) => [Number(id), n]));
+const unread = new Set(marks.unread);
+const built = [];  // index -> its tile, once built
+grid.querySelectorAll('.tile').forEach((t) => { built[Number(t.dataset.index)] = t; });
+let frontier = built.length;  // the "all" view shows photos [0, frontier)
 let known = data.known;
 let pinRequired = data.pinRequired;
 let view = 'all';
@@ -48,6 +63,9 @@ document.getElementById('gate-form').addEventListener('submit', async (e) => {
   showDeviceNote(passed.verify_sent_to);
   document.dispatchEvent(new CustomEvent('proofroom:gate-passed', { detail: passed }));  // its seq starts the live line
   showError('gate-error', '');
+  // What the server now shows this visitor (a client's favorites on a second device), before
+  // the action that opened the gate: it acts on what the visitor will see.
+  await refreshMarks();
   const modal = document.getElementById('gate');
   const next = modal._done; closeModal(modal);
   if (next) next();
@@ -88,21 +106,113 @@ document.getElementById('pin-form').addEventListener('submit', async (e) => {
   if (next) next();
 });
 
+// ---- the grid: tiles built from the page's data, a page at a time ----
+const tileTemplate = document.getElementById('tile-template');
+const tileOf = (imageId) => built[indexOf.get(imageId)];
+
+/** Show a photo's marks (favorite, comment count, unread reply) on its tile. */
+function markTile(tile, imageId) {
+  const on = favs.has(imageId);
+  tile.classList.toggle('is-fav', on);
+  tile.classList.toggle('has-unread', unread.has(imageId));
+  tile.querySelector('.fav-btn').setAttribute('aria-pressed', String(on));
+  const count = threadCounts.get(imageId) || 0;
+  const badge = tile.querySelector('.comment-badge');
+  badge.classList.toggle('hidden', !count);
+  badge.querySelector('span').textContent = count;
+}
+
+/** The same tile the server renders (gallery.html's macro): the box keeps the photo's
+ * aspect ratio before it loads; srcset offers the thumb (400 px long edge) and the preview
+ * (2048 px), `sizes` the tile's width at the row heights of gallery.css. */
+function buildTile(index) {
+  const image = images[index];
+  const w = image.w || 3; const h = image.h || 2; const long = Math.max(w, h);
+  const tile = tileTemplate.content.firstElementChild.cloneNode(true);
+  tile.dataset.imageId = image.id;
+  tile.dataset.index = index;
+  tile.style.setProperty('--ar', (w / h).toFixed(4));
+  const img = tile.querySelector('img');
+  const media = `${base}/media/`;
+  img.width = w; img.height = h; img.alt = image.filename;
+  img.sizes = `(max-width: 600px) ${Math.round((w / h) * 160)}px, ${Math.round((w / h) * 300)}px`;
+  const { thumb, preview } = marks.sizes || { thumb: 400, preview: 2048 };  // long edges
+  img.srcset = `${media}thumb/${image.id} ${Math.round((w * thumb) / long)}w, ${media}preview/${image.id} ${Math.round((w * preview) / long)}w`;
+  img.src = `${media}thumb/${image.id}`;
+  tile.querySelector('.tile-open').setAttribute('aria-label', `Open ${image.filename}`);
+  tile.querySelector('.buy-btn').setAttribute('aria-label', `Buy ${image.filename}`);
+  markTile(tile, image.id);
+  return tile;
+}
+
+/** The tile of photo `index`, built now if need be and put in its place in the order. */
+function ensureTile(index) {
+  if (built[index]) return built[index];
+  const tile = buildTile(index);
+  let after = index + 1;
+  while (after < images.length && !built[after]) after += 1;
+  if (after < images.length) built[after].before(tile); else grid.append(tile);
+  built[index] = tile;
+  return tile;
+}
+
+// banners.js puts its cards back at the end of their rows when tiles come or go.
+const gridChanged = () => document.dispatchEvent(new CustomEvent('proofroom:grid-changed'));
+
+/** The "all" view shows photos [0, n): build the missing ones. */
+function showThrough(n) {
+  const end = Math.min(n, images.length);
+  if (end <= frontier) return;
+  for (let i = frontier; i < end; i += 1) ensureTile(i);
+  frontier = end;
+  applyView(true);
+}
+
+// The next page is built before the visitor reaches the end of the grid.
+const more = document.getElementById('grid-more');
+const pager = 'IntersectionObserver' in window && more ? new IntersectionObserver((entries) => {
+  if (!entries.some((e) => e.isIntersecting) || view !== 'all' || frontier >= images.length) return;
+  showThrough(frontier + PAGE);
+  pager.unobserve(more); pager.observe(more);  // still in sight: the observer asks again
+}, { rootMargin: '0px 0px 1200px 0px' }) : null;
+if (pager) pager.observe(more); else showThrough(images.length);
+
 // ---- favorites ----
 function setFavUI(imageId, on) {
-  const tile = grid.querySelector(`[data-image-id="${imageId}"]`);
-  tile?.classList.toggle('is-fav', on);
-  tile?.querySelector('.fav-btn')?.setAttribute('aria-pressed', String(on));
-  if (current >= 0 && data.images[current].id === imageId) {
+  if (on) favs.add(imageId); else favs.delete(imageId);
+  const tile = tileOf(imageId);
+  if (tile) markTile(tile, imageId);
+  if (current >= 0 && images[current].id === imageId) {
     document.getElementById('lb-fav').setAttribute('aria-pressed', String(on));
   }
-  document.getElementById('fav-count').textContent = grid.querySelectorAll('.tile.is-fav').length;
+  document.getElementById('fav-count').textContent = favs.size;
   applyView();
 }
 
-async function toggleFavorite(imageId) {
-  const tile = grid.querySelector(`[data-image-id="${imageId}"]`);
-  const on = !tile.classList.contains('is-fav');
+/** Ask the server for this visitor's marks (after the gate) and show them. */
+async function refreshMarks() {
+  let fresh;
+  try {
+    const res = await fetch(`${base}/marks.json`, { headers: { Accept: 'application/json' }, cache: 'no-store' });
+    if (!res.ok) return;
+    fresh = await res.json();
+  } catch { return; }  // offline: the next page load shows them
+  favs.clear();
+  fresh.favorites.filter((id) => indexOf.has(id)).forEach((id) => favs.add(id));
+  threadCounts.clear();
+  Object.entries(fresh.threads).forEach(([id, n]) => threadCounts.set(Number(id), n));
+  unread.clear();
+  fresh.unread.forEach((id) => unread.add(id));
+  built.forEach((tile, index) => markTile(tile, images[index].id));
+  if (current >= 0) document.getElementById('lb-fav').setAttribute('aria-pressed', String(favs.has(images[current].id)));
+  document.getElementById('fav-count').textContent = favs.size;
+  applyView();
+}
+
+/** Set a favorite as the heart the visitor clicked showed it (`on`: it was empty), not
+ * as a toggle: the gate may have brought in this very favorite meanwhile. */
+async function toggleFavorite(imageId, on = !favs.has(imageId)) {
+  if (favs.has(imageId) === on) return;
   setFavUI(imageId, on);
   try {
     await postJSON(`${base}/images/${imageId}/favorite`, { on });
@@ -116,24 +226,31 @@ grid.addEventListener('click', (e) => {
   const tile = e.target.closest('.tile');
   if (!tile) return;
   const imageId = Number(tile.dataset.imageId);
-  if (e.target.closest('.fav-btn')) return requireGuest(() => toggleFavorite(imageId));
+  if (e.target.closest('.fav-btn')) {
+    const on = !favs.has(imageId);
+    return requireGuest(() => toggleFavorite(imageId, on));
+  }
   if (e.target.closest('.tile-open') || e.target.closest('.comment-badge')) openLightbox(Number(tile.dataset.index), !!e.target.closest('.comment-badge'));
 });
 
-function applyView() {
-  let shown = 0;
-  for (const tile of tiles()) {
-    const visible = view === 'all' || tile.classList.contains('is-fav');
+/** Which tiles show: the built pages ("all"), or every favorite, built if need be. */
+function applyView(changed = false) {
+  if (view === 'favorites') favs.forEach((id) => ensureTile(indexOf.get(id)));
+  built.forEach((tile, index) => {
+    const visible = view === 'all' ? index < frontier : favs.has(images[index].id);
+    if (tile.classList.contains('hidden') !== visible) return;
     tile.classList.toggle('hidden', !visible);
-    if (visible) shown += 1;
-  }
-  document.getElementById('favorites-empty').classList.toggle('hidden', !(view === 'favorites' && shown === 0));
+    changed = true;
+  });
+  document.getElementById('favorites-empty').classList.toggle('hidden', !(view === 'favorites' && favs.size === 0));
+  if (changed) gridChanged();
 }
 
 document.querySelectorAll('.segmented .seg').forEach((btn) => btn.addEventListener('click', () => {
   document.querySelectorAll('.segmented .seg').forEach((b) => b.classList.toggle('active', b === btn));
   view = btn.dataset.view;
   applyView();
+  if (view === 'all' && pager) { pager.unobserve(more); pager.observe(more); }
 }));
 
 // ---- downloads (gate, then PIN, then the browser downloads the file) ----
@@ -141,7 +258,14 @@ document.addEventListener('click', (e) => {
   const link = e.target.closest('[data-gated="download"]');
   if (!link) return;
   e.preventDefault();
-  requireGuest(() => requirePin(() => { window.location.href = link.href; }));
+  requireGuest(() => requirePin(() => {
+    // No favorites: say so here, not with the server's refusal page.
+    if (link.id === 'download-favs' && favs.size === 0) {
+      toast('No favorites yet: tap the heart on a photo first.', 'info');
+      return;
+    }
+    window.location.href = link.href;
+  }));
 });
 
 // ---- lightbox ----
@@ -149,24 +273,28 @@ const lb = document.getElementById('lightbox');
 const lbImg = document.getElementById('lb-img');
 
 /** The id of the photo the lightbox shows (null when it is closed), for store.js. */
-export function currentImageId() { return current >= 0 ? data.images[current].id : null; }
+export function currentImageId() { return current >= 0 ? images[current].id : null; }
 
+/** The photos the lightbox steps through: all of them, or the favorites (built or not). */
 function visibleIndexes() {
-  return tiles().filter((t) => !t.classList.contains('hidden')).map((t) => Number(t.dataset.index));
+  if (view === 'all') return images.map((_, i) => i);
+  return images.map((img, i) => (favs.has(img.id) ? i : -1)).filter((i) => i >= 0);
 }
 
 function show(index) {
   current = index;
-  const image = data.images[index];
+  const image = images[index];
+  // Its tile is built too (with the page it is on): closing the lightbox finds it there.
+  if (view === 'all') showThrough(Math.ceil((index + 1) / PAGE) * PAGE);
   lbImg.src = `${base}/media/preview/${image.id}`;
   lbImg.alt = image.filename;
+  lbImg.classList.remove('lb-in'); void lbImg.offsetWidth; lbImg.classList.add('lb-in');  // fade again
   document.getElementById('lb-name').textContent = image.filename;
-  const tile = grid.querySelector(`[data-image-id="${image.id}"]`);
-  document.getElementById('lb-fav').setAttribute('aria-pressed', String(tile.classList.contains('is-fav')));
+  document.getElementById('lb-fav').setAttribute('aria-pressed', String(favs.has(image.id)));
   const dl = document.getElementById('lb-download');
   if (dl) dl.href = `${base}/images/${image.id}/download`;
   if (!document.getElementById('lb-comments').classList.contains('hidden')) loadThread();
-  const next = data.images[index + 1];
+  const next = images[index + 1];
   if (next) new Image().src = `${base}/media/preview/${next.id}`;
 }
 
@@ -178,9 +306,12 @@ function openLightbox(index, withComments = false) {
 }
 
 function closeLightbox() {
+  stopSlideshow();
   lb.classList.add('hidden');
   document.body.classList.remove('no-scroll');
+  const tile = current >= 0 ? built[current] : null;
   current = -1;
+  tile?.scrollIntoView({ block: 'nearest' });  // where the visitor stepped to
 }
 
 function step(delta) {
@@ -194,8 +325,9 @@ document.getElementById('lb-close').addEventListener('click', closeLightbox);
 document.getElementById('lb-prev').addEventListener('click', () => step(-1));
 document.getElementById('lb-next').addEventListener('click', () => step(1));
 document.getElementById('lb-fav').addEventListener('click', () => {
-  const id = data.images[current].id;
-  requireGuest(() => toggleFavorite(id));
+  const id = images[current].id;
+  const on = !favs.has(id);
+  requireGuest(() => toggleFavorite(id, on));
 });
 document.getElementById('lb-comments-toggle').addEventListener('click', () => {
   const panel = document.getElementById('lb-comments');
@@ -206,7 +338,12 @@ document.getElementById('lb-comments-toggle').addEventListener('click', () => {
 document.addEventListener('keydown', (e) => {
   const modalOpen = [...document.querySelectorAll('.modal')].some((m) => !m.classList.contains('hidden'));
   if (modalOpen) { if (e.key === 'Escape') document.querySelectorAll('.modal').forEach(closeModal); return; }
-  if (lb.classList.contains('hidden') || e.target.matches('textarea, input')) return;
+  if (lb.classList.contains('hidden')) return;
+  if (e.key === 'Escape') { closeLightbox(); return; }  // from the comment box too
+  if (e.target.matches('textarea, input')) return;
+  if (e.key === ' ' && !e.target.closest('button, a')) {  // a focused button's own Space stays
+    e.preventDefault(); document.getElementById('lb-play').click(); return;
+  }
   if (e.key === 'ArrowRight') step(1);
   else if (e.key === 'ArrowLeft') step(-1);
   else if (e.key === 'Escape') closeLightbox();
@@ -229,10 +366,11 @@ function renderThread(comments) {
 
 async function loadThread() {
   if (current < 0) return;
-  const id = data.images[current].id;
-  grid.querySelector(`[data-image-id="${id}"]`)?.classList.remove('has-unread');
+  const id = images[current].id;
+  unread.delete(id);
+  tileOf(id)?.classList.remove('has-unread');
   const res = await fetch(`${base}/images/${id}/comments`, { headers: { Accept: 'application/json' } });
-  if (res.ok && current >= 0 && data.images[current].id === id) renderThread((await res.json()).comments);
+  if (res.ok && current >= 0 && images[current].id === id) renderThread((await res.json()).comments);
 }
 
 document.getElementById('comment-form').addEventListener('submit', (e) => {
@@ -241,14 +379,14 @@ document.getElementById('comment-form').addEventListener('submit', (e) => {
   const body = textarea.value.trim();
   if (!body) return showError('comment-error', 'Write something first.');
   requireGuest(async () => {
-    const id = data.images[current].id;
+    const id = images[current].id;
     try {
       const res = await postJSON(`${base}/images/${id}/comments`, { body });
       textarea.value = ''; showError('comment-error', '');
       renderThread(res.comments);
       res.comments.forEach((c) => counted.add(c.id));
-      const badge = grid.querySelector(`[data-image-id="${id}"] .comment-badge`);
-      badge.classList.remove('hidden'); badge.querySelector('span').textContent = res.comments.length;
+      threadCounts.set(id, res.comments.length);
+      if (tileOf(id)) markTile(tileOf(id), id);
     } catch (err) { showError('comment-error', err.message); }
   });
 });
@@ -260,22 +398,21 @@ document.getElementById('comment-body').addEventListener('keydown', (e) => {
 const counted = new Set();  // comment ids already in a badge count (own posts included)
 document.addEventListener('proofroom:comment', (ev) => {
   const c = ev.detail;
-  const tile = grid.querySelector(`[data-image-id="${c.image_id}"]`);
-  if (!tile) return;
+  if (!indexOf.has(c.image_id)) return;
   const threadOpen = !lb.classList.contains('hidden') && current >= 0
-    && data.images[current].id === c.image_id
+    && images[current].id === c.image_id
     && !document.getElementById('lb-comments').classList.contains('hidden');
   if (threadOpen) loadThread();
   else if (c.author === 'photographer') {
-    tile.classList.add('has-unread');
+    unread.add(c.image_id);
     toast('Your photographer replied to your comment.', 'info');
   }
-  if (counted.has(c.comment_id)) return;
-  counted.add(c.comment_id);
-  const badge = tile.querySelector('.comment-badge');
-  badge.classList.remove('hidden');
-  const count = badge.querySelector('span');
-  count.textContent = Number(count.textContent) + 1;
+  if (!counted.has(c.comment_id)) {
+    counted.add(c.comment_id);
+    threadCounts.set(c.image_id, (threadCounts.get(c.image_id) || 0) + 1);
+  }
+  const tile = tileOf(c.image_id);
+  if (tile) markTile(tile, c.image_id);
 });
 
 // The live line fell too far behind (gallery_live.js): refetch the open thread.
@@ -289,7 +426,7 @@ document.addEventListener('proofroom:resync', () => {
 {
   const params = new URLSearchParams(location.search);
   const wanted = Number(params.get('image'));
-  const index = data.images.findIndex((img) => img.id === wanted);
+  const index = indexOf.has(wanted) ? indexOf.get(wanted) : -1;
   if (index >= 0) openLightbox(index, params.get('comments') === '1');
   openLinkedView(params.get('view'), params.get('coupon') || '');
 }
@@ -321,3 +458,40 @@ export function openLinkedView(linked, coupon = '') {
   const giveUp = setTimeout(() => watch.disconnect(), 15000);
   watch.observe(document.body, { attributes: true, attributeFilter: ['class'] });
 }
+
+// ---- slideshow: the lightbox moves on every SLIDE_MS while playing (play/pause, Space).
+// The photo cross-fades unless the visitor asked for less motion (gallery.css); typing a
+// comment or opening the comments pauses it.
+const SLIDE_MS = 4000;
+const play = document.getElementById('lb-play');
+let slideTimer = 0;
+function stopSlideshow() {
+  clearInterval(slideTimer); slideTimer = 0;
+  play.setAttribute('aria-pressed', 'false');
+  play.setAttribute('aria-label', 'Play slideshow');
+}
+play.addEventListener('click', () => {
+  if (slideTimer) { stopSlideshow(); return; }
+  slideTimer = setInterval(() => step(1), SLIDE_MS);
+  play.setAttribute('aria-pressed', 'true');
+  play.setAttribute('aria-label', 'Pause slideshow');
+});
+document.getElementById('comment-body').addEventListener('focus', () => { if (slideTimer) stopSlideshow(); });
+document.getElementById('lb-comments-toggle').addEventListener('click', () => { if (slideTimer) stopSlideshow(); });
+
+// ---- share: the phone's share sheet where there is one, else the link is copied.
+document.getElementById('share')?.addEventListener('click', async () => {
+  const url = `${location.origin}${base}`;
+  const coarse = window.matchMedia('(pointer: coarse)').matches;
+  if (navigator.share && coarse) {
+    try { await navigator.share({ title: document.title, url }); return; } catch (err) {
+      if (err.name === 'AbortError') return;  // the visitor closed the sheet
+    }
+  }
+  try {
+    await navigator.clipboard.writeText(url);
+    toast('Gallery link copied', 'info');
+  } catch {
+    toast(`Copy this link: ${url}`, 'info');  // no clipboard (an http page, a refusal)
+  }
+});
