@@ -294,7 +294,9 @@ def step_fields(step: WorkflowStep | None, rules: timing.Rules) -> dict[str, Any
             "dismissible": "on" if content.get("dismissible", True) else "",
             "countdown": content.get("countdown", ""),
             "position": content.get("position", "top"),
-            "layout": content.get("layout", "strip"),
+            # Steps saved before layouts: a card between the photos, a strip elsewhere.
+            "layout": content.get("layout") or (
+                "card" if content.get("position") == "between" else "strip"),
             "image_n": str(content.get("image_n", 0)),
             "after_n": str(content.get("after_n", 12)),
             "repeat": "on" if content.get("repeat") else "",
