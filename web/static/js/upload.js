@@ -32,13 +32,14 @@ function row(file) {
 
 const mb = (n) => `${(n / 1048576).toFixed(n < 10485760 ? 1 : 0)} MB`;
 
-function showSummary(note = '') {
+function showSummary() {
   if (!summary) return;
   const sent = [...batch.sent.values()].reduce((a, b) => a + b, 0);
   const left = batch.files - batch.done - batch.failed;
   summary.classList.remove('hidden');
   summary.querySelector('progress').value = batch.bytes ? Math.round((sent / batch.bytes) * 100) : 0;
   const failed = batch.failed ? ` · ${batch.failed} failed` : '';
+  const note = retryTimer ? ' · connection lost, will resume' : '';
   summary.querySelector('.up-sum-text').textContent = left
     ? `Uploading: ${batch.done} of ${batch.files} photos sent · ${mb(sent)} of ${mb(batch.bytes)}${failed}${note}`
     : `${batch.done} of ${batch.files} photos uploaded${failed}`;
@@ -96,11 +97,11 @@ function lost(file, li) {
   li.querySelector('progress').value = 0;
   batch.sent.set(li, 0);
   queue.unshift([file, li]);  // first again when the line is back
-  showSummary(' · connection lost, will resume');
   if (!retryTimer) {
     retryTimer = setTimeout(() => { retryTimer = null; pump(); }, retryDelay);
     retryDelay = Math.min(retryDelay * 2, RETRY_MAX);
   }
+  showSummary();
 }
 
 function pump() {
