@@ -41,6 +41,9 @@ async def test_a_photo_moved_on_the_gallery_page_moves_for_clients(
     await page.keyboard.press("Alt+ArrowLeft")
     wanted = [ids[0], ids[3], ids[1], ids[2]]
     await expect(page.locator("#photo-order")).to_have_value("manual")
+    # Both moves saved, in order (the page saves one after the other).
+    await expect(page.locator("#image-grid")).to_have_attribute(
+        "data-saved", ",".join(map(str, wanted)))
     visitor = new_client()
     assert await client_order(visitor, slug) == wanted
     shown = await page.eval_on_selector_all("#image-grid .tile", TILE_IDS)

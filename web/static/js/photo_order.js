@@ -12,16 +12,23 @@ picker?.addEventListener('change', () => picker.form.requestSubmit());
 
 const tiles = () => [...grid.querySelectorAll('.tile[data-image-id]')];
 
-async function save(before) {
-  const ids = tiles().map((t) => Number(t.dataset.imageId));
-  try {
-    await postJSON(url, { ids });
-    if (picker) picker.value = 'manual';
-    toast('Order saved: clients see the photos in this order.', 'ok');
-  } catch (err) {
-    grid.append(...before);  // as it was
-    toast(err.message, 'error');
-  }
+// Saves go one after another, each with the grid's order when it leaves: two quick moves
+// can never reach the server in the wrong order and leave the older one standing.
+let saving = Promise.resolve();
+
+function save(before) {
+  saving = saving.then(async () => {
+    const ids = tiles().map((t) => Number(t.dataset.imageId));
+    try {
+      await postJSON(url, { ids });
+      if (picker) picker.value = 'manual';
+      grid.dataset.saved = ids.join(',');
+      toast('Order saved: clients see the photos in this order.', 'ok');
+    } catch (err) {
+      grid.append(...before);  // as it was
+      toast(err.message, 'error');
+    }
+  });
 }
 
 let dragged = null;
