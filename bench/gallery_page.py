@@ -10,7 +10,8 @@ photo file is opened to render it), so the figure is the same. A visitor passes 
 gate and saves a few favorites, then GETs the page ~50 times, one at a time, with
 `Accept-Encoding: gzip` (as browsers do). Prints per size: time to first byte p50/p99
 (request sent → status line and headers in), bytes on the wire (gzip) and uncompressed,
-tiles in the HTML, and the server's CPU per view (all its threads, /proc).
+tiles in the HTML, and the server's CPU per view (all its threads, /proc). The floor line is
+the same client's first byte for GET /login (no database read), in the same run.
 Targets (issue #15): first byte ≤ 15 ms and ≤ 150 KB compressed at 2,000 photos.
 
     python bench/gallery_page.py                     # 50, 2000, 5000 photos; 50 GETs each
@@ -133,7 +134,22 @@ async def measure(base: str, pid: int, db: Path, admin: httpx.AsyncClient, token
             "tiles": page.count('data-index="'), "cpu": cpu * 1000 / gets}
 
 
+async def floor(base: str, gets: int) -> float:
+    """p50 first byte of GET /login through the same client and server: a small page with
+    no database read, what any HTML response costs here (client, middleware, template)."""
+    async with httpx.AsyncClient(base_url=base, timeout=60) as http:
+        ttfbs = []
+        for n in range(WARMUP_GETS + gets):
+            t0 = time.perf_counter()
+            async with http.stream("GET", "/login", headers={"Accept-Encoding": "gzip"}) as res:
+                if n >= WARMUP_GETS:
+                    ttfbs.append(time.perf_counter() - t0)
+                await res.aread()
+    return percentile(ttfbs, 50) * 1000
+
+
 async def run(base: str, pid: int, db: Path, sizes: list[int], gets: int) -> list[dict]:
+    print(f"floor: GET /login first byte p50 {await floor(base, gets):.1f} ms", flush=True)
     admin = httpx.AsyncClient(base_url=base, timeout=120)
     token = await csrf(admin)
     res = await admin.post("/signup", data={"email": f"page-{uuid.uuid4().hex[:6]}@example.com",

@@ -43,19 +43,14 @@ async def _demo(settings: Settings) -> tuple[str, str, bool]:
 
 async def _demo_slugs(settings: Settings) -> list[str]:
     """The demo account's released galleries, read from this installation's database."""
-    from sqlalchemy import select
     from sqlalchemy.ext.asyncio import create_async_engine
 
-    from .demo import DEMO_EMAIL
-    from .models import Event, Photographer
+    from .demo_clients import demo_slugs
 
     engine = create_async_engine(settings.database_url)
     try:
         async with engine.connect() as conn:
-            return list(await conn.scalars(
-                select(Event.slug).join(Photographer, Photographer.id == Event.photographer_id)
-                .where(Photographer.email == DEMO_EMAIL, Event.status == "released")
-                .order_by(Event.id)))
+            return list(await conn.scalars(demo_slugs()))
     finally:
         await engine.dispose()
 

@@ -7,6 +7,8 @@ messages it wrote and the replies written after its first message in that thread
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from sqlalchemy import and_, func, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, aliased
@@ -53,15 +55,18 @@ def add_client_comment(
     return comment
 
 
+# Built once: making an alias costs ~1 ms of column bookkeeping, on every gallery view.
+_MINE = aliased(Comment, name="own_comment")
+
+
 def visible_to(guest: Guest):
     """The condition on Comment rows (of this guest's contact) their browser may see."""
     if guest.verified:
         return true()
-    mine = aliased(Comment)
     first_own = (
-        select(func.min(mine.id))
-        .where(mine.contact_id == Comment.contact_id, mine.image_id == Comment.image_id,
-               mine.device_id == guest.device_id)
+        select(func.min(_MINE.id))
+        .where(_MINE.contact_id == Comment.contact_id, _MINE.image_id == Comment.image_id,
+               _MINE.device_id == guest.device_id)
         .scalar_subquery()
     )
     return or_(Comment.device_id == guest.device_id,
@@ -96,30 +101,28 @@ def thread(session: Session, guest: Guest, image_id: int) -> list[Comment]:
     return list(rows)
 
 
-async def commented_image_ids(session: AsyncSession, guest: Guest) -> dict[int, int]:
-    """image id -> number of messages in this client's thread on it."""
+@dataclass
+class Threads:
+    """This client's conversations in a gallery, as their browser may see them."""
+
+    counts: dict[int, int] = field(default_factory=dict)  # image id -> messages
+    unread: set[int] = field(default_factory=set)  # images with a reply not yet seen
+
+
+async def threads_of(session: AsyncSession, guest: Guest) -> Threads:
+    """One read: message counts per image, and where the photographer's reply is unread."""
     rows = await session.execute(
-        select(Comment.image_id, Comment.id).where(
+        select(Comment.image_id, Comment.author, Comment.read_by_client).where(
             Comment.event_id == guest.event_id, Comment.contact_id == guest.contact_id,
             visible_to(guest),
         )
     )
-    counts: dict[int, int] = {}
-    for image_id, _ in rows:
-        counts[image_id] = counts.get(image_id, 0) + 1
-    return counts
-
-
-async def unread_reply_image_ids(session: AsyncSession, guest: Guest) -> set[int]:
-    """Images where the photographer answered and this client has not looked yet."""
-    rows = await session.scalars(
-        select(Comment.image_id).where(
-            Comment.event_id == guest.event_id, Comment.contact_id == guest.contact_id,
-            Comment.author == "photographer", Comment.read_by_client.is_(False),
-            visible_to(guest),
-        )
-    )
-    return set(rows)
+    threads = Threads()
+    for image_id, author, read in rows:
+        threads.counts[image_id] = threads.counts.get(image_id, 0) + 1
+        if author == "photographer" and not read:
+            threads.unread.add(image_id)
+    return threads
 
 
 def mark_read_by_client(session: Session, guest: Guest, image_id: int) -> int:

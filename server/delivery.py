@@ -18,7 +18,7 @@ from zipstream import ZipStream
 from . import activity, brand, mail
 from .activity_report import favorites_of
 from .contacts import get_contact
-from .downloads import build_zip, safe_name
+from .downloads import allowed_sizes, build_zip, prepare, safe_name
 from .errors import DomainError, Invalid
 from .galleries import get_event
 from .media import MediaStore
@@ -166,13 +166,16 @@ def open_link(session: Session, secret: str, token: str) -> LinkedFiles:
     return LinkedFiles(event, images, data["c"])
 
 
-def link_zip(media: MediaStore, link: LinkedFiles) -> tuple[ZipStream, str]:
-    """The ZIP and its file name: disk work, so outside any unit of work."""
+async def link_zip(media: MediaStore, link: LinkedFiles) -> tuple[ZipStream, str]:
+    """The ZIP (the largest size the gallery offers) and its file name: disk work (a
+    missing high-res copy made in a thread), so outside any unit of work."""
     # Like the gallery's own ZIP: a title typed with quotes, slashes or a line break
     # must not reach the Content-Disposition header as is.
     title = " ".join(re.sub(r"[^\w\- ]+", "", " ".join(link.event.title.split())).split())
     title = safe_name(title[:60]).strip() or "gallery"
-    return build_zip(media, link.event, link.images), f"{title} - favorites.zip"
+    size = allowed_sizes(link.event)[0]
+    await prepare(media, link.images, size)
+    return build_zip(media, link.event, link.images, size), f"{title} - favorites.zip"
 
 
 def record_download(session: Session, link: LinkedFiles, size: int) -> None:
@@ -180,7 +183,7 @@ def record_download(session: Session, link: LinkedFiles, size: int) -> None:
     event = link.event
     session.add(Download(
         photographer_id=event.photographer_id, event_id=event.id, contact_id=link.contact_id,
-        kind="bulk", scope="favorites", size=event.download_size, bytes=size,
+        kind="bulk", scope="favorites", size=allowed_sizes(event)[0], bytes=size,
         file_count=len(link.images),
     ))
     activity.record(

@@ -10,6 +10,12 @@ dashboard, the comments inbox and the workflows' per-visitor emails exactly as a
 client would. Seeding is idempotent (`serve --demo` runs it on every start): a visitor who
 already has a device (passed the gate) is left alone.
 
+It reads like a real history, not a burst of "just now": the story spans about three weeks
+(the school gallery first, the wedding last, its final visitor minutes ago), each visitor's
+favorites, comments, the photographer's answer hours later, downloads, cart and order
+following one another. The script runs in seconds; a `Clock` notes when each step ran and
+when it happened in the story, then moves every timestamp the steps wrote (`_backdate`).
+
 The pictures are drawn with Pillow (sky gradients, hills, a sun, a few figures) so each
 looks different and thumbnails are worth looking at; names follow camera conventions.
 """
@@ -20,25 +26,38 @@ import io
 import logging
 import random
 import re
-from dataclasses import dataclass
-from datetime import timedelta
+from bisect import bisect_right
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from PIL import Image, ImageDraw, ImageFilter
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import auth, comments, conversations, devices, downloads, favorites, galleries, uploads
+from . import (
+    auth,
+    comments,
+    conversations,
+    devices,
+    downloads,
+    favorites,
+    galleries,
+    image_sets,
+    uploads,
+)
 from .db import Database
 from .errors import DomainError
 from .galleries import EventForm
 from .media import MediaStore
 from .models import (
+    Base,
     Contact,
     Device,
     Event,
     GalleryType,
     OutboundEmail,
     Photographer,
+    UTCDateTime,
     utcnow,
 )
 from .models import Image as GalleryImage
@@ -110,15 +129,24 @@ async def seed(db: Database, media: MediaStore, max_pixels: int,
         me_id = await session.scalar(
             select(Photographer.id).where(Photographer.email == DEMO_EMAIL))
     created = me_id is None
+    clock, acted = Clock(), 0
     if created:
         account = await auth.new_account(email=DEMO_EMAIL, name="Avery Stone",
                                          password=DEMO_PASSWORD)  # hashed before the unit
+        clock.mark("account")
         me_id, types = await db.write(_demo_account, account)
-        for index, (title, kind, prefix, start, count) in enumerate(GALLERIES):
+    # In story order (the school's first): each gallery (the first time), then its
+    # visitors, so that seq and time agree.
+    for index, (title, kind, prefix, start, count) in sorted(
+            enumerate(GALLERIES), key=lambda item: -STORY[item[1][1]][0]):
+        if created:
+            clock.mark(kind)
             await _seed_gallery(db, media, me_id, types[kind], title, kind, prefix, start,
                                 count if photos is None else min(count, photos), index,
                                 max_pixels)
-    await seed_visitors(db, media, me_id, base_url)
+        acted += await seed_visitors(db, media, me_id, base_url, clock, kind)
+    if acted or created:
+        await db.write(_backdate, me_id, clock.story())
     return DEMO_EMAIL, DEMO_PASSWORD, created
 
 
@@ -166,7 +194,9 @@ async def _seed_gallery(db, media, photographer_id, type_id, title, kind, prefix
         title=title, gallery_type_id=str(type_id),
         expires_on=(utcnow() + timedelta(days=60 + 30 * index)).date().isoformat(),
         event_date=(utcnow() - timedelta(days=7 + 10 * index)).date().isoformat(),
-        download_single=True, download_bulk=index != 2, download_size="original",
+        download_single=True, download_bulk=index != 2,
+        # The wedding lets its clients pick a size (a menu on each download button).
+        download_sizes=["original", "high", "web"] if index == 0 else ["original"],
     )
     event = await db.write(_released_gallery, photographer_id, form, kind)
     for n in range(count):
@@ -175,6 +205,29 @@ async def _seed_gallery(db, media, photographer_id, type_id, title, kind, prefix
                                      filename=f"{prefix}{start + n}.jpg", data=data,
                                      max_pixels=max_pixels)
         await uploads.process(db, media, image.id)
+    if kind in DEMO_SETS:
+        await db.write(_demo_sets, photographer_id, event.id, DEMO_SETS[kind])
+
+
+#: The wedding comes in chapters, as a wedding photographer delivers it: (set, photos).
+DEMO_SETS = {"Wedding": [("Getting ready", 10), ("Ceremony", 14), ("Portraits", 12),
+                         ("Reception", 12)]}
+
+
+def _demo_sets(session: Session, photographer_id: int, event_id: int,
+               chapters: list[tuple[str, int]]) -> None:
+    """The gallery's photos, in file name order, split into its sets in proportion (a
+    demo seeded with fewer photos still has every set; unit of work)."""
+    ids = list(session.scalars(select(GalleryImage.id).where(
+        GalleryImage.event_id == event_id).order_by(GalleryImage.filename)))
+    total, start, upto = sum(count for _, count in chapters), 0, 0
+    for name, count in chapters:
+        upto += count
+        end = round(len(ids) * upto / total)
+        chosen, start = ids[start:end], end
+        if chosen:
+            made = image_sets.create_set(session, photographer_id, event_id, name)
+            image_sets.move_images(session, photographer_id, event_id, chosen, made.id)
 
 
 # --- The galleries' visitors -------------------------------------------------------------
@@ -210,6 +263,13 @@ CART_LINES = [("5x7 print", {"Paper": "Lustre"}), ("8x10 print", {"Paper": "Meta
               ("Digital file — web size", {}),
               ("Gallery canvas", {"Size": "12x18", "Frame": "Black float frame"})]
 USER_AGENT = "Mozilla/5.0 (demo visitor)"
+#: Each gallery's visitors arrive between these many days ago (the story's windows: the
+#: school's picture day first, the wedding last; its last visitor is moved to just now).
+STORY = {"School": (23, 15), "Portrait": (14, 7), "Wedding": (5, 0.5)}
+#: Story time the account and galleries come before their first visitor.
+LEAD = {"account": timedelta(days=3), "gallery": timedelta(hours=20)}
+#: Columns that are not history (leases, retries, expiries): never moved.
+NOT_HISTORY = {"leased_until", "next_attempt_at", "expires_at", "event_date"}
 _VERIFY_LINK = re.compile(r"/verify/([A-Za-z0-9_-]+)")
 log = logging.getLogger(__name__)
 
@@ -227,19 +287,25 @@ class Gallery:
 
 
 async def seed_visitors(db: Database, media: MediaStore, photographer_id: int,
-                        base_url: str) -> int:
-    """Each demo visitor's activity, once: returns how many visitors acted this time."""
+                        base_url: str, clock: Clock, kind: str) -> int:
+    """Each visitor of the `kind` gallery acts, once: returns how many acted this time.
+    They arrive spread over the gallery's window of the story, one after the other."""
     found = await _demo_galleries(db, photographer_id)
-    acted, number = 0, 0
-    for kind, names in VISITORS.items():
-        for name in names:
-            number += 1
-            if kind not in found:
-                continue  # the photographer deleted or renamed that gallery
-            try:
-                acted += await _visit(db, media, found[kind], name, number, base_url)
-            except DomainError as exc:  # the photographer changed prices, coupons…
-                log.warning("demo visitor %s stopped early: %s", name, exc)
+    if kind not in found:
+        return 0  # the photographer deleted or renamed that gallery
+    # A visitor's number picks their script: fixed by their place in VISITORS.
+    numbers = {name: n for n, name in enumerate(
+        (name for names in VISITORS.values() for name in names), start=1)}
+    names, acted = VISITORS[kind], 0
+    first, last = (utcnow() - timedelta(days=d) for d in STORY[kind])
+    for index, name in enumerate(names):
+        planned = first + (last - first) * index / len(names)
+        clock.at(max(planned, (clock.now or planned) + timedelta(minutes=25)), kind)
+        try:
+            acted += await _visit(db, media, found[kind], name, numbers[name], base_url,
+                                  clock)
+        except DomainError as exc:  # the photographer changed prices, coupons…
+            log.warning("demo visitor %s stopped early: %s", name, exc)
     return acted
 
 
@@ -258,30 +324,37 @@ async def _demo_galleries(db: Database, photographer_id: int) -> dict[str, Galle
 
 
 async def _visit(db: Database, media: MediaStore, gallery: Gallery, name: str, number: int,
-                 base_url: str) -> int:
-    """One visitor's script, a unit of work per step as their browser would make them.
+                 base_url: str, clock: Clock) -> int:
+    """One visitor's script, a unit of work per step as their browser would make them,
+    each step a little (or, for the photographer's part, hours) after the one before.
     Deterministic per visitor, so the demo looks the same on every machine."""
     event, rnd = gallery.event, random.Random(number)
+    clock.rnd = random.Random(f"story-{number}")  # its own: the script's draws stay as they were
     email = visitor_email(name)
     guest = await db.write(_gate, event.id, email, name, base_url, number % 4 != 3)
     if guest is None:
         return 0  # seeded before
     images = gallery.images
     loved = rnd.sample(images, min(len(images), rnd.randint(3, 16)))
-    await db.write(_favorite, event.id, guest, [i.id for i in loved])
+    for image in loved:  # browsing: a favorite every minute or so
+        clock.after(20, 150)
+        await db.write(_favorite, event.id, guest, [image.id])
     kind = next(k for title, k, *_ in GALLERIES if title == event.title)
     if number % 2 == 1:
         for image in loved[:rnd.randint(1, 2)]:
+            clock.after(60, 600)
             await db.write(_comment, event.id, guest, image.id, rnd.choice(COMMENTS[kind]))
             if number % 3 != 1:  # some wait for an answer: the inbox has unread threads
+                clock.after(2 * 3600, 9 * 3600)  # the photographer answers later that day
                 await db.write(_reply, guest, image.id, rnd.choice(REPLIES), base_url)
     if number % 3 == 0 and event.download_single:
-        await _downloads(db, media, event, guest, loved[:rnd.randint(1, 3)])
+        await _downloads(db, media, event, guest, loved[:rnd.randint(1, 3)], clock)
     if number % 5 == 0 and event.download_bulk:
+        clock.after(120, 900)
         await _bulk_download(db, media, event, guest, loved)
     plan = CART_PLAN[number % len(CART_PLAN)]
     if plan is not None:
-        await _shop(db, event.id, guest, [i.id for i in loved], plan, base_url, rnd)
+        await _shop(db, event.id, guest, [i.id for i in loved], plan, base_url, rnd, clock)
     return 1
 
 
@@ -328,9 +401,10 @@ def _reply(session: Session, guest: Guest, image_id: int, body: str, base_url: s
 
 
 async def _downloads(db: Database, media: MediaStore, event: Event, guest: Guest,
-                     images: list[GalleryImage]) -> None:
+                     images: list[GalleryImage], clock: Clock) -> None:
     for image in images:
         file = downloads.single_file(media, event, image)  # disk: outside the unit
+        clock.after(30, 300)
 
         def record(session: Session, image_id: int = image.id,
                    file: downloads.FileDownload = file) -> None:
@@ -352,23 +426,29 @@ async def _bulk_download(db: Database, media: MediaStore, event: Event, guest: G
 
 
 async def _shop(db: Database, event_id: int, guest: Guest, image_ids: list[int], plan: str,
-                base_url: str, rnd: random.Random) -> None:
+                base_url: str, rnd: random.Random, clock: Clock) -> None:
     """Fill a cart and take it as far as `plan`: a checkout stage or an order's state."""
     lines = rnd.sample(CART_LINES, rnd.randint(1, 3))
+    clock.after(300, 2400)
     await db.write(_fill_cart, event_id, guest, image_ids, lines)
     if plan == "cart":
         return
+    clock.after(60, 600)
     await db.write(_cart_step, event_id, guest, "details")
     if plan == "details":
         return
     if rnd.random() < 0.5:
+        clock.after(20, 90)
         await db.write(_cart_step, event_id, guest, "coupon")
+    clock.after(60, 300)
     version = await db.write(_cart_step, event_id, guest, "review")
     if plan == "review":
         return
+    clock.after(30, 180)
     order_id = await db.write(_place, event_id, guest, version, base_url)
     steps = {"placed": [], "paid": ["paid"], "shipped": ["paid", "shipped"]}[plan]
-    for state in steps:
+    for state in steps:  # the studio's part: paid within hours, shipped the next day
+        clock.after(3600, 6 * 3600) if state == "paid" else clock.after(16 * 3600, 30 * 3600)
         await db.write(orders.set_state, guest.photographer_id, order_id, state)
 
 
@@ -404,3 +484,89 @@ def _place(session: Session, event_id: int, guest: Guest, version: int, base_url
     order = orders.place(session, session.get(Event, event_id), guest, version,
                          payments.DEFAULT, base_url)
     return order.id
+
+
+# --- The story's time ----------------------------------------------------------------------
+
+
+@dataclass
+class Clock:
+    """When each step of the seeding ran (real time) and when it happened in the story.
+
+    A step's rows carry the real time they were written at, between the step's start and
+    the next step's; `story()` pairs each step's start with its story time, and `_backdate`
+    moves every such timestamp by its step's difference: order within a step and across
+    steps is kept. The account and galleries are `mark`ed: their story time is set once
+    their first visitor's is known (a while before it)."""
+
+    anchors: list[tuple[datetime, datetime | None, str]] = field(default_factory=list)
+    now: datetime | None = None
+    rnd: random.Random = field(default_factory=lambda: random.Random(0))
+
+    def mark(self, what: str) -> None:
+        self.anchors.append((utcnow(), None, what))
+
+    def at(self, when: datetime, what: str = "") -> None:
+        self.now = when
+        self.anchors.append((utcnow(), when, what))
+
+    def after(self, low: float, high: float) -> None:
+        """The next step, `low` to `high` seconds of story after the last one."""
+        self.at(self.now + timedelta(seconds=self.rnd.uniform(low, high)))
+
+    def story(self) -> list[tuple[datetime, datetime]]:
+        """(real start, story time) per step, the last one a minute ago; the marked ones
+        `LEAD` before the first visitor of theirs (the account before the first of all)."""
+        timed = [(real, when, what) for real, when, what in self.anchors if when]
+        if not timed:
+            return []
+        shift = utcnow() - timedelta(minutes=1) - max(when for _, when, _ in timed)
+        first = {}
+        for _, when, what in timed:
+            first.setdefault(what, when)
+        start = min(first.values())
+        out: list[tuple[datetime, datetime]] = []
+        for real, when, what in self.anchors:
+            if when is None:
+                when = (start - LEAD["account"] if what == "account"
+                        else first.get(what, start) - LEAD["gallery"])
+            if out:  # never before the step that ran before it: seq and time agree
+                when = max(when, out[-1][1] - shift)
+            out.append((real, when + shift))
+        return out
+
+
+def _backdate(session: Session, photographer_id: int,
+              story: list[tuple[datetime, datetime]]) -> None:
+    """Move the studio's timestamps written during the seeding to the story's time (unit
+    of work): every table of the studio's, every history column (`NOT_HISTORY` aside).
+    What lies before the seeding or after now (planned work) stays as it is."""
+    if not story:
+        return
+    reals, end = [real for real, _ in story], utcnow()
+
+    def moved(value: datetime | None) -> datetime | None:
+        if value is None or not reals[0] <= value <= end:
+            return value
+        real, when = story[bisect_right(reals, value) - 1]
+        return when + (value - real)
+
+    for mapper in Base.registry.mappers:
+        table = mapper.local_table
+        if "photographer_id" not in table.c:
+            continue
+        columns = [prop.key for prop in mapper.column_attrs
+                   if isinstance(prop.columns[0].type, UTCDateTime)
+                   and prop.columns[0].name not in NOT_HISTORY]
+        if not columns:
+            continue
+        cls = mapper.class_
+        for row in session.scalars(select(cls).where(cls.photographer_id == photographer_id)):
+            for key in columns:
+                value = getattr(row, key)
+                if moved(value) != value:
+                    setattr(row, key, moved(value))
+                    if key == "released_at":  # a gallery goes out a couple of days after
+                        row.event_date = row.released_at - timedelta(days=2)
+    me = session.get(Photographer, photographer_id)
+    me.created_at = moved(me.created_at)

@@ -9,6 +9,13 @@ database, so the photographer's dashboard and Activity page move the way they do
 clients. One action every `interval` seconds; a new client arrives now and then (rarely
 enough to stay under the gate's per-address limit), and a refused action is reported and
 skipped, never fatal.
+
+The demo account's dashboard has a "Simulate a client" button (server/routes/
+demo_simulate.py) that runs this same `simulate` inside the web process against the app's
+own BASE_URL for a couple of minutes (`start_live`). One run per studio across every web
+process: a Redis key claimed with SET NX holds it (and says until when it runs); the run
+checks the key before each action, so "Stop" from any process ends it, and a crashed
+process leaves nothing stuck once the key's TTL runs out.
 """
 
 from __future__ import annotations
@@ -17,15 +24,21 @@ import asyncio
 import contextlib
 import html
 import json
+import logging
 import random
 import re
-from collections.abc import Callable
+import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import httpx
+from sqlalchemy import Select, select
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import WebSocketException
+
+from .demo import DEMO_EMAIL
+from .models import Event, Photographer, utcnow
 
 FIRST = ["Olivia", "Liam", "Ava", "Noah", "Mia", "Ethan", "Zoe", "Leo", "Chloe", "Mateo",
          "Nora", "Sam", "Ines", "Kai", "Ruby", "Omar"]
@@ -211,9 +224,11 @@ def new_identity(rnd: random.Random) -> tuple[str, str]:
 
 async def simulate(base_url: str, slugs: list[str], *, interval: float = 3.0,
                    actions: int | None = None, seed: int | None = None,
-                   say: Callable[[str], None] = print) -> int:
+                   say: Callable[[str], None] = print,
+                   until: Callable[[], Awaitable[bool]] | None = None) -> int:
     """Act as clients against `base_url` until cancelled (or after `actions` actions that
-    the server accepted); returns how many were accepted."""
+    the server accepted, or once `until()` says False); returns how many were accepted.
+    The CLI (`proofroom demo --simulate`) and the dashboard's button both run this."""
     if not slugs:
         raise ValueError("no galleries to visit")
     rnd = random.Random(seed)
@@ -221,7 +236,8 @@ async def simulate(base_url: str, slugs: list[str], *, interval: float = 3.0,
     done = refused = 0
     try:
         # With a count to reach, give up when the server refuses far more than it accepts.
-        while actions is None or (done < actions and refused <= 3 * actions):
+        while ((actions is None or (done < actions and refused <= 3 * actions))
+               and (until is None or await until())):
             client = None
             try:
                 if len(crowd) < CROWD and (not crowd or rnd.random() < 0.25):
@@ -253,3 +269,88 @@ async def simulate(base_url: str, slugs: list[str], *, interval: float = 3.0,
         for client in crowd:
             await client.leave()
     return done
+
+
+# --- The dashboard's "Simulate a client" button ------------------------------------------
+
+#: How long one press runs, and the pause between its actions.
+LIVE_SECONDS = 120
+LIVE_INTERVAL = 3.0
+log = logging.getLogger("proofroom.demo")
+#: Delete the run's key only while it is still that run's (a Stop and a new press in the
+#: meantime leave the new run alone).
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+def offered(photographer: Photographer | None) -> bool:
+    """Only the demo account (`proofroom serve --demo`'s) may simulate clients: it acts on
+    the studio's own galleries, with made-up example.net visitors."""
+    return photographer is not None and photographer.email == DEMO_EMAIL
+
+
+def demo_slugs(photographer_id: int | None = None) -> Select:
+    """The demo studio's galleries a simulated client can open (released, no password),
+    for the CLI (any demo) and the button (that studio alone)."""
+    query = (select(Event.slug).join(Photographer, Photographer.id == Event.photographer_id)
+             .where(Photographer.email == DEMO_EMAIL, Event.status == "released",
+                    Event.password_hash.is_(None))
+             .order_by(Event.id))
+    if photographer_id is not None:
+        query = query.where(Event.photographer_id == photographer_id)
+    return query
+
+
+def _key(photographer_id: int) -> str:
+    return f"proofroom:demo-simulation:{photographer_id}"
+
+
+def _claim(raw: bytes | str | None) -> dict | None:
+    try:
+        return json.loads(raw) if raw else None
+    except ValueError:
+        return None
+
+
+async def live_until(redis, photographer_id: int) -> datetime | None:
+    """When the studio's running simulation stops, or None when none runs."""
+    claim = _claim(await redis.get(_key(photographer_id)))
+    return datetime.fromisoformat(claim["ends_at"]) if claim else None
+
+
+async def start_live(redis, photographer_id: int, base_url: str, slugs: list[str], *,
+                     seconds: float = LIVE_SECONDS, interval: float = LIVE_INTERVAL
+                     ) -> tuple[datetime, asyncio.Task | None]:
+    """Start a simulation for the studio unless one already runs (in any process): when it
+    stops, and the new run's task (None when one was already running)."""
+    if not slugs:
+        raise ValueError("no galleries to visit")
+    key, token = _key(photographer_id), secrets.token_hex(8)
+    ends = utcnow() + timedelta(seconds=seconds)
+    claim = json.dumps({"token": token, "ends_at": ends.isoformat()})
+    claimed = await redis.set(key, claim, nx=True, ex=int(seconds) + 30)
+    if not claimed:
+        return (await live_until(redis, photographer_id) or ends), None
+
+    async def still_on() -> bool:
+        held = _claim(await redis.get(key))  # None after a Stop, another's after a re-press
+        return utcnow() < ends and held is not None and held.get("token") == token
+
+    async def run() -> None:
+        try:
+            await simulate(base_url, slugs, interval=interval, until=still_on,
+                           say=lambda line: log.info("demo simulation: %s", line))
+        except Exception:
+            log.exception("the demo simulation stopped on an error")
+        finally:
+            with contextlib.suppress(Exception):
+                await redis.eval(_RELEASE, 1, key, claim)
+
+    return ends, asyncio.create_task(run(), name=f"demo-simulation-{photographer_id}")
+
+
+async def stop_live(redis, photographer_id: int) -> None:
+    """End the studio's simulation: its run sees the key gone before its next action."""
+    await redis.delete(_key(photographer_id))

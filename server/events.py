@@ -19,7 +19,7 @@ KINDS: dict[str, str] = {
     "comment_added": "The client commented on an image.",
     "comment_replied": "The photographer replied in a comment thread.",
     "download_single": "The client downloaded one image.",
-    "download_bulk": "The client downloaded a ZIP of the gallery or of their favorites.",
+    "download_bulk": "The client downloaded a ZIP of the gallery, of a set or of their favorites.",
     "cart_updated": "The client's cart changed: items, value and checkout stage (SAVED CART).",
     "order_placed": "The client placed an order.",
     "order_updated": "The photographer moved an order on (paid, shipped, cancelled …).",

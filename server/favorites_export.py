@@ -25,6 +25,7 @@ class FavoriteLine:
     filename: str
     note: str
     favorited_at: datetime
+    set_name: str = ""  # the photo's set (server/image_sets.py), "" for none
 
 
 def stem(filename: str) -> str:
@@ -42,10 +43,13 @@ def render(fmt: str, favorites: Sequence[FavoriteLine]) -> str:
     if fmt == "csv":
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\r\n")
-        writer.writerow(["file_name", "client_note", "favorited_at"])
+        # A set column only for a gallery in sets: the sheet stays as it was otherwise.
+        sets = any(f.set_name for f in favorites)
+        writer.writerow(["file_name", "client_note", "favorited_at", *(["set"] if sets else [])])
         for f in favorites:
             writer.writerow([_safe_cell(f.filename), _safe_cell(f.note),
-                             f.favorited_at.strftime("%Y-%m-%d %H:%M:%S UTC")])
+                             f.favorited_at.strftime("%Y-%m-%d %H:%M:%S UTC"),
+                             *([_safe_cell(f.set_name)] if sets else [])])
         return out.getvalue()
     raise ValueError(f"unknown export format {fmt!r}")
 

@@ -17,16 +17,17 @@ from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from . import validation, watermark
+from . import downloads, validation, watermark
 from .errors import Invalid, NotFound
-from .models import Event, GalleryType, Image, utcnow
+from .models import Event, GalleryType, Image, Photographer, utcnow
 from .passwords import hash_password
 from .store import catalog
 from .workflows import planner
 from .workflows.models import Workflow
 
 DEFAULT_GALLERY_TYPES = ("Wedding", "Portrait", "School")
-DOWNLOAD_SIZES = {"original": "Original files", "web": "Web size (2048 px)"}
+#: What the editor's size checkboxes offer (server/downloads.py), in their order.
+DOWNLOAD_SIZES = downloads.SIZES
 
 
 def add_default_gallery_types(session: Session, photographer_id: int) -> None:
@@ -83,7 +84,8 @@ class EventForm:
     clear_password: bool = False
     download_single: bool = False
     download_bulk: bool = False
-    download_size: str = "original"
+    #: The sizes clients may pick from (DOWNLOAD_SIZES keys); None leaves them as they are.
+    download_sizes: list[str] | None = None
     download_pin: str = ""
     #: The store: None leaves it as it is (on for a new gallery).
     store_enabled: bool | None = None
@@ -102,6 +104,7 @@ class EventForm:
     watermark_text: str = ""
     watermark_position: str = "center"
     watermark_opacity: int = 35
+    watermark_kind: str = "text"  # text | logo (watermark.KINDS)
 
 
 async def gallery_password_hash(password: str) -> str | None:
@@ -155,9 +158,8 @@ def _apply_form(session: Session, event: Event, form: EventForm) -> None:
         event.password_hash = event.client_password = None
     event.download_single = form.download_single
     event.download_bulk = form.download_bulk
-    if form.download_size not in DOWNLOAD_SIZES:
-        raise Invalid("Download size must be original or web.")
-    event.download_size = form.download_size
+    if form.download_sizes is not None:
+        _apply_sizes(event, form.download_sizes)
     pin = (form.download_pin or "").strip()
     if pin and not re.fullmatch(r"\d{4}", pin):
         raise Invalid("The download PIN must be exactly 4 digits.", field="download_pin")
@@ -171,12 +173,25 @@ def _apply_form(session: Session, event: Event, form: EventForm) -> None:
     _apply_workflow(session, event, form)
 
 
+def _apply_sizes(event: Event, sizes: list[str]) -> None:
+    """The download sizes clients may pick from: at least one, each a known one."""
+    if not sizes:
+        raise Invalid("Pick at least one download size.", field="download_sizes")
+    if any(size not in DOWNLOAD_SIZES for size in sizes):
+        raise Invalid("Pick the download sizes from the list.", field="download_sizes")
+    event.download_sizes = downloads.sizes_value(sizes)
+    # The legacy single size, for an older Proofroom reading this database.
+    event.download_size = "web" if event.download_sizes == "web" else "original"
+
+
 def _apply_photos(session: Session, event: Event, form: EventForm) -> None:
     """How the gallery orders and marks its photos."""
     if form.watermark is not None:
+        studio = session.get(Photographer, event.photographer_id)
         for name, value in watermark.checked(form.watermark, form.watermark_text,
                                              form.watermark_position,
-                                             form.watermark_opacity).items():
+                                             form.watermark_opacity, form.watermark_kind,
+                                             bool((studio.brand or {}).get("logo"))).items():
             setattr(event, name, value)
     if form.photo_order is not None and event.id is not None:
         if form.photo_order != event.photo_order:

@@ -9,8 +9,8 @@ Python handles no per-photo row or object, and the HTML is one page of tiles.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 from markupsafe import Markup
 from sqlalchemy import Text, cast, func, literal_column, select
@@ -19,6 +19,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .galleries import photo_order
+from .image_sets import SetInfo, client_sets
 from .media import PREVIEW_SIZE, THUMB_SIZE
 from .models import Event, Image
 
@@ -35,6 +36,10 @@ class Grid:
     count: int
     images_json: Markup    # [{"id", "filename", "w", "h"}, …] of every photo, HTML-safe
     cover_id: int | None   # the hero's photo: the chosen cover if it shows, else the first
+    #: The sets the client sees (non-empty, in order) and the one the page opens on (?set=):
+    #: then the first page is that set's; every photo's set is its JSON's "s".
+    sets: list[SetInfo] = field(default_factory=list)
+    set_id: int | None = None
 
 
 def _ready(event: Event):
@@ -47,7 +52,7 @@ def _ready(event: Event):
 def _as_object(columns) -> tuple:
     """json_object's / json_build_object's arguments: keys inlined (PostgreSQL cannot type
     a bound key), then the columns."""
-    keys = [literal_column(f"'{key}'") for key in ("id", "filename", "w", "h")]
+    keys = [literal_column(f"'{key}'") for key in ("id", "filename", "w", "h", "s")]
     return tuple(x for pair in zip(keys, columns, strict=True) for x in pair)
 
 
@@ -57,31 +62,66 @@ async def _all_as_json(session: AsyncSession, event: Event, order: tuple) -> tup
         # As text: the driver would decode json into Python objects, only to re-encode.
         query = select(func.count(), cast(func.json_agg(aggregate_order_by(
             func.json_build_object(*_as_object(
-                (Image.id, Image.filename, Image.width, Image.height))), *order)), Text)
+                (Image.id, Image.filename, Image.width, Image.height, Image.set_id))),
+            *order)), Text)
         ).where(*_ready(event))
     else:
         # SQLite aggregates an ordered subquery in its order (it is not flattened).
-        rows = (select(Image.id, Image.filename, Image.width, Image.height)
+        rows = (select(Image.id, Image.filename, Image.width, Image.height, Image.set_id)
                 .where(*_ready(event)).order_by(*order).subquery())
         query = select(func.count(), func.json_group_array(
             func.json_object(*_as_object((rows.c.id, rows.c.filename, rows.c.width,
-                                          rows.c.height))), type_=Text))
+                                          rows.c.height, rows.c.set_id))), type_=Text))
     count, text = (await session.execute(query)).one()
     return count, text or "[]"
 
 
-async def grid(session: AsyncSession, event: Event) -> Grid:
-    """The gallery's ready photos in its order: the first page as rows, all as JSON."""
-    order = photo_order(await session.scalar(
-        select(Event.photo_order).where(Event.id == event.id)))
+async def grid(session: AsyncSession, event: Event, set_key: str | None = None) -> Grid:
+    """The gallery's ready photos in its order: the first page as rows, all as JSON.
+    `set_key` (the page's ?set=): a set of this gallery the page opens on, else ignored."""
+    order = photo_order(event.photo_order)  # the event was read in this session
+    sets = await client_sets(session, event)
+    set_id = next((s.id for s in sets if str(s.id) == set_key), None)
+    in_set = () if set_id is None else (Image.set_id == set_id,)
     first = list(await session.execute(
         select(Image.id, Image.filename, Image.width, Image.height)
-        .where(*_ready(event)).order_by(*order).limit(FIRST_PAGE)))
+        .where(*_ready(event), *in_set).order_by(*order).limit(FIRST_PAGE)))
     count, text = await _all_as_json(session, event, order)
     cover_id = event.cover_image_id and await session.scalar(
         select(Image.id).where(Image.id == event.cover_image_id, *_ready(event)))
     return Grid(first, count, Markup(text.translate(_HTML_SAFE)),
-                cover_id or (first[0].id if first else None))
+                cover_id or (first[0].id if first else None), sets, set_id)
+
+
+class Tile(NamedTuple):
+    """One tile of the page's HTML, its numbers worked out here (see gallery.html)."""
+
+    id: int
+    filename: str
+    w: int
+    h: int
+    ar: str         # CSS --ar, width / height
+    thumb_w: int    # srcset widths of the thumb and the preview
+    preview_w: int
+    sizes: str
+    fav: bool
+    threads: int
+    unread: bool
+
+
+def tiles(rows: list[Row], favs: set[int], threads: dict[int, int],
+          unread: set[int]) -> list[Tile]:
+    out = []
+    for row in rows:
+        # A photo not measured yet (0 x 0) keeps a landscape tile's space.
+        w, h = (row.width, row.height) if row.width and row.height else (3, 2)
+        ratio, long = w / h, max(w, h)
+        out.append(Tile(
+            row.id, row.filename, w, h, f"{ratio:.4f}", round(w * THUMB_SIZE / long),
+            round(w * PREVIEW_SIZE / long),
+            f"(max-width: 600px) {round(ratio * 160)}px, {round(ratio * 300)}px",
+            row.id in favs, threads.get(row.id, 0), row.id in unread))
+    return out
 
 
 def grid_context(grid: Grid, favs: set[int], threads: dict[int, int],
@@ -89,10 +129,10 @@ def grid_context(grid: Grid, favs: set[int], threads: dict[int, int],
     """gallery.html's grid: the first page of tiles, and every photo and this visitor's
     marks on them (favorites, comment counts, unread replies) for the page's JSON."""
     return {
-        "images": grid.first_page, "image_count": grid.count, "cover_id": grid.cover_id,
-        "favorites": favs, "threads": threads, "unread_replies": unread,
-        "images_json": grid.images_json,
+        "tiles": tiles(grid.first_page, favs, threads, unread), "image_count": grid.count,
+        "cover_id": grid.cover_id, "favorites": favs,
+        "images_json": grid.images_json, "sets": grid.sets, "set_id": grid.set_id,
         "state_json": {"favorites": sorted(favs), "threads": threads,
-                       "unread": sorted(unread), "page": FIRST_PAGE,
+                       "unread": sorted(unread), "page": FIRST_PAGE, "set": grid.set_id,
                        "sizes": {"thumb": THUMB_SIZE, "preview": PREVIEW_SIZE}},
     }

@@ -9,9 +9,11 @@ from pathlib import Path
 
 from .errors import NotFound
 
-VARIANTS = ("original", "thumb", "preview")
+#: "large": the high-res download (server/downloads.py), only for photos larger than it.
+VARIANTS = ("original", "thumb", "preview", "large")
 THUMB_SIZE = 400
 PREVIEW_SIZE = 2048
+LARGE_SIZE = 3600
 
 
 class MediaStore:
@@ -28,7 +30,7 @@ class MediaStore:
         return path
 
     def derived_key(self, storage_key: str) -> str:
-        """Thumbnails and previews are always JPEG, whatever the original was."""
+        """Thumbnails, previews and large copies are always JPEG, whatever the original was."""
         return storage_key.rsplit(".", 1)[0] + ".jpg"
 
     def variant_path(self, variant: str, storage_key: str) -> Path:

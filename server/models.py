@@ -182,6 +182,10 @@ class Event(Base):
     download_single: Mapped[bool] = mapped_column(Boolean, default=True)
     download_bulk: Mapped[bool] = mapped_column(Boolean, default=True)
     download_size: Mapped[str] = mapped_column(String(20), default="original")  # original | web
+    #: The sizes clients may pick from (server/downloads.py SIZES): a comma list in that
+    #: order, e.g. "original,web". Supersedes download_size, kept only as the legacy value.
+    download_sizes: Mapped[str] = mapped_column(String(40), default="original",
+                                                server_default="original")
     download_pin: Mapped[str | None] = mapped_column(String(4))
     cover_image_id: Mapped[int | None] = mapped_column(Integer)
     #: The store: off, or this gallery's price list (None: its gallery type's).
@@ -207,6 +211,9 @@ class Event(Base):
     watermark_position: Mapped[str] = mapped_column(String(12), default="center",
                                                     server_default="center")
     watermark_opacity: Mapped[int] = mapped_column(Integer, default=35, server_default="35")
+    #: text | logo (the studio's brand logo, Settings → Brand; its name's text without one).
+    watermark_kind: Mapped[str] = mapped_column(String(8), default="text",
+                                                server_default="text")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -235,6 +242,9 @@ class Image(Base):
     #: When the camera took it (EXIF DateTimeOriginal, the camera's clock, kept as if UTC):
     #: for ordering only. None: the file did not say.
     taken_at: Mapped[datetime | None]
+    #: The set (Ceremony, Reception …) it is shown in; None: in no set (server/image_sets.py).
+    set_id: Mapped[int | None] = mapped_column(
+        ForeignKey("image_sets.id", ondelete="SET NULL"), index=True)
     state: Mapped[str] = mapped_column(String(20), default="processing")  # processing|ready|failed
     error: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -243,6 +253,20 @@ class Image(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     leased_until: Mapped[datetime | None]
     next_attempt_at: Mapped[datetime | None]
+
+
+class ImageSet(Base):
+    """A set of a gallery's photos (Ceremony, Reception, Portraits …): the client sees each
+    non-empty one as a tab. Sets only filter; the gallery's photo order stays."""
+
+    __tablename__ = "image_sets"
+    __table_args__ = (Index("ix_image_sets_event_position", "event_id", "position"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    photographer_id: Mapped[int] = tenant_fk()
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(60))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Visit(Base):

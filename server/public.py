@@ -120,6 +120,41 @@ def find_guest(session: Session, guest: Guest | None) -> Guest | None:
     return replace(guest, verified=row.verified_at is not None)
 
 
+@dataclass(frozen=True)
+class Visitor:
+    """Who a gallery page is for: the checked guest, their contact, what the page calls
+    them, and whether this view counts as a visit (see touch_visit)."""
+
+    guest: Guest
+    contact: Contact
+    name: str
+    visit_due: bool
+
+
+async def find_visitor(session: AsyncSession, claimed: Guest | None) -> Visitor | None:
+    """find_guest(), the contact, the name and whether a visit is due, in one read: a
+    gallery view asks all four, and each query costs about as much as the page's work."""
+    if claimed is None or claimed.device_id is None:
+        return None
+    row = (await session.execute(
+        select(Device.verified_at, Device.name, Contact, Visit.last_at)
+        .join(Contact, Contact.id == Device.contact_id)
+        .outerjoin(Visit, (Visit.event_id == claimed.event_id)
+                   & (Visit.contact_id == Device.contact_id))
+        .where(Device.id == claimed.device_id,
+               Device.photographer_id == claimed.photographer_id,
+               Device.contact_id == claimed.contact_id,
+               Contact.photographer_id == claimed.photographer_id)
+    )).first()
+    if row is None:
+        return None
+    verified, contact = row.verified_at is not None, row.Contact
+    # A verified browser is the contact; an unverified one only the name typed in it.
+    name = (contact.name if verified else row.name) or contact.email
+    return Visitor(replace(claimed, verified=verified), contact, name,
+                   row.last_at is None or utcnow() - row.last_at >= VISIT_GAP)
+
+
 async def find_gallery(session: AsyncSession, slug: str) -> Event:
     if not storable(slug):  # never a slug (and PostgreSQL refuses NUL in a query)
         return check_open(None)
@@ -149,15 +184,6 @@ async def unlock(throttle: Throttle, event: Event, password: str, address: str) 
         await throttle.unlock_succeeded(event.id, address)
         return True
     return False
-
-
-async def visit_due(session: AsyncSession, guest: Guest) -> bool:
-    """Whether opening the gallery now counts as a visit (see touch_visit)."""
-    last = await session.scalar(
-        select(Visit.last_at).where(Visit.event_id == guest.event_id,
-                                    Visit.contact_id == guest.contact_id)
-    )
-    return last is None or utcnow() - last >= VISIT_GAP
 
 
 def touch_visit(session: Session, guest: Guest, *, force: bool = False,
@@ -199,23 +225,6 @@ def touch_visit(session: Session, guest: Guest, *, force: bool = False,
     if first:
         planner.visitor_acted(session, guest.event_id, guest.contact_id, "first_visit")
     return True
-
-
-async def guest_contact(session: AsyncSession, guest: Guest) -> Contact | None:
-    return await session.scalar(
-        select(Contact).where(
-            Contact.id == guest.contact_id, Contact.photographer_id == guest.photographer_id
-        )
-    )
-
-
-async def guest_name(session: AsyncSession, guest: Guest, contact: Contact) -> str:
-    """What the gallery page calls the visitor: the contact's name for a verified browser,
-    the name typed in this one otherwise (never someone else's name for the address)."""
-    if guest.verified:
-        return contact.name or contact.email
-    name = await session.scalar(select(Device.name).where(Device.id == guest.device_id))
-    return name or contact.email
 
 
 def gallery_image(session: Session, event: Event, image_id: int) -> Image:

@@ -28,8 +28,8 @@ from sqlalchemy.orm import Session
 from .errors import Invalid, NotFound
 from .events import tenant_channel
 from .galleries import find_event, photo_order
-from .imaging import check_upload, render_variant
-from .media import PREVIEW_SIZE, THUMB_SIZE, MediaStore
+from .imaging import check_upload, oriented_size, render_variant
+from .media import LARGE_SIZE, PREVIEW_SIZE, THUMB_SIZE, MediaStore
 from .models import Event, Image, utcnow
 from .outbox import outbox_of
 
@@ -193,6 +193,10 @@ def _render_all(media: MediaStore, storage_key: str) -> None:
     key = media.derived_key(storage_key)
     media.write("thumb", key, render_variant(data, THUMB_SIZE)[0])
     media.write("preview", key, render_variant(data, PREVIEW_SIZE)[0])
+    # The high-res download (server/downloads.py): a copy of its own only when the
+    # original is larger; a smaller one is served as it is. The size is read from the header.
+    if max(oriented_size(data)) > LARGE_SIZE:
+        media.write("large", key, render_variant(data, LARGE_SIZE)[0])
 
 
 async def list_images(

@@ -80,6 +80,9 @@ class World:
     #: after release), "banner" (a banner showing now), "action" (the email's pending
     #: ScheduledAction), "unsubscribe" (the visitor's unsubscribe link).
     flow: dict = field(default_factory=dict)
+    set_id: int = 1  # the gallery's one set (Sets bar routes)
+    #: The demo account logged in, for its own routes (/panel/demo/…); None elsewhere.
+    demo: object = None
 
 
 GALLERY_PASSWORD = "open sesame"
@@ -162,9 +165,12 @@ async def make_world(photographer, new_client, db) -> World:
                                        {"name": "Jane Client", "email": email})
     assert res.status_code == 303, res.text
     flow["unsubscribe"] = unsubscribe_path(db, photographer.photographer_id, contact_id)
+    res = await photographer.post_json(f"/panel/events/{event_id}/sets.json",
+                                       {"name": "Ceremony"})
+    assert res.status_code == 200, res.text
     return World(photographer, visitor, new_client(), event_id, slug, images[0]["id"],
                  images[1]["id"], contact_id, await verify_link_path(visitor, slug, email),
-                 store, flow)
+                 store, flow, res.json()["set"]["id"])
 
 
 # Path template -> (who posts, URL, "form" or "json", payload). Upload posts files.
@@ -185,6 +191,8 @@ def csrf_cases(w: World) -> dict[str, tuple]:
         "/panel/events/{event_id:int}/delete": (p, f"/panel/events/{e}/delete", "form", {}),
         "/panel/events/{event_id:int}/status": (p, f"/panel/events/{e}/status", "form",
                                                 {"status": "draft"}),
+        "/panel/demo/simulate": (w.demo or p, "/panel/demo/simulate", "json", {}),
+        "/panel/demo/simulate/stop": (w.demo or p, "/panel/demo/simulate/stop", "json", {}),
         "/panel/events/{event_id:int}/cover": (p, f"/panel/events/{e}/cover", "form",
                                                {"image_id": str(w.other_image_id)}),
         "/panel/events/{event_id:int}/photo-order": (
@@ -221,6 +229,23 @@ def csrf_cases(w: World) -> dict[str, tuple]:
         "/g/{slug}/verify/{token}": (v, w.verify_path, "form", {}),
         **store_cases(w),
         **workflow_cases(w),
+        **image_set_cases(w),
+    }
+
+
+def image_set_cases(w: World) -> dict[str, tuple]:
+    """The gallery page's Sets bar (server/routes/image_sets.py)."""
+    p, e, s = w.photographer, w.event_id, w.set_id
+    return {
+        "/panel/events/{event_id:int}/sets.json": (
+            p, f"/panel/events/{e}/sets.json", "json", {"name": "Forged Set"}),
+        "/panel/events/{event_id:int}/sets/order.json": (
+            p, f"/panel/events/{e}/sets/order.json", "json", {"ids": [s]}),
+        "/panel/events/{event_id:int}/sets/move.json": (
+            p, f"/panel/events/{e}/sets/move.json", "json", {"ids": [w.image_id], "set_id": s}),
+        "/panel/sets/{set_id:int}/rename.json": (
+            p, f"/panel/sets/{s}/rename.json", "json", {"name": "Forged Name"}),
+        "/panel/sets/{set_id:int}/delete.json": (p, f"/panel/sets/{s}/delete.json", "json", {}),
     }
 
 
@@ -380,8 +405,13 @@ def test_every_post_route_of_the_app_has_a_csrf_case():
 
 @pytest.mark.parametrize("route", POST_ROUTES)
 async def test_a_post_without_the_right_csrf_token_is_403_and_changes_nothing(
-        route, photographer, new_client, db):
+        route, photographer, new_client, db, server):
     world = await make_world(photographer, new_client, db)
+    if route.startswith("/panel/demo/"):  # the demo account's own routes: as the demo
+        from test_demo_activity import demo_login, seed_demo
+
+        await seed_demo(server)
+        world.demo = await demo_login(server, new_client)
     cases = csrf_cases(world)
     assert route in cases, f"no CSRF case for the new POST route {route}: add one"
     client, url, kind, payload = cases[route]
@@ -392,7 +422,8 @@ async def test_a_post_without_the_right_csrf_token_is_403_and_changes_nothing(
         "no token": await send(client, url, kind, payload, None),
         "wrong token": await send(client, url, kind, payload, "x" * 32),
     }
-    if client is world.photographer and (url.startswith("/panel") or url == "/logout"):
+    if client in (world.photographer, world.demo) and (url.startswith("/panel")
+                                                       or url == "/logout"):
         # Logged in, the token is the session's own: a cookie+field pair planted from
         # another browser (here the browser's own anonymous cookie value) does not match.
         attempts["a planted cookie+field pair"] = await send(
@@ -409,6 +440,8 @@ async def test_a_post_without_the_right_csrf_token_is_403_and_changes_nothing(
     # The control: with the right token the very same request goes through.
     res = await send(client, url, kind, payload, await client.csrf(url))
     assert res.status_code in (200, 303), (res.status_code, res.text[:300])
+    if world.demo is not None:  # the control started a simulation: the demo quiet again
+        assert (await world.demo.post_json("/panel/demo/simulate/stop")).status_code == 200
 
 
 # Gallery password ------------------------------------------------------------------------

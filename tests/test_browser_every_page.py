@@ -52,6 +52,11 @@ async def pages(db, photographer_id: int) -> dict[str, str]:
                             p=photographer_id)
     list_id = await scalar(db, "SELECT id FROM price_lists WHERE photographer_id = :p "
                                "LIMIT 1", p=photographer_id)
+    # The demo wedding comes in sets: its page, and its client gallery on its second set.
+    set_event, set_slug, set_id = (await rows(
+        db, "SELECT e.id, e.slug, s.id FROM image_sets s JOIN events e ON e.id = s.event_id "
+            "WHERE e.photographer_id = :p ORDER BY s.position LIMIT 1 OFFSET 1",
+        p=photographer_id))[0]
     event = f"/panel/events/{event_id}"
     flow = f"/panel/workflows/{workflow_id}"
     return {
@@ -69,7 +74,8 @@ async def pages(db, photographer_id: int) -> dict[str, str]:
         "orders": "/panel/store/orders", "order": f"/panel/store/orders/{order_id}",
         "workflows": "/panel/workflows", "workflow": flow,
         "banner-step": f"{flow}/steps/{step_id}", "sending-rules": "/panel/workflows/sending-rules",
-        "client-gallery": f"/g/{slug}",
+        "client-gallery": f"/g/{slug}", "gallery-page-sets": f"/panel/events/{set_event}",
+        "client-gallery-set": f"/g/{set_slug}?set={set_id}",
     }
 
 
@@ -109,6 +115,6 @@ async def test_every_page_fits_at_desktop_and_phone_width(browser, server, db, n
     for name, path in found.items():
         for width, height in WIDTHS:
             # The client gallery as a visitor sees it: no photographer's cookies.
-            jar = {} if name == "client-gallery" else cookies
+            jar = {} if name.startswith("client-gallery") else cookies
             problems += await look(browser, server, jar, name, path, width, height)
     assert problems == [], "\n".join(problems)

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 
 from conftest import Client, Server, rows, scalar, viewing_now
 
@@ -110,6 +111,53 @@ async def test_the_demo_fills_the_activity_report(server, db, new_client):
                             "WHERE photographer_id = :p AND state = 'pending'", p=pid) > 0
     page = (await me.get("/panel/activity")).text
     assert "Emma Carter" in page and "Jessica Nguyen" in page
+
+
+def _when(value) -> datetime:
+    """A timestamp as read with plain SQL: naive UTC (SQLite gives it as text)."""
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
+
+
+async def test_the_demo_history_is_spread_over_weeks(server, db):
+    """The seeded activity reads like a studio's real history: weeks of it, most recent
+    within the last days, nothing in the future, each step after the one it follows."""
+    await seed_demo(server)
+    pid = await demo_id(db)
+    now = datetime.now(UTC).replace(tzinfo=None)
+    stamps = [(_when(at), kind, contact) for at, kind, contact in await rows(
+        db, "SELECT at, kind, contact_id FROM activity_events WHERE photographer_id = :p "
+            "ORDER BY seq", p=pid)]
+    days = {at.date() for at, _, _ in stamps}
+    assert len(days) >= 10, sorted(days)
+    assert min(at for at, _, _ in stamps) <= now - timedelta(days=14)
+    assert max(at for at, _, _ in stamps) <= now
+    recent = [at for at, _, _ in stamps if at >= now - timedelta(days=3)]
+    assert len(recent) >= 10  # most recent within the last few days
+    # In the order they happened: a newer seq is never older.
+    ats = [at for at, _, _ in stamps]
+    assert ats == sorted(ats)
+    # Each visitor's visit comes before their favorites.
+    first_visit: dict[int, datetime] = {}
+    for at, kind, contact in stamps:
+        if kind == "visit":
+            first_visit.setdefault(contact, at)
+        if kind == "favorite_added":
+            assert contact in first_visit and first_visit[contact] <= at
+    # A reply comes after the comment it answers (hours later, not the same second).
+    threads = await rows(db, "SELECT contact_id, image_id, author, created_at FROM comments "
+                             "WHERE photographer_id = :p", p=pid)
+    asked: dict[tuple, datetime] = {}
+    for contact, image, author, at in sorted(threads, key=lambda r: _when(r[3])):
+        if author == "client":
+            asked.setdefault((contact, image), _when(at))
+        else:
+            assert _when(at) - asked[(contact, image)] >= timedelta(minutes=30)
+    # Galleries went out before their first visitor, after the day they were taken.
+    for released, event_date, first in await rows(
+            db, "SELECT e.released_at, e.event_date, min(v.first_at) FROM events e "
+                "JOIN visits v ON v.event_id = e.id WHERE e.photographer_id = :p "
+                "GROUP BY e.id, e.released_at, e.event_date", p=pid):
+        assert _when(event_date) < _when(released) < _when(first)
 
 
 async def test_seeding_again_duplicates_nothing(server, db):

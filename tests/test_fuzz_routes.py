@@ -188,6 +188,9 @@ async def world(photographer, new_client, db) -> World:
     res = await visitor.post_json(f"/g/{slug}/cart/items", line)
     assert res.status_code == 200, res.text
     (cart_line,) = res.json()["lines"]
+    res = await photographer.post_json(f"/panel/events/{event_id}/sets.json", {"name": "Fuzz"})
+    assert res.status_code == 200, res.text
+    set_id = res.json()["set"]["id"]  # the Sets bar's routes (server/routes/image_sets.py)
     stranger = new_client()
     await stranger.csrf()
     return World(photographer, visitor, stranger, {
@@ -196,7 +199,7 @@ async def world(photographer, new_client, db) -> World:
         "list_id": str(prices["list"]), "item_id": str(prices["print"]),
         "coupon_id": str(coupon_id), "line_id": str(cart_line["id"]),
         "order_id": str(order_id), "workflow_id": str(workflow_id), "step_id": str(step_id),
-        "action_id": str(action_id), "kind": "view",
+        "action_id": str(action_id), "kind": "view", "set_id": str(set_id),
         "key": "0123456789abcdef.png",  # a studio logo's key (none uploaded here: a 404)
     })
 

@@ -123,7 +123,7 @@ PARAM_KINDS = {
     "order_id": "orders", "cart_id": "carts", "workflow_id": "workflows",
     "list_id": "price_lists", "item_id": "price_items", "coupon_id": "coupons",
     "step_id": "workflow_steps", "action_id": "scheduled_actions",
-    "slug": "events",
+    "set_id": "image_sets", "slug": "events",
 }
 #: A bare `{id}` names the object of the path segment before it.
 ID_SEGMENTS = {
@@ -140,9 +140,11 @@ VALUE_PARAMS = {"variant": ("thumb", "preview", "original")}
 OBJECT_QUERY = {"event": "events", "image": "images", "contact": "contacts",
                 "gallery_type": "gallery_types",
                 # an email step's preview renders for ?contact= and ?gallery= (an event)
-                "gallery": "events"}
+                "gallery": "events",
+                "set": "image_sets"}  # the client gallery's set tab, a set's ZIP
 PLAIN_QUERY = {"q", "sort", "dir", "page", "tab", "format", "sent", "unread", "next", "saved",
-               "scope", "kind", "state", "preset", "done", "fragment"}
+               "scope", "kind", "state", "preset", "done", "fragment",
+               "size"}  # a download's size (original | high | web)
 
 #: Form/JSON fields read in server/routes/: those that name an object, and plain ones with
 #: the value B sends (None: not sent). Plain values are valid, so a request that would
@@ -152,12 +154,15 @@ OBJECT_FIELDS = {"gallery_type_id": "gallery_types", "image_id": "images",
                  "assign": "gallery_types", "price_list_id": "price_lists",
                  "content_item": "price_items", "workflow_id": "workflows",
                  # a step's test send renders for the posted contact and gallery (an event)
-                 "contact": "contacts", "gallery": "events"}
+                 "contact": "contacts", "gallery": "events",
+                 "set_id": "image_sets"}  # "Move to set"
 PLAIN_FIELDS = {
     "csrf_token": None, "files": None, "clear_password": None,
     "title": "Intruder gallery", "event_date": "", "expires_on": "", "password": "",
     "download_single": "on", "download_bulk": "on", "download_size": "original",
+    "download_sizes": "original",
     "download_pin": "", "status": "released", "name": "Intruder Name",
+    "watermark_kind": "text",
     "business_name": "Intruder Studio", "current_password": "not the password",
     "new_password": "intruder password 123", "confirm_password": "intruder password 123",
     "email": "intruder@example.com", "body": "Intruder text", "on": "on", "pin": "",
@@ -220,6 +225,8 @@ OWN_POST_EXPECT = {
 OWN_GET_EXPECT = {
     "/panel/workflows/{workflow_id:int}/steps/{step_id:int}/preview": 404,
     "/panel/workflows/{workflow_id:int}/steps/{step_id:int}/preview/email": 404,
+    # The simulated client is the demo account's alone: B is not it (tests/test_demo_simulate.py)
+    "/panel/demo/simulate": 403,
 }
 
 #: B's own GET pages that are a redirect (to the page they stand for), not a 200.
@@ -614,6 +621,16 @@ async def owners_history(owner: Client, new_client, db, schema: dict) -> Tenant:
     assert res.status_code == 200, res.text
     assert (await visitor.get(f"{gallery}/download")).status_code == 200
     assert (await visitor.get(f"/g/{slug}/download.zip?scope=all")).status_code == 200
+    # A set holding the favorite, downloaded as a ZIP (its name is in the activity).
+    set_name = f"Setq{tag}"
+    res = await owner.post_json(f"/panel/events/{event_id}/sets.json", {"name": set_name})
+    assert res.status_code == 200, res.text
+    set_id = res.json()["set"]["id"]
+    res = await owner.post_json(f"/panel/events/{event_id}/sets/move.json",
+                                {"ids": [image_id], "set_id": set_id})
+    assert res.status_code == 200, res.text
+    res = await visitor.get(f"/g/{slug}/download.zip?scope=set&set={set_id}")
+    assert res.status_code == 200, res.text
     # A cart, then an order (the cart stays, emptied: the Activity report's SAVED CART).
     res = await visitor.post_json(f"/g/{slug}/cart/items", {
         "item_id": prices["print"], "image_id": image_id, "choices": {"Paper": "Lustre"}})
@@ -646,7 +663,7 @@ async def owners_history(owner: Client, new_client, db, schema: dict) -> Tenant:
         "gallery_types": type_id, "comments": comment_id, "slug": slug})
     return Tenant(owner, ids, [title, slug, type_name, email, email.split("@")[0], name,
                                comment, reply, token, owner.email, *names, coupon, address,
-                               flow_name, subject, bride, bride_email],
+                               flow_name, subject, bride, bride_email, set_name],
                   gallery_page)
 
 
@@ -663,6 +680,8 @@ async def own_world(me: Client, new_client, db, schema: dict) -> Tenant:
     event_id, slug, images = await released_gallery(me, n_images=2, title=f"Own {tag}",
                                                     gallery_type_id=str(type_id))
     await gallery_client(me, event_id, "Own Bride", f"own-bride-{tag}@example.com")
+    res = await me.post_json(f"/panel/events/{event_id}/sets.json", {"name": f"Own set {tag}"})
+    assert res.status_code == 200, res.text
     # B's own store (price list before the gallery is first opened, coupon, cart, order),
     # so the store's routes are also tried with B's ids mixed with A's.
     prices = await seed_price_list(db, me.photographer_id, event_id)

@@ -21,6 +21,7 @@ from .. import (
     delivery,
     favorites_export,
     galleries,
+    image_sets,
     mail,
     presence,
 )
@@ -95,19 +96,23 @@ async def detail_page(request: Request) -> Response:
         }.get(tab)
         rows = await items(session, pid, event_id, contact_id) if items else []
         cart = await _cart_tab(session, found, pid) if tab == "cart" else None
+        by_set = (await image_sets.favorites_by_set(session, pid, event_id, contact_id)
+                  if tab == "favorites" and rows else [])
+        by_set_names = await image_sets.set_names(session, pid, event_id) if by_set else {}
         currency = (await session.run_sync(carts.terms_of, pid)).currency
         sent_files = (await delivery.last_sent(session, pid, event_id, contact_id)
                       if sent else None)
         last_seq = await activity.latest_seq(session, pid)
     exports = {}
     if tab == "favorites":
-        lines = _lines(rows)
+        lines = _lines(rows, by_set_names)
         exports = {fmt: favorites_export.render(fmt, lines) for fmt in favorites_export.FORMATS}
     return render(request, "panel/activity_detail.html", {
         "d": found, "tab": tab, "rows": rows, "exports": exports,
         "formats": favorites_export.FORMATS, "sent": sent, "last_seq": last_seq,
         "sent_files": sent_files, "mail_off": not services(request).settings.smtp_url,
         "cart": cart, "currency": currency, "order_labels": orders.STATE_LABELS,
+        "by_set": by_set,
     })
 
 
@@ -121,8 +126,10 @@ async def _cart_tab(session, found: activity_report.Detail, pid: int) -> dict:
                                                       found.contact.id)}
 
 
-def _lines(favorite_rows) -> list[FavoriteLine]:
-    return [FavoriteLine(image.filename, fav.note, fav.created_at) for fav, image in favorite_rows]
+def _lines(favorite_rows, set_names: dict[int, str] | None = None) -> list[FavoriteLine]:
+    names = set_names or {}
+    return [FavoriteLine(image.filename, fav.note, fav.created_at,
+                         names.get(image.set_id, "")) for fav, image in favorite_rows]
 
 
 @login_required
@@ -134,7 +141,8 @@ async def export(request: Request) -> Response:
     async with services(request).db.reader() as session:
         found = await activity_report.detail(session, pid, event_id, contact_id)
         rows = await activity_report.favorites_of(session, pid, event_id, contact_id)
-    body = favorites_export.render(fmt, _lines(rows))
+        names = await image_sets.set_names(session, pid, event_id)
+    body = favorites_export.render(fmt, _lines(rows, names))
     name = f"{found.contact.email.split('@')[0]}-favorites-{fmt}.{favorites_export.extension(fmt)}"
     media_type = "text/csv" if fmt == "csv" else "text/plain"
     return PlainTextResponse(body, media_type=f"{media_type}; charset=utf-8", headers={
@@ -179,7 +187,7 @@ async def favorites_link(request: Request) -> Response:
                                                     "studio": exc.studio},
                       status_code=exc.status_code)
     # The ZIP reads the files' sizes: disk work, between the read and the write.
-    stream, filename = delivery.link_zip(svc.media, link)
+    stream, filename = await delivery.link_zip(svc.media, link)
     await write(request, delivery.record_download, link, len(stream))
     return StreamingResponse(stream, media_type="application/zip", headers={
         "Content-Length": str(len(stream)), "Content-Disposition": content_disposition(filename),

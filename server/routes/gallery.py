@@ -20,6 +20,7 @@ from .. import (
     favorites,
     galleries,
     gallery_grid,
+    image_sets,
     public,
     throttle,
     watermark,
@@ -98,9 +99,8 @@ async def banners_json(request: Request) -> Response:
         event = await public.find_gallery(session, inputs.path_slug(request))
         if not unlocked(request, event):
             raise Forbidden("This gallery needs its password.")
-        guest = await session.run_sync(public.find_guest, guest_of(request, event))
-        contact = await public.guest_contact(session, guest) if guest else None
-        shown = await session.run_sync(_banners, event, contact,
+        visitor = await public.find_visitor(session, guest_of(request, event))
+        shown = await session.run_sync(_banners, event, visitor and visitor.contact,
                                        services(request).settings.base_url)
     return JSONResponse(shown, headers={"Cache-Control": "no-store"})
 
@@ -128,32 +128,28 @@ async def gallery_page(request: Request) -> Response:
         _logged_for(request, event)
         if not unlocked(request, event):
             return render(request, "gallery/password.html", {"event": event, "error": None})
-        guest = await session.run_sync(public.find_guest, guest_of(request, event))
-        contact = await public.guest_contact(session, guest) if guest else None
-        guest = guest if contact else None
-        name = await public.guest_name(session, guest, contact) if guest else ""
-        due = guest is not None and await public.visit_due(session, guest)
-        grid = await gallery_grid.grid(session, event)
+        visitor = await public.find_visitor(session, guest_of(request, event))
+        guest, contact = (visitor.guest, visitor.contact) if visitor else (None, None)
+        grid = await gallery_grid.grid(session, event, request.query_params.get("set"))
         favs = await favorites.favorite_ids(session, guest) if guest else set()
-        threads = await comments.commented_image_ids(session, guest) if guest else {}
-        unread = await comments.unread_reply_image_ids(session, guest) if guest else set()
-        last_seq = await activity.latest_seq(session, event.photographer_id) if guest else 0
+        threads = await comments.threads_of(session, guest) if guest else comments.Threads()
         photographer = await public.photographer_of(session, event)
+        last_seq = photographer.last_event_seq if guest else 0
         shown = await session.run_sync(_banners, event, contact, svc.settings.base_url)
     # A page view is a pure read; it writes only on a first visit or a return after a
     # break. The page stays out of that write: a write unit would take SQLite's writer for
     # every view, and on PostgreSQL it is READ COMMITTED, not the page's one snapshot.
     # touch_visit re-reads the visit row in the write, so a racing view records nothing.
-    if due:
+    if visitor and visitor.visit_due:
         await write(request, public.touch_visit, guest)
     return render(request, "gallery/gallery.html", {
-        **gallery_grid.grid_context(grid, favs, threads, unread),
+        **gallery_grid.grid_context(grid, favs, threads.counts, threads.unread),
         "event": event, "last_seq": last_seq, "guest": contact, "photographer": photographer,
         "brand": brand.brand_of(photographer), "pin_ok": pin_ok(request, event),
         # An unverified browser sees only its own doings: say where the link went.
         "verify_sent_to": devices.mask_email(contact.email)
         if guest is not None and not guest.verified else None,
-        "guest_name": name, "banners": shown,
+        "guest_name": visitor.name if visitor else "", "banners": shown,
     })
 
 
@@ -166,10 +162,9 @@ async def gallery_marks(request: Request) -> Response:
     async with services(request).db.reader() as session:
         guest = await session.run_sync(_known_guest, claimed)
         favs = await favorites.favorite_ids(session, guest)
-        threads = await comments.commented_image_ids(session, guest)
-        unread = await comments.unread_reply_image_ids(session, guest)
-    return JSONResponse({"favorites": sorted(favs), "threads": threads,
-                         "unread": sorted(unread)}, headers={"Cache-Control": "no-store"})
+        threads = await comments.threads_of(session, guest)
+    return JSONResponse({"favorites": sorted(favs), "threads": threads.counts,
+                         "unread": sorted(threads.unread)}, headers={"Cache-Control": "no-store"})
 
 
 @login_required
@@ -355,6 +350,13 @@ async def pin(request: Request) -> Response:
     return response
 
 
+def _download_size(request: Request, event: Event) -> str:
+    """The size the client picked (`?size=`), if this gallery offers it; none: its largest."""
+    asked = inputs.choice(request.query_params, "size", "Download size", downloads.SIZES,
+                          default="")
+    return downloads.offered_size(event, asked)
+
+
 def _refuse_head(request: Request) -> None:
     """A HEAD (download managers probe with one) must not count as a download."""
     if request.method == "HEAD":
@@ -366,6 +368,7 @@ async def download_one(request: Request) -> Response:
     svc = services(request)
     event = await _open(request)
     claimed, ok = _claimed_guest(request, event), pin_ok(request, event)
+    size = _download_size(request, event)
 
     def allowed(session: Session) -> Image:
         _known_guest(session, claimed)
@@ -373,10 +376,12 @@ async def download_one(request: Request) -> Response:
 
     async with svc.db.reader() as session:
         image = await session.run_sync(allowed)
-    file = downloads.single_file(svc.media, event, image)  # disk: outside the write
+    await downloads.prepare(svc.media, [image], size)  # a missing high-res copy: a thread
+    file = downloads.single_file(svc.media, event, image, size)  # disk: outside the write
 
     def record(session: Session) -> None:
-        downloads.record_single(session, event, _known_guest(session, claimed), image.id, file)
+        downloads.record_single(session, event, _known_guest(session, claimed), image.id, file,
+                                size)
 
     await write(request, record)
     return FileResponse(file.path, filename=file.filename,
@@ -389,14 +394,18 @@ async def download_zip(request: Request) -> Response:
     event = await _open(request)
     claimed = _claimed_guest(request, event)
     scope = inputs.choice(request.query_params, "scope", "Download scope",
-                          ("all", "favorites"), default="all")
+                          ("all", "favorites", "set"), default="all")
+    label = ""
+    if scope == "set":  # ?set=<id>: a set of this gallery (else a 404 before the lease)
+        scope, label = await _set_scope(request, event)
+    size = _download_size(request, event)
     # A slot per visitor and per gallery, held until the stream ends or the client leaves.
     # The lease (Redis) stays outside the write; the cookie's ids are the ones the
     # database check below confirms (or the lease is released on its refusal).
     lease = await throttle.of(request).bulk_download(
         event.id, f"{claimed.photographer_id}:{claimed.contact_id}")
     try:
-        stream = await _zip(request, event, claimed, scope)
+        stream = await _zip(request, event, claimed, scope, size)
     except BaseException:
         await lease.release()
         raise
@@ -405,15 +414,25 @@ async def download_zip(request: Request) -> Response:
         headers={
             "Content-Length": str(len(stream)),
             "Content-Disposition": downloads.content_disposition(
-                downloads.zip_name(event, scope)),
+                downloads.zip_name(event, scope, label)),
             "Cache-Control": "private, no-store",
         },
     )
 
 
-async def _zip(request: Request, event: Event, claimed: Guest, scope: str) -> ZipStream:
-    """The ZIP of `scope` for this visitor, its download logged. Its files are read (each
-    one's size) between the read that picks them and the write that logs them."""
+async def _set_scope(request: Request, event: Event) -> tuple[str, str]:
+    """A set's ZIP: its download scope ("set:<id>", image_sets.SCOPE_PREFIX) and name."""
+    set_id = inputs.row_id(request.query_params, "set", "Pick a set to download.")
+    async with services(request).db.reader() as session:
+        chosen = await session.run_sync(image_sets.gallery_set, event, set_id)
+    return f"{image_sets.SCOPE_PREFIX}{chosen.id}", chosen.name
+
+
+async def _zip(request: Request, event: Event, claimed: Guest, scope: str,
+               size: str) -> ZipStream:
+    """The ZIP of `scope` at `size` for this visitor, its download logged. Its files are
+    made if missing and read (each one's size) between the read that picks them and the
+    write that logs them."""
     svc, ok = services(request), pin_ok(request, event)
 
     def pick(session: Session) -> list[Image]:
@@ -422,11 +441,12 @@ async def _zip(request: Request, event: Event, claimed: Guest, scope: str) -> Zi
 
     async with svc.db.reader() as session:
         images = await session.run_sync(pick)
-    stream = downloads.build_zip(svc.media, event, images)
+    await downloads.prepare(svc.media, images, size)
+    stream = downloads.build_zip(svc.media, event, images, size)
 
     def record(session: Session) -> None:
         downloads.record_bulk(session, event, _known_guest(session, claimed), scope,
-                              len(images), len(stream))
+                              len(images), len(stream), size)
 
     await write(request, record)
     return stream
@@ -438,12 +458,13 @@ async def gallery_media(request: Request) -> Response:
     event = await _open(request)
     async with svc.db.reader() as session:
         image = await session.run_sync(public.gallery_image, event, _image_id(request))
-        studio = (await public.photographer_of(session, event)
-                  if event.watermark and not event.watermark_text else None)
+        studio = (await public.photographer_of(session, event) if event.watermark and (
+            not event.watermark_text or event.watermark_kind == "logo") else None)
     path = svc.media.variant_path(variant, image.storage_key)
     if not path.is_file():
         raise NotFound()
-    mark = watermark.mark_of(event, studio.business_name or studio.name if studio else "")
+    mark = watermark.mark_of(event, studio.business_name or studio.name if studio else "",
+                             (studio.brand or {}).get("logo") if studio else None)
     if mark is not None:
         path = await watermark.marked_file(svc.media, variant, image.storage_key, mark)
     return FileResponse(path, headers={"Cache-Control": "private, max-age=86400"})

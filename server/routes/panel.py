@@ -8,7 +8,16 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from .. import activity, contacts, conversations, galleries, uploads, watermark
+from .. import (
+    activity,
+    contacts,
+    conversations,
+    demo_clients,
+    galleries,
+    image_sets,
+    uploads,
+    watermark,
+)
 from ..activity_report import recent as recent_activity
 from ..dashboard import summary as dashboard_summary
 from ..errors import Invalid
@@ -37,8 +46,7 @@ async def _event_form(form) -> EventForm:
         clear_password=inputs.flag(form, "clear_password", "Remove password"),
         download_single=inputs.flag(form, "download_single", "Single downloads"),
         download_bulk=inputs.flag(form, "download_bulk", "Bulk downloads"),
-        download_size=inputs.choice(form, "download_size", "Download size", DOWNLOAD_SIZES,
-                                    default="original"),
+        download_sizes=_download_sizes(form),
         download_pin=inputs.text(form, "download_pin", "Download PIN", max_len=20),
         # The store fieldset: a field that is not posted leaves its setting as it is.
         store_enabled=inputs.flag(form, "store_enabled", "Store", default=None),
@@ -47,6 +55,26 @@ async def _event_form(form) -> EventForm:
         **_workflow_fields(form),
         **_photo_fields(form),
     )
+
+
+def _download_sizes(form) -> list[str] | None:
+    """The checked download sizes. The editor posts an empty `download_sizes` beside its
+    checkboxes, so none checked is an empty list (refused), not "not posted" (None:
+    unchanged). A single legacy `download_size` (original | web) still sets that one."""
+    if "download_sizes" in form:
+        return [v for v in form.getlist("download_sizes") if v != ""]  # the service checks
+    if form.get("download_size") is None:
+        return None
+    return [inputs.choice(form, "download_size", "Download size", ("original", "web"),
+                          default="original")]
+
+
+def _posted(form) -> dict:
+    """The form as posted, for the editor shown again: every checked size, not the last."""
+    posted = dict(form)
+    if "download_sizes" in form:
+        posted["download_sizes"] = form.getlist("download_sizes")
+    return posted
 
 
 def _photo_fields(form) -> dict:
@@ -62,6 +90,8 @@ def _photo_fields(form) -> dict:
                                             watermark.POSITIONS, default="center"),
         "watermark_opacity": inputs.number(form, "watermark_opacity", "Watermark opacity",
                                            default=35, low=10, high=90),
+        "watermark_kind": inputs.choice(form, "watermark_kind", "Watermark", watermark.KINDS,
+                                        default="text"),
     }
 
 
@@ -85,6 +115,7 @@ async def dashboard(request: Request) -> Response:
         last_seq = await activity.latest_seq(session, me_id(request))  # the same snapshot
     return render(request, "panel/dashboard.html", {
         "events": events, "summary": summary, "feed": feed, "last_seq": last_seq,
+        "demo_simulate": demo_clients.offered(request.state.photographer),
     })
 
 
@@ -121,7 +152,7 @@ async def event_new(request: Request) -> Response:
         event = await write(request, galleries.new_event, me_id(request), fields)
     except Invalid as exc:
         # Never an empty dict: the template reads an empty one as "no post, use the event".
-        return await _editor(request, None, exc.message, {"title": "", **dict(form)},
+        return await _editor(request, None, exc.message, {"title": "", **_posted(form)},
                              status=400)
     return RedirectResponse(f"/panel/events/{event.id}", status_code=303)
 
@@ -137,7 +168,7 @@ async def event_edit(request: Request) -> Response:
         # No reader first: update_event finds the gallery (or 404s) in the write itself.
         await write(request, galleries.update_event, me_id(request), event_id, fields)
     except Invalid as exc:
-        return await _editor(request, event_id, exc.message, dict(form), status=400)
+        return await _editor(request, event_id, exc.message, _posted(form), status=400)
     return RedirectResponse(f"/panel/events/{event_id}", status_code=303)
 
 
@@ -155,8 +186,10 @@ async def detail_page(request: Request, event_id: int, clients_error: str | None
         types = {t.id: t.name for t in await galleries.gallery_types(session, me_id(request))}
         comment_counts = await conversations.counts_by_image(session, me_id(request), event_id)
         gallery_clients = await session.run_sync(clients.list_clients, me_id(request), event_id)
+        sets = await image_sets.panel_sets(session, me_id(request), event_id)
         last_seq = await activity.latest_seq(session, me_id(request))
     return render(request, "panel/event_detail.html", {
+        "sets": sets, "max_sets": image_sets.MAX_SETS,
         "event": event, "images": images, "type_name": types.get(event.gallery_type_id, ""),
         "comment_counts": comment_counts, "last_seq": last_seq,
         "share_url": f"{services(request).settings.base_url}/g/{event.slug}",

@@ -7,6 +7,7 @@
 // grid), so the favorites view, the lightbox and live replies work on photos not yet built:
 // the marks live in `favs`/`threadCounts`/`unread`, tiles only show them.
 import { chatBubble, postJSON, toast } from './common.js';
+import { chooseSize, withSize } from './download_sizes.js';
 
 const data = JSON.parse(document.getElementById('gallery-data').textContent);
 const base = `/g/${data.slug}`;
@@ -18,8 +19,16 @@ const indexOf = new Map(images.map((img, i) => [img.id, i]));
 const favs = new Set(marks.favorites.filter((id) => indexOf.has(id)));
 const threadCounts = new Map(Object.entries(marks.threads).map(([id, n]) => [Number(id), n]));
 const unread = new Set(marks.unread);
+// Sets: the set shown (null: every photo). A set only filters: its photos keep the
+// gallery's order, and the grid, favorites and lightbox all work within it.
+let setId = marks.set || null;
+const inSet = (index) => setId === null || images[index].s === setId;
 const built = [];  // index -> its tile, once built
-grid.querySelectorAll('.tile').forEach((t) => { built[Number(t.dataset.index)] = t; });
+// The page's tiles are the first page of the set it opened on: placed by their photo.
+grid.querySelectorAll('.tile').forEach((t) => {
+  const index = indexOf.get(Number(t.dataset.imageId));
+  t.dataset.index = index; built[index] = t;
+});
 let frontier = built.length;  // the "all" view shows photos [0, frontier)
 let known = data.known;
 let pinRequired = data.pinRequired;
@@ -163,7 +172,7 @@ const gridChanged = () => document.dispatchEvent(new CustomEvent('proofroom:grid
 function showThrough(n) {
   const end = Math.min(n, images.length);
   if (end <= frontier) return;
-  for (let i = frontier; i < end; i += 1) ensureTile(i);
+  for (let i = frontier; i < end; i += 1) if (inSet(i)) ensureTile(i);
   frontier = end;
   applyView(true);
 }
@@ -172,7 +181,7 @@ function showThrough(n) {
 const more = document.getElementById('grid-more');
 const pager = 'IntersectionObserver' in window && more ? new IntersectionObserver((entries) => {
   if (!entries.some((e) => e.isIntersecting) || view !== 'all' || frontier >= images.length) return;
-  showThrough(frontier + PAGE);
+  showThrough(pageEnd());
   pager.unobserve(more); pager.observe(more);  // still in sight: the observer asks again
 }, { rootMargin: '0px 0px 1200px 0px' }) : null;
 if (pager) pager.observe(more); else showThrough(images.length);
@@ -185,7 +194,7 @@ function setFavUI(imageId, on) {
   if (current >= 0 && images[current].id === imageId) {
     document.getElementById('lb-fav').setAttribute('aria-pressed', String(on));
   }
-  document.getElementById('fav-count').textContent = favs.size;
+  showCounts();
   applyView();
 }
 
@@ -205,7 +214,7 @@ async function refreshMarks() {
   fresh.unread.forEach((id) => unread.add(id));
   built.forEach((tile, index) => markTile(tile, images[index].id));
   if (current >= 0) document.getElementById('lb-fav').setAttribute('aria-pressed', String(favs.has(images[current].id)));
-  document.getElementById('fav-count').textContent = favs.size;
+  showCounts();
   applyView();
 }
 
@@ -235,14 +244,14 @@ grid.addEventListener('click', (e) => {
 
 /** Which tiles show: the built pages ("all"), or every favorite, built if need be. */
 function applyView(changed = false) {
-  if (view === 'favorites') favs.forEach((id) => ensureTile(indexOf.get(id)));
+  if (view === 'favorites') favs.forEach((id) => { if (inSet(indexOf.get(id))) ensureTile(indexOf.get(id)); });
   built.forEach((tile, index) => {
-    const visible = view === 'all' ? index < frontier : favs.has(images[index].id);
+    const visible = inSet(index) && (view === 'all' ? index < frontier : favs.has(images[index].id));
     if (tile.classList.contains('hidden') !== visible) return;
     tile.classList.toggle('hidden', !visible);
     changed = true;
   });
-  document.getElementById('favorites-empty').classList.toggle('hidden', !(view === 'favorites' && favs.size === 0));
+  document.getElementById('favorites-empty').classList.toggle('hidden', !(view === 'favorites' && favCount() === 0));
   if (changed) gridChanged();
 }
 
@@ -252,6 +261,67 @@ document.querySelectorAll('.segmented .seg').forEach((btn) => btn.addEventListen
   applyView();
   if (view === 'all' && pager) { pager.unobserve(more); pager.observe(more); }
 }));
+
+// ---- sets: a tab shows one set; the address says which (?set=<id>), so a reload or a
+// shared link opens it (the server renders that set's first page) ----
+
+/** Where the next page of the shown set ends: PAGE more of its photos past the frontier. */
+function pageEnd() {
+  if (setId === null) return frontier + PAGE;
+  let end = frontier;
+  for (let n = 0; end < images.length && n < PAGE; end += 1) if (inSet(end)) n += 1;
+  return end;
+}
+
+function favCount() {
+  if (setId === null) return favs.size;
+  return [...favs].filter((id) => inSet(indexOf.get(id))).length;
+}
+
+/** The toolbar's counts are the shown set's. */
+function showCounts() {
+  document.getElementById('fav-count').textContent = favCount();
+  const all = document.getElementById('all-count');
+  if (all) all.textContent = setId === null ? images.length : images.filter((img) => img.s === setId).length;
+}
+
+function chooseSet(id) {
+  setId = id;
+  document.querySelectorAll('#set-nav .set-link').forEach((tab) => {
+    const on = (Number(tab.dataset.set) || null) === id;
+    tab.classList.toggle('active', on);
+    tab.setAttribute('aria-selected', String(on));
+  });
+  const url = new URL(location.href);
+  if (id === null) url.searchParams.delete('set'); else url.searchParams.set('set', id);
+  history.replaceState(history.state, '', url);
+  const zip = document.getElementById('download-set');
+  if (zip) {
+    zip.hidden = id === null;
+    zip.href = `${base}/download.zip?scope=set&set=${id ?? ''}`;
+  }
+  // The set's first page; tiles built for another set stay, hidden, past the frontier.
+  frontier = 0;
+  showThrough(pageEnd());
+  showCounts();
+  applyView(true);
+  if (pager) { pager.unobserve(more); pager.observe(more); }
+  // Scrolled down the previous set: back to the top of this one.
+  const gap = grid.getBoundingClientRect().top - document.getElementById('photos').getBoundingClientRect().bottom;
+  if (gap < 0) window.scrollBy(0, gap - 12);
+}
+
+document.getElementById('set-nav')?.addEventListener('click', (e) => {
+  const tab = e.target.closest('.set-link');
+  if (tab) chooseSet(Number(tab.dataset.set) || null);
+});
+showCounts();
+{  // A phone's tab strip scrolls sideways: the set the page opened on is in sight.
+  const nav = document.getElementById('set-nav');
+  const on = nav?.querySelector('.set-link.active');
+  const [tab, strip] = [on?.getBoundingClientRect(), nav?.getBoundingClientRect()];
+  if (tab && tab.right > strip.right) nav.scrollLeft += tab.left - strip.left - 16;
+}
 
 // ---- downloads (gate, then PIN, then the browser downloads the file) ----
 document.addEventListener('click', (e) => {
@@ -264,7 +334,12 @@ document.addEventListener('click', (e) => {
       toast('No favorites yet: tap the heart on a photo first.', 'info');
       return;
     }
-    window.location.href = link.href;
+    // More than one size offered: the client picks one first (download_sizes.js).
+    const href = link.href;
+    const photo = link.id === 'lb-download' && current >= 0 ? images[current] : null;
+    chooseSize(link, data.downloadSizes || [], photo).then((size) => {
+      if (size !== null) window.location.href = withSize(href, size);
+    });
   }));
 });
 
@@ -277,8 +352,8 @@ export function currentImageId() { return current >= 0 ? images[current].id : nu
 
 /** The photos the lightbox steps through: all of them, or the favorites (built or not). */
 function visibleIndexes() {
-  if (view === 'all') return images.map((_, i) => i);
-  return images.map((img, i) => (favs.has(img.id) ? i : -1)).filter((i) => i >= 0);
+  return images.map((img, i) => (inSet(i) && (view === 'all' || favs.has(img.id)) ? i : -1))
+    .filter((i) => i >= 0);
 }
 
 function show(index) {

@@ -54,7 +54,7 @@ export function describe(e) {
   if (workflow) return workflow;
   let what = '';
   if (e.kind === 'visit') what = e.event_title;
-  else if (e.kind === 'download_bulk') what = `${{ favorites: 'their favorites', purchased: 'their purchased files' }[p.scope] || 'the whole gallery'} (${p.files} files)`;
+  else if (e.kind === 'download_bulk') what = `${p.scope === 'set' ? `the set ${p.set_name}` : { favorites: 'their favorites', purchased: 'their purchased files' }[p.scope] || 'the whole gallery'} (${p.files} files)`;
   else what = p.filename || '';
   const where = e.kind === 'visit' ? '' : ` in ${e.event_title}`;
   if (e.kind === 'comment_replied') {
