@@ -8,7 +8,8 @@ and landscape) and storage keys. Uploading thousands of photos over HTTP would t
 minutes and measure the resize worker, not the page; the page reads only the rows (no
 photo file is opened to render it), so the figure is the same. A visitor passes the email
 gate and saves a few favorites, then GETs the page ~50 times, one at a time, with
-`Accept-Encoding: gzip` (as browsers do). Prints per size: time to first byte p50/p99
+`Accept-Encoding: gzip` (as browsers do), then its photos.json (which gallery.js fetches as
+the page loads) as many times. Prints per size: time to first byte p50/p99
 (request sent → status line and headers in), bytes on the wire (gzip) and uncompressed,
 tiles in the HTML, and the server's CPU per view (all its threads, /proc). The floor line is
 the same client's first byte for GET /login (no database read), in the same run.
@@ -116,22 +117,28 @@ async def measure(base: str, pid: int, db: Path, admin: httpx.AsyncClient, token
     http = await visitor(base, slug, ids)
     for _ in range(WARMUP_GETS):
         await plain_page(http, slug)
+    page_get = await timed_gets(http, pid, f"/g/{slug}", gets)
+    photos_get = await timed_gets(http, pid, f"/g/{slug}/photos.json", gets)
+    page = await plain_page(http, slug)
+    plain = len(page.encode())
+    await http.aclose()
+    return {"size": size, **page_get, "plain": plain, "tiles": page.count('data-index="'),
+            "photos": photos_get}
+
+
+async def timed_gets(http: httpx.AsyncClient, pid: int, url: str, gets: int) -> dict:
+    """First byte p50/p99 (ms), bytes on the wire (gzip) and server CPU (ms) per GET."""
     ttfbs, wire, cpu = [], 0, 0.0
     for _ in range(gets):
         before = sum(cpu_seconds(pid).values())
         t0 = time.perf_counter()
-        async with http.stream("GET", f"/g/{slug}",
-                               headers={"Accept-Encoding": "gzip"}) as res:
+        async with http.stream("GET", url, headers={"Accept-Encoding": "gzip"}) as res:
             ttfbs.append(time.perf_counter() - t0)
             assert res.status_code == 200
             wire = sum([len(chunk) async for chunk in res.aiter_raw()])
         cpu += sum(cpu_seconds(pid).values()) - before
-    page = await plain_page(http, slug)
-    plain = len(page.encode())
-    await http.aclose()
-    return {"size": size, "p50": percentile(ttfbs, 50) * 1000,
-            "p99": percentile(ttfbs, 99) * 1000, "wire": wire, "plain": plain,
-            "tiles": page.count('data-index="'), "cpu": cpu * 1000 / gets}
+    return {"p50": percentile(ttfbs, 50) * 1000, "p99": percentile(ttfbs, 99) * 1000,
+            "wire": wire, "cpu": cpu * 1000 / gets}
 
 
 async def floor(base: str, gets: int) -> float:
@@ -166,6 +173,10 @@ async def run(base: str, pid: int, db: Path, sizes: list[int], gets: int) -> lis
               f" {r['wire'] / 1024:.1f} KB gzip, {r['plain'] / 1024:.1f} KB plain;"
               f" {r['tiles']} tiles in the HTML; server CPU {r['cpu']:.1f} ms/view",
               flush=True)
+        j = r["photos"]
+        print(f"{'':>6}   then photos.json (fetched by the page): first byte p50 "
+              f"{j['p50']:.1f} ms, p99 {j['p99']:.1f} ms; {j['wire'] / 1024:.1f} KB gzip;"
+              f" server CPU {j['cpu']:.1f} ms", flush=True)
     await admin.aclose()
     return results
 
@@ -191,8 +202,9 @@ def main() -> None:
                                   [int(n) for n in args.sizes.split(",")], args.gets))
         for r in results:
             if r["size"] == 2000:
-                ok = r["p50"] <= 15 and r["wire"] <= 150 * 1024
-                print(f"target at 2,000 photos (first byte ≤ 15 ms, ≤ 150 KB gzip): "
+                ok = r["p50"] <= 15 and r["wire"] + r["photos"]["wire"] <= 150 * 1024
+                print(f"target at 2,000 photos (page first byte ≤ 15 ms, page and "
+                      f"photos.json ≤ 150 KB gzip): "
                       f"{'met' if ok else 'NOT met'}", flush=True)
     finally:
         proc.terminate()

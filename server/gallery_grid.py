@@ -1,10 +1,11 @@
 """The client gallery's grid: which photos it holds and what its page embeds of them.
 
-The page renders only the first FIRST_PAGE tiles as HTML; every photo (id, file name, pixel
-size) and the visitor's marks on them go in its JSON, from which gallery.js builds the rest
-of the tiles as the visitor scrolls. So a view costs about the same at 50 or 5,000 photos:
-the database writes the photos' JSON itself (one text value, in the gallery's order), so
-Python handles no per-photo row or object, and the HTML is one page of tiles.
+The page renders only the first FIRST_PAGE tiles as HTML. Every photo (id, file name, pixel
+size, set) is in the gallery's photos.json, which gallery.js fetches as the page loads and
+builds the rest of the tiles from as the visitor scrolls; the database writes that JSON
+itself (one text value, in the gallery's order), so Python handles no per-photo row or
+object. So the page's first byte costs the same at 50 or 5,000 photos, and the HTML is one
+page of tiles.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from markupsafe import Markup
 from sqlalchemy import Text, cast, func, literal_column, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.engine import Row
@@ -26,15 +26,10 @@ from .models import Event, Image
 # Tiles rendered in the page's HTML (a screenful or three at any width).
 FIRST_PAGE = 60
 
-# In a <script> element: nothing in the JSON may close it or start a comment/entity.
-_HTML_SAFE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "'": "\\u0027"})
-
-
 @dataclass
 class Grid:
     first_page: list[Row]  # (id, filename, width, height) of the tiles rendered as HTML
     count: int
-    images_json: Markup    # [{"id", "filename", "w", "h"}, …] of every photo, HTML-safe
     cover_id: int | None   # the hero's photo: the chosen cover if it shows, else the first
     #: The sets the client sees (non-empty, in order) and the one the page opens on (?set=):
     #: then the first page is that set's; every photo's set is its JSON's "s".
@@ -56,11 +51,13 @@ def _as_object(columns) -> tuple:
     return tuple(x for pair in zip(keys, columns, strict=True) for x in pair)
 
 
-async def _all_as_json(session: AsyncSession, event: Event, order: tuple) -> tuple[int, str]:
-    """(how many, their JSON array in `order`), written by the database."""
+async def photos_json(session: AsyncSession, event: Event) -> str:
+    """Every ready photo of the gallery, in its order, as a JSON array of
+    {"id", "filename", "w", "h", "s"} (s: its set), written by the database."""
+    order = photo_order(event.photo_order)
     if session.get_bind().dialect.name == "postgresql":
         # As text: the driver would decode json into Python objects, only to re-encode.
-        query = select(func.count(), cast(func.json_agg(aggregate_order_by(
+        query = select(cast(func.json_agg(aggregate_order_by(
             func.json_build_object(*_as_object(
                 (Image.id, Image.filename, Image.width, Image.height, Image.set_id))),
             *order)), Text)
@@ -69,11 +66,10 @@ async def _all_as_json(session: AsyncSession, event: Event, order: tuple) -> tup
         # SQLite aggregates an ordered subquery in its order (it is not flattened).
         rows = (select(Image.id, Image.filename, Image.width, Image.height, Image.set_id)
                 .where(*_ready(event)).order_by(*order).subquery())
-        query = select(func.count(), func.json_group_array(
+        query = select(func.json_group_array(
             func.json_object(*_as_object((rows.c.id, rows.c.filename, rows.c.width,
                                           rows.c.height, rows.c.set_id))), type_=Text))
-    count, text = (await session.execute(query)).one()
-    return count, text or "[]"
+    return await session.scalar(query) or "[]"
 
 
 async def grid(session: AsyncSession, event: Event, set_key: str | None = None) -> Grid:
@@ -86,10 +82,10 @@ async def grid(session: AsyncSession, event: Event, set_key: str | None = None) 
     first = list(await session.execute(
         select(Image.id, Image.filename, Image.width, Image.height)
         .where(*_ready(event), *in_set).order_by(*order).limit(FIRST_PAGE)))
-    count, text = await _all_as_json(session, event, order)
+    count = await session.scalar(select(func.count()).where(*_ready(event)))
     cover_id = event.cover_image_id and await session.scalar(
         select(Image.id).where(Image.id == event.cover_image_id, *_ready(event)))
-    return Grid(first, count, Markup(text.translate(_HTML_SAFE)),
+    return Grid(first, count,
                 cover_id or (first[0].id if first else None), sets, set_id)
 
 
@@ -131,7 +127,7 @@ def grid_context(grid: Grid, favs: set[int], threads: dict[int, int],
     return {
         "tiles": tiles(grid.first_page, favs, threads, unread), "image_count": grid.count,
         "cover_id": grid.cover_id, "favorites": favs,
-        "images_json": grid.images_json, "sets": grid.sets, "set_id": grid.set_id,
+        "sets": grid.sets, "set_id": grid.set_id,
         "state_json": {"favorites": sorted(favs), "threads": threads,
                        "unread": sorted(unread), "page": FIRST_PAGE, "set": grid.set_id,
                        "sizes": {"thumb": THUMB_SIZE, "preview": PREVIEW_SIZE}},

@@ -470,6 +470,13 @@ async def released_gallery(client: Client, n_images: int = 3, **fields) -> tuple
     return event_id, slug, images
 
 
+async def gallery_photos(visitor: Client, slug: str) -> list[dict]:
+    """Every photo of a client gallery, in its order, as gallery.js gets them."""
+    res = await visitor.get(f"/g/{slug}/photos.json")
+    assert res.status_code == 200, res.text
+    return res.json()
+
+
 async def pass_gate(visitor: Client, slug: str, email: str = "jane@example.com",
                     name: str = "Jane Client") -> httpx.Response:
     await visitor.get(f"/g/{slug}")

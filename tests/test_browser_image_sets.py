@@ -5,12 +5,11 @@ the set, and the favorites view and its count work per set."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import jpeg_bytes, released_gallery, rows, scalar
+from conftest import gallery_photos, jpeg_bytes, released_gallery, rows, scalar
 from playwright.async_api import expect
 
 pytestmark = pytest.mark.browser
@@ -19,10 +18,7 @@ SHOWN_IDS = "tiles => tiles.filter(t => t.offsetParent).map(t => Number(t.datase
 
 
 async def grid_sets(client, slug: str) -> dict[int, int | None]:
-    page = (await client.get(f"/g/{slug}")).text
-    data = json.loads(page.split('id="gallery-data"', 1)[1].split(">", 1)[1]
-                      .split("</script>", 1)[0])
-    return {image["id"]: image["s"] for image in data["images"]}
+    return {image["id"]: image["s"] for image in await gallery_photos(client, slug)}
 
 
 async def open_page(browser, server, problems: list[str], who=None):

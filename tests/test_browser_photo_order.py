@@ -8,7 +8,7 @@ import json
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import released_gallery
+from conftest import gallery_photos, released_gallery
 from playwright.async_api import expect
 
 pytestmark = pytest.mark.browser
@@ -16,10 +16,7 @@ TILE_IDS = "tiles => tiles.map(t => Number(t.dataset.imageId))"
 
 
 async def client_order(client, slug: str) -> list[int]:
-    page = (await client.get(f"/g/{slug}")).text
-    data = json.loads(page.split('id="gallery-data"', 1)[1].split(">", 1)[1]
-                      .split("</script>", 1)[0])
-    return [image["id"] for image in data["images"]]
+    return [image["id"] for image in await gallery_photos(client, slug)]
 
 
 async def test_a_photo_moved_on_the_gallery_page_moves_for_clients(

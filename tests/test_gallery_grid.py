@@ -7,7 +7,14 @@ from __future__ import annotations
 import json
 import re
 
-from conftest import gate_contact_id, pass_gate, released_gallery, scalar, verify_device
+from conftest import (
+    gallery_photos,
+    gate_contact_id,
+    pass_gate,
+    released_gallery,
+    scalar,
+    verify_device,
+)
 from sqlalchemy import text
 
 FIRST_PAGE = 60  # server/gallery_grid.py
@@ -48,18 +55,18 @@ async def test_a_big_gallery_renders_one_page_of_tiles_and_embeds_every_photo(
     page = await new_client().get(f"/g/{slug}")
     assert page.status_code == 200
     tiles = TILE.findall(page.text)
-    data = page_data(page.text)
+    photos = await gallery_photos(new_client(), slug)
     assert len(tiles) == FIRST_PAGE
-    assert len(data["images"]) == FIRST_PAGE + 25
-    ids = [img["id"] for img in data["images"]]
+    assert len(photos) == FIRST_PAGE + 25
+    ids = [img["id"] for img in photos]
     assert len(set(ids)) == len(ids)
     # The HTML's tiles are the first page of the same order, each at its photo's ratio.
     assert [int(t[0]) for t in tiles] == ids[:FIRST_PAGE]
     assert [int(t[1]) for t in tiles] == list(range(FIRST_PAGE))
     for (_, index, ratio) in tiles:
-        img = data["images"][int(index)]
+        img = photos[int(index)]
         assert abs(float(ratio) - img["w"] / img["h"]) < 0.001
-    assert {round(img["w"] / img["h"], 2) for img in data["images"]} >= {0.67, 1.5}
+    assert {round(img["w"] / img["h"], 2) for img in photos} >= {0.67, 1.5}
     assert page.text.count('class="count">' + str(FIRST_PAGE + 25)) == 1  # "All photos 85"
 
 
@@ -80,8 +87,8 @@ async def test_marks_beyond_the_first_page_are_in_the_page_data(photographer, ne
     await grow_gallery(db, event_id, FIRST_PAGE + 12)
     visitor = new_client()
     await gate_contact_id(visitor, slug)
-    data = page_data((await visitor.get(f"/g/{slug}")).text)
-    far, farther = data["images"][FIRST_PAGE + 5]["id"], data["images"][-1]["id"]
+    photos = await gallery_photos(visitor, slug)
+    far, farther = photos[FIRST_PAGE + 5]["id"], photos[-1]["id"]
     res = await visitor.post_json(f"/g/{slug}/images/{far}/favorite", {"on": True})
     assert res.status_code == 200
     res = await visitor.post_json(f"/g/{slug}/images/{farther}/comments",
@@ -101,7 +108,7 @@ async def test_a_small_gallery_renders_every_tile(photographer, new_client):
     _, slug, images = await released_gallery(photographer, 3)
     html = (await new_client().get(f"/g/{slug}")).text
     assert sorted(int(t[0]) for t in TILE.findall(html)) == sorted(i["id"] for i in images)
-    assert len(page_data(html)["images"]) == 3
+    assert len(await gallery_photos(new_client(), slug)) == 3
 
 
 async def test_a_file_name_cannot_break_out_of_the_page_data(photographer, new_client, db):
@@ -113,7 +120,9 @@ async def test_a_file_name_cannot_break_out_of_the_page_data(photographer, new_c
                                 "storage_key LIKE 'grid-%'"), {"n": hostile, "e": event_id})
     html = (await new_client().get(f"/g/{slug}")).text
     assert "</script><img" not in html
-    assert hostile in [img["filename"] for img in page_data(html)["images"]]
+    res = await new_client().get(f"/g/{slug}/photos.json")
+    assert res.headers["content-type"] == "application/json"  # never rendered as HTML
+    assert hostile in [img["filename"] for img in res.json()]
 
 
 async def test_marks_json_is_what_the_page_would_show_this_visitor(photographer, new_client):
@@ -135,3 +144,25 @@ async def test_marks_json_is_what_the_page_would_show_this_visitor(photographer,
                      "unread": []}
     state = page_data((await second.get(f"/g/{slug}")).text)["state"]
     assert {k: state[k] for k in marks} == marks
+
+
+async def test_photos_json_is_revalidated_and_closed_behind_the_password(
+        photographer, new_client, db):
+    event_id, slug, images = await released_gallery(photographer, 3, password="sea glass")
+    visitor = new_client()
+    res = await visitor.get(f"/g/{slug}/photos.json")
+    assert res.status_code == 403 and images[0]["filename"] not in res.text
+    assert (await visitor.post_form(f"/g/{slug}/unlock", {"password": "sea glass"})
+            ).status_code == 303
+    first = await visitor.get(f"/g/{slug}/photos.json")
+    assert first.status_code == 200 and first.headers["cache-control"] == "private, no-cache"
+    assert sorted(p["id"] for p in first.json()) == sorted(i["id"] for i in images)
+    etag = first.headers["etag"]
+    same = await visitor.get(f"/g/{slug}/photos.json", headers={"If-None-Match": etag})
+    assert same.status_code == 304 and same.content == b""
+    # A photo deleted: the next use gets the new list, not the browser's copy.
+    res = await photographer.post_form(f"/panel/images/{images[0]['id']}/delete")
+    assert res.status_code in (200, 303), res.text
+    after = await visitor.get(f"/g/{slug}/photos.json", headers={"If-None-Match": etag})
+    assert after.status_code == 200 and after.headers["etag"] != etag
+    assert images[0]["id"] not in [p["id"] for p in after.json()]

@@ -11,7 +11,7 @@ import io
 import json
 import zipfile
 
-from conftest import gate_contact_id, pass_gate, released_gallery, rows
+from conftest import gallery_photos, gate_contact_id, pass_gate, released_gallery, rows
 
 
 def page_data(html: str) -> dict:
@@ -21,8 +21,7 @@ def page_data(html: str) -> dict:
 
 async def grid_sets(client, slug: str, query: str = "") -> dict[str, int | None]:
     """{file name: its set id} as the client gallery's JSON says."""
-    data = page_data((await client.get(f"/g/{slug}{query}")).text)
-    return {image["filename"]: image["s"] for image in data["images"]}
+    return {image["filename"]: image["s"] for image in await gallery_photos(client, slug)}
 
 
 def set_tabs(html: str) -> list[str]:
@@ -137,7 +136,7 @@ async def test_moved_photos_show_as_set_tabs_in_the_client_gallery(photographer,
     page = (await visitor.get(f"/g/{slug}?set={ceremony}")).text
     assert first_page(page) == [ids["IMG_1000.jpg"], ids["IMG_1002.jpg"]]
     assert page_data(page)["state"]["set"] == ceremony
-    assert len(page_data(page)["images"]) == 5  # the JSON keeps every photo
+    assert len(await gallery_photos(visitor, slug)) == 5  # the JSON keeps every photo
     # A set that is not this gallery's (or nonsense) opens the whole gallery.
     for bad in ("999999", "abc", "-1", ""):
         page = (await visitor.get(f"/g/{slug}?set={bad}")).text
@@ -290,4 +289,4 @@ async def test_a_gallery_without_sets_says_nothing_of_them(photographer, new_cli
     await visitor.post_json(f"/g/{slug}/images/{images[0]['id']}/favorite", {"on": True})
     page = (await visitor.get(f"/g/{slug}")).text
     assert set_tabs(page) == [] and 'id="download-set"' not in page
-    assert all(image["s"] is None for image in page_data(page)["images"])
+    assert all(image["s"] is None for image in await gallery_photos(visitor, slug))

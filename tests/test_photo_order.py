@@ -5,9 +5,8 @@ Clients see the photographer's order; a forged or partial order changes nothing.
 from __future__ import annotations
 
 import io
-import json
 
-from conftest import create_gallery, upload, wait_processed
+from conftest import create_gallery, gallery_photos, upload, wait_processed
 from PIL import Image
 
 EXIF_IFD, DATETIME_ORIGINAL = 0x8769, 0x9003
@@ -25,10 +24,7 @@ def photo(taken: str | None, color=(90, 120, 150)) -> bytes:
 
 async def gallery_order(client, slug: str) -> list[str]:
     """The file names in the order the client gallery page lists them."""
-    page = (await client.get(f"/g/{slug}")).text
-    data = json.loads(page.split('id="gallery-data"', 1)[1].split(">", 1)[1]
-                      .split("</script>", 1)[0])
-    return [image["filename"] for image in data["images"]]
+    return [image["filename"] for image in await gallery_photos(client, slug)]
 
 
 async def shot_gallery(photographer) -> tuple[int, str, dict[str, int]]:

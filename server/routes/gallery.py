@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 
 from sqlalchemy.orm import Session
@@ -151,6 +152,22 @@ async def gallery_page(request: Request) -> Response:
         if guest is not None and not guest.verified else None,
         "guest_name": visitor.name if visitor else "", "banners": shown,
     })
+
+
+async def gallery_photos(request: Request) -> Response:
+    """Every photo of the gallery for gallery.js (server/gallery_grid.py). Revalidated on
+    each use: a photo moved, added or deleted shows on the next page view."""
+    async with services(request).db.reader() as session:
+        event = await public.find_gallery(session, inputs.path_slug(request))
+        _logged_for(request, event)
+        if not unlocked(request, event):
+            raise Forbidden("This gallery is password protected.")
+        text = await gallery_grid.photos_json(session, event)
+    etag = f'W/"{hashlib.blake2b(text.encode(), digest_size=12).hexdigest()}"'
+    headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
+    if etag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=headers)
+    return Response(text, media_type="application/json", headers=headers)
 
 
 async def gallery_marks(request: Request) -> Response:
@@ -474,6 +491,7 @@ routes = [
     Route("/g/{slug}", gallery_page),
     Route("/g/{slug}/banners.json", banners_json),
     Route("/g/{slug}/marks.json", gallery_marks),
+    Route("/g/{slug}/photos.json", gallery_photos),
     Route("/g/{slug}/banners/{step_id:int}/{kind}", banner_event, methods=["POST"]),
     Route("/g/{slug}/unlock", unlock, methods=["POST"]),
     Route("/g/{slug}/gate", gate, methods=["POST"]),

@@ -1,8 +1,9 @@
 // The client gallery: the grid (in pages), favorites, the email gate, the lightbox
 // (keyboard too), comments and downloads. Everything a client does goes through postJSON;
 // the gate opens first if needed.
-// The page's HTML holds only the first page of tiles; every photo (id, name, size) and the
-// visitor's marks on them (favorites, comment counts, unread replies) are in #gallery-data.
+// The page's HTML holds only the first page of tiles; every photo (id, name, size, set)
+// is in the gallery's photos.json, fetched as the page loads, and the visitor's marks on
+// them (favorites, comment counts, unread replies) are in #gallery-data.
 // The rest of the tiles are built from it as the visitor scrolls (a sentinel under the
 // grid), so the favorites view, the lightbox and live replies work on photos not yet built:
 // the marks live in `favs`/`threadCounts`/`unread`, tiles only show them.
@@ -12,8 +13,20 @@ import { chooseSize, withSize } from './download_sizes.js';
 const data = JSON.parse(document.getElementById('gallery-data').textContent);
 const base = `/g/${data.slug}`;
 const grid = document.getElementById('grid');
-const images = data.images;
 const marks = data.state || { favorites: [], threads: {}, unread: [], page: 60 };
+
+async function loadPhotos() {
+  try {
+    const res = await fetch(`${base}/photos.json`, { headers: { Accept: 'application/json' } });
+    if (res.ok) return await res.json();
+  } catch (err) { /* offline: the page's own tiles are all there is */ }
+  return [...grid.querySelectorAll('.tile[data-image-id]')].map((tile) => {
+    const img = tile.querySelector('img');
+    return { id: Number(tile.dataset.imageId), filename: img.alt, s: marks.set || null,
+      w: Number(img.getAttribute('width')), h: Number(img.getAttribute('height')) };
+  });
+}
+export const images = await loadPhotos();
 const PAGE = marks.page || 60;
 const indexOf = new Map(images.map((img, i) => [img.id, i]));
 const favs = new Set(marks.favorites.filter((id) => indexOf.has(id)));

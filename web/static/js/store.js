@@ -4,11 +4,11 @@
 // is the whole saved cart and the page re-renders from it. The browser only formats the
 // server's figures; it never adds money up. Text from the server is set as text, never HTML.
 import { csrfToken, toast } from './common.js';
-import { currentImageId, requireGuest } from './gallery.js';
+import { currentImageId, images, requireGuest } from './gallery.js';
 
 const data = JSON.parse(document.getElementById('gallery-data').textContent);
 const base = `/g/${data.slug}`;
-const filenames = new Map(data.images.map((img) => [img.id, img.filename]));
+const filenames = new Map(images.map((img) => [img.id, img.filename]));
 const KINDS = [['print', 'Prints'], ['digital', 'Digital files'], ['product', 'Products'],
   ['package', 'Packages']];
 const SCOPES = { web: 'Web size download', full: 'Full-resolution download',
@@ -282,12 +282,12 @@ function photoPicker(item) {
     return wrap;
   }
   if (many) wrap.append(h('p', { class: 'muted small' }, 'Tap photos below to fill the slots; tap a slot to empty it.'));
-  if (!data.images.length) {
+  if (!images.length) {
     wrap.append(h('p', { class: 'muted small', id: 'chooser-empty' }, 'This gallery has no photos yet.'));
     return wrap;
   }
   wrap.append(h('div', { class: 'chooser', role: 'listbox', 'aria-label': 'Gallery photos' },
-    data.images.map((img) => h('button', { type: 'button', class: `choose${pick.slots.includes(img.id) ? ' is-chosen' : ''}`,
+    images.map((img) => h('button', { type: 'button', class: `choose${pick.slots.includes(img.id) ? ' is-chosen' : ''}`,
       dataset: { imageId: img.id }, title: img.filename,
       onclick: () => {
         const free = pick.slots.indexOf(null);
