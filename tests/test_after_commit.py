@@ -11,7 +11,7 @@ from conftest import Client, create_gallery, jpeg_bytes, rows, scalar, upload, w
 
 from server import uploads
 from server.db import Database
-from server.media import VARIANTS, MediaStore
+from server.media import LARGE_SIZE, VARIANTS, MediaStore
 
 
 @pytest.fixture
@@ -24,9 +24,10 @@ async def service_db(server):
 
 
 async def ready_image(photographer: Client, server, db) -> tuple[int, list[Path]]:
-    """An uploaded, processed image: its id and its three files (all on disk)."""
+    """An uploaded, processed image: its id and its four files (all on disk). Wider than
+    LARGE_SIZE, so it has a high-res download copy too."""
     event_id = await create_gallery(photographer)
-    res = await upload(photographer, event_id, [("IMG_0042.jpg", jpeg_bytes())])
+    res = await upload(photographer, event_id, [("IMG_0042.jpg", jpeg_bytes(LARGE_SIZE + 100, 40))])
     assert res.status_code == 200, res.text
     ((image_id, state),) = [(i["id"], i["state"]) for i in
                             await wait_processed(photographer, event_id)]

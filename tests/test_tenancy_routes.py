@@ -88,6 +88,7 @@ PUBLIC = {
     "/g/{slug}/verify/{token}": "client gallery (a device's one-time verification link, "
                                 "emailed: the signed token is the authorisation)",
     "/d/{token}": "the emailed download link: its signature is the authorisation",
+    "/g/{slug}/photos.json": "client gallery (its photos, behind the gallery's password)",
     "/g/{slug}/store.json": "client gallery (the store's offer and this visitor's cart)",
     "/g/{slug}/banners.json": "client gallery (the banners showing now for this visitor)",
     "/g/{slug}/marks.json": "client gallery (this visitor's favorites, comment counts and "

@@ -386,6 +386,7 @@ if (preview) {
     previewMemory.clear();
     applyBanners(e.data.answer, true);
   });
+  window.parent.postMessage({ type: 'proofroom:banner-preview-ready' }, location.origin);
 }
 // A new width can change the grid's columns: the cards move to the end of their row again.
 let resizing = 0;

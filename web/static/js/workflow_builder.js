@@ -11,6 +11,7 @@ const DEVICES = { desktop: { width: 1280, height: 800 }, phone: { width: 390, he
 const PREVIEW_DELAY_MS = 250;
 const REVEAL_DELAY_MS = 120; // the gallery lays the banner out after the message
 const MESSAGE_TYPE = "proofroom:banner-preview";
+const READY_TYPE = "proofroom:banner-preview-ready";
 
 // data-show-NAME="a b": shown only while NAME is a or b; data-hide-NAME: hidden while it is.
 // One pass over all conditions, so an element may carry several (kind and position).
@@ -197,7 +198,7 @@ function bannerPreview(pane, form) {
     const kind = valueOf(form, "[data-kind]");
     if (!BANNER_KINDS.includes(kind) || !gallery) return;
     if (!frame.getAttribute("src")) {
-      frameReady = false; // the blank page's load said ready: wait for the gallery's
+      frameReady = false; // wait for the gallery to say it is ready
       frame.src = pageOf(gallery.value);
     }
     const mine = ++asked;
@@ -235,7 +236,11 @@ function bannerPreview(pane, form) {
     timer = setTimeout(refresh, PREVIEW_DELAY_MS);
   };
 
-  frame.addEventListener("load", () => {
+  // The framed gallery says when its listener is in place (its modules wait for the
+  // photo list first, so the frame's load event comes too early): then the answer is sent.
+  window.addEventListener("message", (e) => {
+    if (e.origin !== window.location.origin || e.source !== frame.contentWindow) return;
+    if (e.data?.type !== READY_TYPE) return;
     frameReady = true;
     send();
   });
