@@ -33,6 +33,8 @@ from .public import Guest, device_marks, gallery_image
 #: The sizes a gallery may offer, in their fixed order (largest first), with their labels.
 SIZES = {"original": "Original", "high": f"High resolution ({LARGE_SIZE} px)",
          "web": "Web (2048 px)"}
+#: The same in a few words, as the panel's Activity shows a download's size.
+SIZE_NAMES = {"original": "original", "high": "high-res", "web": "web size"}
 
 
 def allowed_sizes(event: Event) -> list[str]:

@@ -165,7 +165,7 @@ async def test_a_size_the_gallery_does_not_offer_is_refused_and_not_recorded(
 async def test_a_zip_at_the_chosen_size(photographer, new_client, db):
     event_id, slug, images = await sized_gallery(photographer, db, ["original", "web"])
     visitor = new_client()
-    await gate_contact_id(visitor, slug)
+    contact_id = await gate_contact_id(visitor, slug)
 
     res = await visitor.get(f"/g/{slug}/download.zip?scope=all&size=web")
     assert res.status_code == 200
@@ -181,6 +181,10 @@ async def test_a_zip_at_the_chosen_size(photographer, new_client, db):
     assert await downloads_of(db, event_id) == [("bulk", "all", None, "web"),
                                                  ("bulk", "all", None, "original")]
     assert [p["size"] for p in await download_payloads(db, event_id)] == ["web", "original"]
+    # The photographer's Activity names each size in words.
+    page = (await photographer.get(
+        f"/panel/activity/{event_id}/{contact_id}?tab=downloads")).text
+    assert "(web size)" in page and "(original)" in page and "(web)" not in page
 
 
 async def test_the_editor_needs_at_least_one_size_and_keeps_their_order(photographer, db):

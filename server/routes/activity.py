@@ -25,7 +25,7 @@ from .. import (
     mail,
     presence,
 )
-from ..downloads import content_disposition
+from ..downloads import SIZE_NAMES, content_disposition
 from ..errors import NotFound
 from ..favorites_export import FavoriteLine
 from ..models import utcnow
@@ -112,7 +112,7 @@ async def detail_page(request: Request) -> Response:
         "formats": favorites_export.FORMATS, "sent": sent, "last_seq": last_seq,
         "sent_files": sent_files, "mail_off": not services(request).settings.smtp_url,
         "cart": cart, "currency": currency, "order_labels": orders.STATE_LABELS,
-        "by_set": by_set,
+        "by_set": by_set, "size_names": SIZE_NAMES,
     })
 
 
