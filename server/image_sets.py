@@ -167,18 +167,6 @@ async def panel_sets(session: AsyncSession, photographer_id: int,
     return [SetInfo(*row) for row in rows]
 
 
-async def client_sets(session: AsyncSession, event: Event) -> list[SetInfo]:
-    """The sets a client sees: those with a ready photo, in the photographer's order."""
-    rows = await session.execute(
-        select(ImageSet.id, ImageSet.name, func.count(Image.id))
-        .join(Image, Image.set_id == ImageSet.id)
-        .where(ImageSet.event_id == event.id, ImageSet.photographer_id == event.photographer_id,
-               Image.event_id == event.id, Image.state == "ready")
-        .group_by(ImageSet.id, ImageSet.name, ImageSet.position)
-        .order_by(ImageSet.position, ImageSet.id))
-    return [SetInfo(*row) for row in rows]
-
-
 def gallery_set(session: Session, event: Event, set_id: int | None) -> ImageSet:
     """A set of this gallery, for a client's ZIP of it (anything else: not found)."""
     found = set_id is not None and session.scalar(select(ImageSet).where(

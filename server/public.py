@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from . import activity
 from .contacts import insert_if_absent
 from .errors import DomainError, NotFound
-from .models import Contact, Device, Event, Image, Visit, utcnow
+from .models import Contact, Device, Event, Image, Photographer, Visit, utcnow
 from .passwords import verify_password
 from .throttle import Throttle
 from .validation import storable
@@ -161,6 +161,16 @@ async def find_gallery(session: AsyncSession, slug: str) -> Event:
     return check_open(await session.scalar(select(Event).where(Event.slug == slug)))
 
 
+async def gallery_and_owner(session: AsyncSession, slug: str) -> tuple[Event, Photographer]:
+    """find_gallery() and its photographer in one read (a gallery view needs both)."""
+    if not storable(slug):
+        return check_open(None)
+    row = (await session.execute(
+        select(Event, Photographer).join(Photographer, Photographer.id == Event.photographer_id)
+        .where(Event.slug == slug))).first()
+    return check_open(row and row.Event), row.Photographer
+
+
 def check_open(event: Event | None, expired_ok: bool = False) -> Event:
     if event is None:
         raise NotFound("This gallery does not exist or is not published yet.")
@@ -238,7 +248,5 @@ def gallery_image(session: Session, event: Event, image_id: int) -> Image:
     return image
 
 
-async def photographer_of(session: AsyncSession, event: Event):
-    from .models import Photographer
-
+async def photographer_of(session: AsyncSession, event: Event) -> Photographer:
     return await session.get(Photographer, event.photographer_id)

@@ -125,7 +125,8 @@ async def gallery_page(request: Request) -> Response:
     svc = services(request)
     # One reader: the gallery, the visitor's state and its seq from one snapshot.
     async with svc.db.reader() as session:
-        event = await public.find_gallery(session, inputs.path_slug(request))
+        event, photographer = await public.gallery_and_owner(session,
+                                                             inputs.path_slug(request))
         _logged_for(request, event)
         if not unlocked(request, event):
             return render(request, "gallery/password.html", {"event": event, "error": None})
@@ -134,7 +135,6 @@ async def gallery_page(request: Request) -> Response:
         grid = await gallery_grid.grid(session, event, request.query_params.get("set"))
         favs = await favorites.favorite_ids(session, guest) if guest else set()
         threads = await comments.threads_of(session, guest) if guest else comments.Threads()
-        photographer = await public.photographer_of(session, event)
         last_seq = photographer.last_event_seq if guest else 0
         shown = await session.run_sync(_banners, event, contact, svc.settings.base_url)
     # A page view is a pure read; it writes only on a first visit or a return after a
