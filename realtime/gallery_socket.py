@@ -15,7 +15,8 @@ instead (the page refetches what it shows). A hello beyond the newest seq gets `
 
 The socket is also the visitor's presence ("viewing now", server/presence.py): it beats when
 it opens, the hub renews it while it is open, and the page says `{"visible": false}` /
-`{"visible": true}` when its tab is hidden or shown again.
+`{"visible": true}` when its tab is hidden or shown again. Gallery-wide messages (its
+banners or its photos changed, server/events.GALLERY_WIDE) reach every page of the gallery.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from starlette.websockets import WebSocket
 
 from server import activity, comments, presence, public, throttle
 from server.errors import DomainError
-from server.events import CONVERSATION_KINDS
+from server.events import CONVERSATION_KINDS, GALLERY_WIDE
 from server.outbox import Outbox
 from server.public import Guest
 from server.routes.visitor import GUEST_COOKIE, guest_of, unlocked
@@ -153,9 +154,9 @@ class GalleryStream:
         if message is CATCH_UP:
             return await self.replay()
         _, event_id, contact_id = self.ids
-        if message.get("type") == "banners":  # no seq: banners are fetched, not replayed
+        if message.get("type") in GALLERY_WIDE:  # no seq: fetched, not replayed
             if message.get("event_id") == event_id:
-                await send_json(self.ws, banners_message(message))
+                await send_json(self.ws, gallery_message(message))
             return
         if (message.get("type") != "activity" or message.get("kind") not in CONVERSATION_KINDS
                 or message.get("event_id") != event_id
@@ -165,17 +166,17 @@ class GalleryStream:
         await self.send(message)
 
 
-def banners_message(message: dict) -> dict:
-    """What a page hears of a banners change: the list itself when it is the same for
-    every visitor (server/workflows/banners.push), else only that it should fetch."""
+def gallery_message(message: dict) -> dict:
+    """What a page hears of a gallery-wide change: its type, and for banners the list
+    itself when it is the same for every visitor (server/workflows/banners.push)."""
     return {key: message[key] for key in ("type", "now", "banners") if key in message}
 
 
 class BannerStream:
     """The socket of a visitor who has not given their name: it hears only that its
-    gallery's banners changed (a start, an end, an edit), so a page open before the email
-    gate updates its banners live too. No replay (banners are fetched, not replayed), no
-    presence (nobody to show as viewing)."""
+    gallery's banners or photos changed (a start, an end, an edit; a photo added, moved or
+    removed), so a page open before the email gate hears them too. No replay (both are
+    fetched, not replayed), no presence (nobody to show as viewing)."""
 
     def __init__(self, websocket: WebSocket, event_id: int) -> None:
         self.ws = websocket
@@ -185,8 +186,8 @@ class BannerStream:
         pass
 
     async def deliver(self, message: dict) -> None:
-        if message.get("type") == "banners" and message.get("event_id") == self.event_id:
-            await send_json(self.ws, banners_message(message))
+        if message.get("type") in GALLERY_WIDE and message.get("event_id") == self.event_id:
+            await send_json(self.ws, gallery_message(message))
 
 
 async def gallery_socket(websocket: WebSocket) -> None:
@@ -214,7 +215,7 @@ async def gallery_socket(websocket: WebSocket) -> None:
         await refuse(websocket, CLOSE_TOO_MANY)
         return
     await websocket.accept()
-    if guest is None:  # not past the email gate: the page's banners, nothing else
+    if guest is None:  # not past the email gate: gallery-wide news, nothing else
         conn = hub.register_gallery(event.photographer_id, event.id, None)
         await serve(websocket, hub, conn, lambda _: BannerStream(websocket, event.id), lease)
         return

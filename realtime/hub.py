@@ -40,7 +40,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import select
 
 from server import presence
-from server.events import CONVERSATION_KINDS
+from server.events import CONVERSATION_KINDS, GALLERY_WIDE
 from server.models import Photographer
 
 from .bus import parse
@@ -156,7 +156,7 @@ class Hub:
             self.pushed[PANEL] += len(panels)
             for conn in panels:  # offer() never changes the set (overflow only cancels)
                 conn.offer(message)
-        if self.galleries and message.get("type") == "banners":
+        if self.galleries and message.get("type") in GALLERY_WIDE:
             self._to_gallery(photographer_id, message)
         if (self.galleries and message.get("type") == "activity"
                 and message.get("kind") in CONVERSATION_KINDS):

@@ -9,7 +9,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, NamedTuple
 
+from sqlalchemy.orm import Session
+
 from .models import ActivityEvent
+from .outbox import outbox_of
 
 #: Kinds of ActivityEvent, documented here (a test checks every kind written is listed).
 KINDS: dict[str, str] = {
@@ -37,9 +40,22 @@ PHOTOGRAPHER_KINDS = frozenset({"comment_replied", "order_updated", "workflow_em
 CONVERSATION_KINDS = frozenset({"comment_added", "comment_replied"})
 
 
+#: Message types every open page of one gallery hears (its banners changed, its photos
+#: changed). They carry no seq and are not replayed: the page fetches what they name.
+GALLERY_WIDE = frozenset({"banners", "photos"})
+
+
 def tenant_channel(photographer_id: int) -> str:
     """Logical channel; the bus prefixes it with the deployment's namespace."""
     return f"tenant:{photographer_id}"
+
+
+def photos_changed(session: Session, photographer_id: int, event_id: int) -> None:
+    """Tell the gallery's open pages, after the commit, that what it shows changed (a
+    photo ready or deleted, a new order, a set made, renamed or moved into): each page
+    offers the visitor the new version instead of changing under their finger."""
+    outbox_of(session).publish(tenant_channel(photographer_id),
+                               {"type": "photos", "event_id": event_id})
 
 
 class Logged(NamedTuple):

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from . import downloads, validation, watermark
 from .errors import Invalid, NotFound
+from .events import photos_changed
 from .models import Event, GalleryType, Image, Photographer, utcnow
 from .passwords import hash_password
 from .store import catalog
@@ -387,4 +388,5 @@ def set_photo_order(session: Session, photographer_id: int, event_id: int,
                             .execution_options(synchronize_session=False))
     event.photo_order = order
     session.flush()
+    photos_changed(session, photographer_id, event.id)
     return event

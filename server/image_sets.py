@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from . import validation
 from .errors import Invalid, NotFound
+from .events import photos_changed
 from .models import Event, Favorite, Image, ImageSet
 
 #: Enough for any wedding's chapters; a tab bar longer than this helps nobody.
@@ -94,6 +95,7 @@ def rename_set(session: Session, photographer_id: int, set_id: int,
     _gallery_id(session, photographer_id, row.event_id)  # the lock
     row.name = _clean_name(session, row.event_id, name, keep=row.id)
     session.flush()
+    photos_changed(session, photographer_id, row.event_id)
     return row
 
 
@@ -110,6 +112,7 @@ def reorder_sets(session: Session, photographer_id: int, event_id: int,
         session.execute(update(ImageSet).where(ImageSet.id == set_id)
                         .values(position=position)
                         .execution_options(synchronize_session=False))
+    photos_changed(session, photographer_id, gallery)
 
 
 def delete_set(session: Session, photographer_id: int, set_id: int) -> int:
@@ -121,6 +124,7 @@ def delete_set(session: Session, photographer_id: int, set_id: int) -> int:
     event_id = row.event_id
     session.delete(row)
     session.flush()
+    photos_changed(session, photographer_id, event_id)
     return event_id
 
 
@@ -146,6 +150,7 @@ def move_images(session: Session, photographer_id: int, event_id: int,
         raise Invalid("Some of those photos are not in this gallery.", field="ids")
     session.execute(update(Image).where(Image.id.in_(wanted), Image.event_id == gallery)
                     .values(set_id=set_id).execution_options(synchronize_session=False))
+    photos_changed(session, photographer_id, gallery)
     return len(wanted)
 
 

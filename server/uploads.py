@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from .errors import Invalid, NotFound
-from .events import tenant_channel
+from .events import photos_changed, tenant_channel
 from .galleries import find_event, photo_order
 from .imaging import check_upload, oriented_size, render_variant
 from .media import LARGE_SIZE, PREVIEW_SIZE, THUMB_SIZE, MediaStore
@@ -166,6 +166,8 @@ def record_outcome(session: Session, image: Image, state: str, error: str | None
         tenant_channel(image.photographer_id),
         {"type": "image", "image_id": image.id, "event_id": image.event_id, "state": state},
     )
+    if state == "ready":
+        photos_changed(session, image.photographer_id, image.event_id)
     return True
 
 
@@ -216,6 +218,7 @@ def delete_image(session: Session, media: MediaStore, photographer_id: int,
     image = get_image(session, photographer_id, image_id)
     session.delete(image)
     session.flush()
+    photos_changed(session, photographer_id, image.event_id)
     key = image.storage_key
     outbox_of(session).after_commit(lambda: media.remove(key))  # never on rollback
 

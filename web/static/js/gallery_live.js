@@ -8,6 +8,8 @@
 // The known line is also this visitor's "viewing now" on the photographer's dashboard: the
 // page tells it when its tab is hidden and shown again. A `banners` message (and every
 // (re)connect) becomes `proofroom:banners`: banners.js re-fetches what this visitor sees.
+// A `photos` message (the photographer added, removed, reordered or sorted photos into sets)
+// becomes `proofroom:photos`: gallery_updated.js offers the new version.
 // The photographer's banner preview (gallery-data "preview") opens no line at all.
 import { liveSocket } from './live_socket.js';
 
@@ -35,6 +37,7 @@ function connect(seq, asKnown) {
     onMessage(m) {
       if (m.type === 'comment') document.dispatchEvent(new CustomEvent('proofroom:comment', { detail: m }));
       else if (m.type === 'banners') document.dispatchEvent(new CustomEvent('proofroom:banners', { detail: m }));
+      else if (m.type === 'photos') document.dispatchEvent(new CustomEvent('proofroom:photos'));
       else if (m.type === 'resync') document.dispatchEvent(new CustomEvent('proofroom:resync', { detail: m }));
     },
   });
