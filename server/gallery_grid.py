@@ -23,8 +23,10 @@ from .image_sets import SetInfo
 from .media import PREVIEW_SIZE, THUMB_SIZE
 from .models import Event, Image, ImageSet
 
-# Tiles rendered in the page's HTML (a screenful or three at any width).
-FIRST_PAGE = 60
+# Tiles rendered in the page's HTML: two screens or more under the cover at any width, and
+# no more, since rendering them is a third of a view's cost (bench/gallery_page.py: 60 tiles
+# cost 43 ms of CPU per view at 2,000 photos on the test machine, 30 cost 35 ms).
+FIRST_PAGE = 30
 
 @dataclass
 class Grid:

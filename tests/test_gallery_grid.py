@@ -17,7 +17,7 @@ from conftest import (
 )
 from sqlalchemy import text
 
-FIRST_PAGE = 60  # server/gallery_grid.py
+FIRST_PAGE = 30  # server/gallery_grid.py
 TILE = re.compile(r'<figure class="tile[^"]*" data-image-id="(\d+)" data-index="(\d+)" '
                   r'style="--ar: ([\d.]+)"')
 

@@ -13,7 +13,7 @@ import { chooseSize, withSize } from './download_sizes.js';
 const data = JSON.parse(document.getElementById('gallery-data').textContent);
 const base = `/g/${data.slug}`;
 const grid = document.getElementById('grid');
-const marks = data.state || { favorites: [], threads: {}, unread: [], page: 60 };
+const marks = data.state || { favorites: [], threads: {}, unread: [], page: 30 };
 
 async function loadPhotos() {
   try {
@@ -27,7 +27,7 @@ async function loadPhotos() {
   });
 }
 export const images = await loadPhotos();
-const PAGE = marks.page || 60;
+const PAGE = marks.page || 30;
 const indexOf = new Map(images.map((img, i) => [img.id, i]));
 const favs = new Set(marks.favorites.filter((id) => indexOf.has(id)));
 const threadCounts = new Map(Object.entries(marks.threads).map(([id, n]) => [Number(id), n]));
