@@ -563,6 +563,19 @@ async def browser():
         await instance.close()
 
 
+async def open_watched_page(browser, url: str, width: int, height: int = 900):
+    """A new browser context at `width` × `height` on `url`, and the list its console
+    errors and uncaught page errors collect into: (context, page, problems)."""
+    context = await browser.new_context(viewport={"width": width, "height": height})
+    page = await context.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda exc: problems.append(f"pageerror: {exc}"))
+    page.on("console", lambda msg: problems.append(f"console: {msg.text}")
+            if msg.type == "error" else None)
+    await page.goto(url)
+    return context, page, problems
+
+
 def random_token() -> str:
     return secrets.token_hex(4)
 

@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import create_gallery, jpeg_bytes, upload, wait_processed
+from conftest import create_gallery, jpeg_bytes, open_watched_page, upload, wait_processed
 from PIL import Image, ImageDraw
 from playwright.async_api import expect
 
@@ -67,14 +67,7 @@ async def gallery(photographer):
 
 
 async def open_page(browser, url: str, width: int):
-    context = await browser.new_context(viewport={"width": width, "height": 900})
-    page = await context.new_page()
-    problems: list[str] = []
-    page.on("pageerror", lambda exc: problems.append(f"pageerror: {exc}"))
-    page.on("console", lambda msg: problems.append(f"console: {msg.text}")
-            if msg.type == "error" else None)
-    await page.goto(url)
-    return context, page, problems
+    return await open_watched_page(browser, url, width)
 
 
 # The rows as the browser laid them out: visible tiles grouped by their top edge.

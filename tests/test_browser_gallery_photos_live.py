@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import released_gallery
+from conftest import open_watched_page, released_gallery
 from playwright.async_api import expect
 
 pytestmark = pytest.mark.browser
@@ -19,13 +19,7 @@ SHOTS = Path(os.environ.get("PROOFROOM_SHOTS", "/tmp/b15/shots"))
 
 
 async def open_gallery(browser, url: str, width: int):
-    context = await browser.new_context(viewport={"width": width, "height": 800})
-    page = await context.new_page()
-    problems: list[str] = []
-    page.on("pageerror", lambda exc: problems.append(f"pageerror: {exc}"))
-    page.on("console", lambda msg: problems.append(f"console: {msg.text}")
-            if msg.type == "error" else None)
-    await page.goto(url)
+    context, page, problems = await open_watched_page(browser, url, width, 800)
     await expect(page.locator("html")).to_have_attribute("data-live", "live", timeout=10000)
     return context, page, problems
 
